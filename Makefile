@@ -1,0 +1,46 @@
+# agentsim: set-up, run and test. Each target creates .venv from a Python >= 3.12 when missing.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+# First interpreter on PATH that is Python >= 3.12 (pyenv's shims honour .python-version).
+PYTHON ?= $(shell for p in python3.12 python3.13 python3.14 python3 python; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
+	&& { echo $$p; break; }; done)
+OUT ?= results/baseline
+
+.PHONY: run test test-all bench docs lint clean
+
+$(PY):
+	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.12 found on PATH" >&2; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(PY) pyproject.toml
+	$(PY) -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: $(PY) pyproject.toml
+	$(PY) -m pip install --quiet -e '.[dev,dist]'
+	@touch $(VENV)/.installed $@
+
+run: $(VENV)/.installed
+	$(VENV)/bin/agentsim run configs/baseline.yaml --out $(OUT)
+
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest -q -n 2
+
+test-all: $(VENV)/.installed-dev
+	$(PY) -m pytest -q -n 2 -m 'not benchmark'
+
+bench: $(VENV)/.installed-dev
+	$(PY) experiments/benchmarks/bench_model.py
+
+docs: $(VENV)/.installed
+	$(PY) -m agentsim.docgen docs/parameters.md
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,141 @@
+"""Talent: researchers' job search through their collaboration network, offers and hiring.
+
+Plain functions on numpy arrays; no Mesa. Shapes: ``R`` researchers, ``L`` labs, ``J``
+jurisdictions. An employer of -1 means unemployed (after a layoff).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+UNEMPLOYED = -1
+
+
+@dataclass(frozen=True)
+class LabOffers:
+    """What each lab offers a researcher this month (all arrays of shape (L,))."""
+
+    pay_scale_usd: np.ndarray  #: annual pay of a skill-1 researcher
+    log_compute_per_researcher: np.ndarray
+    capability_gap: np.ndarray  #: K_int - frontier (<= 0)
+    jurisdiction: np.ndarray
+    open_for_hiring: np.ndarray  #: bool: active labs
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """Weights of researchers' job utility."""
+
+    pay_weight: float
+    compute_weight: float
+    frontier_weight: float
+    home_preference: float
+    switching_cost: float
+    pay_elasticity: float
+
+
+def pay(pay_scale_usd: np.ndarray, skill: np.ndarray, elasticity: float) -> np.ndarray:
+    """Annual pay: w = pay_scale * skill^eta."""
+    return pay_scale_usd * np.power(skill, elasticity)
+
+
+def job_utility(labs: np.ndarray, skill: np.ndarray, origin: np.ndarray, location: np.ndarray,
+                employer: np.ndarray, offers: LabOffers, prefs: Preferences,
+                friction_into: np.ndarray) -> np.ndarray:
+    """Utility of working at ``labs`` for each researcher (element-wise over equal shapes).
+
+    Equation: U_rj = a_w log w_rj + a_c log(C_j / n_j) + a_K (K_j - K_front)
+    + h [home(j) = origin_r] - m_{home(j)} [home(j) not in {location_r, origin_r}]
+    - s [j != employer_r].
+    """
+    home = offers.jurisdiction[labs]
+    utility = prefs.pay_weight * np.log(pay(offers.pay_scale_usd[labs], skill, prefs.pay_elasticity))
+    utility += prefs.compute_weight * offers.log_compute_per_researcher[labs]
+    utility += prefs.frontier_weight * offers.capability_gap[labs]
+    utility += prefs.home_preference * (home == origin)
+    migrating = (home != location) & (home != origin)
+    utility -= friction_into[home] * migrating
+    utility -= prefs.switching_cost * (labs != employer)
+    return utility
+
+
+def candidate_labs(rng: np.random.Generator, searchers: np.ndarray, indptr: np.ndarray,
+                   neighbours: np.ndarray, employer: np.ndarray, n_labs: int,
+                   random_offers: int) -> np.ndarray:
+    """Labs each searcher hears of (S x (1 + random_offers)): a collaborator's employer + random.
+
+    The collaborator is drawn uniformly from the searcher's ties (CSR arrays ``indptr`` and
+    ``neighbours``); a searcher without ties, or whose collaborator is unemployed, hears of a
+    random lab instead.
+    """
+    n = searchers.size
+    degree = indptr[searchers + 1] - indptr[searchers]
+    pick = indptr[searchers] + np.floor(rng.random(n) * np.maximum(degree, 1)).astype(np.int64)
+    has_tie = degree > 0
+    via_network = np.full(n, UNEMPLOYED, dtype=np.int64)
+    via_network[has_tie] = employer[neighbours[pick[has_tie]]]
+    fallback = rng.integers(0, n_labs, size=n)
+    via_network = np.where(via_network == UNEMPLOYED, fallback, via_network)
+    random_labs = rng.integers(0, n_labs, size=(n, random_offers))
+    return np.column_stack([via_network, random_labs])
+
+
+def hire_within_budget(target: np.ndarray, skill: np.ndarray, annual_pay: np.ndarray,
+                       budget_usd: np.ndarray) -> np.ndarray:
+    """Which proposed moves labs can afford (bool, one per proposal).
+
+    Each lab takes its applicants best-skilled first while the sum of their annual pay stays
+    within its hiring budget.
+    """
+    if target.size == 0:
+        return np.zeros(0, dtype=bool)
+    order = np.lexsort((-skill, target))
+    sorted_target = target[order]
+    cost = annual_pay[order]
+    cumulative = np.cumsum(cost)
+    starts = np.searchsorted(sorted_target, sorted_target, side="left")
+    before = np.where(starts > 0, cumulative[starts - 1], 0.0)
+    within = (cumulative - before) <= budget_usd[sorted_target]
+    accepted = np.empty_like(within)
+    accepted[order] = within
+    return accepted
+
+
+def search_jobs(rng: np.random.Generator, skill: np.ndarray, origin: np.ndarray,
+                location: np.ndarray, employer: np.ndarray, indptr: np.ndarray,
+                neighbours: np.ndarray, offers: LabOffers, prefs: Preferences,
+                friction_into: np.ndarray, search_rate: float, random_offers: int,
+                hiring_budget_usd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One month of job search. Returns (movers, new employer of each mover).
+
+    A share ``search_rate`` of employed researchers (and every unemployed one) compare their
+    current job with the labs they hear of; each moves to the best offer if it beats staying and
+    the lab can afford the hire.
+    """
+    n_labs = offers.pay_scale_usd.size
+    looking = (rng.random(skill.size) < search_rate) | (employer == UNEMPLOYED)
+    searchers = np.flatnonzero(looking)
+    if searchers.size == 0 or n_labs == 0:
+        return searchers[:0], searchers[:0]
+    labs = candidate_labs(rng, searchers, indptr, neighbours, employer, n_labs, random_offers)
+    s_skill, s_origin = skill[searchers, None], origin[searchers, None]
+    s_loc, s_emp = location[searchers, None], employer[searchers, None]
+    utility = job_utility(labs, s_skill, s_origin, s_loc, s_emp, offers, prefs, friction_into)
+    utility = np.where(offers.open_for_hiring[labs] & (labs != s_emp), utility, -np.inf)
+    best = np.argmax(utility, axis=1)
+    best_lab = labs[np.arange(searchers.size), best]
+    best_utility = utility[np.arange(searchers.size), best]
+    current = employer[searchers]
+    employed = current != UNEMPLOYED
+    stay = np.full(searchers.size, -np.inf)
+    if employed.any():
+        e = searchers[employed]
+        stay[employed] = job_utility(current[employed], skill[e], origin[e], location[e],
+                                     current[employed], offers, prefs, friction_into)
+    wants = np.isfinite(best_utility) & (best_utility > stay)
+    movers, target = searchers[wants], best_lab[wants]
+    annual = pay(offers.pay_scale_usd[target], skill[movers], prefs.pay_elasticity)
+    hired = hire_within_budget(target, skill[movers], annual, hiring_budget_usd)
+    return movers[hired], target[hired]
