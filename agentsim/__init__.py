@@ -1,4 +1,4 @@
-"""agentsim: agent-based simulation of the frontier-AI race under trusted release and export controls.
+"""agentsim: agent-based simulation of the frontier-AI race (trusted release, export controls).
 
 Public entry points: :func:`load_config` (validated scenarios), :class:`AIRaceModel` (the Mesa
 model), :func:`run` (one run, the only step loop) and :func:`simulate` (a flat function

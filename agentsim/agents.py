@@ -63,7 +63,9 @@ class Lab(mesa.Agent):
     @property
     def capacity(self) -> float:
         """Training compute capacity (FLOP/s)."""
-        return float(self.model.lab_capacity[self.index]) * self.model.config.compute.flops_per_h100e
+        return (
+            float(self.model.lab_capacity[self.index]) * self.model.config.compute.flops_per_h100e
+        )
 
     @property
     def users(self) -> float:
@@ -117,7 +119,9 @@ class Investor(mesa.Agent):
     def portfolio(self) -> dict[str, float]:
         """Current portfolio weights by lab name (weights sum to 1 or all are 0)."""
         weights = self.model.investor_weights[self.index]
-        return {lab.name: float(weights[lab.index]) for lab in self.model.labs if weights[lab.index]}
+        return {
+            lab.name: float(weights[lab.index]) for lab in self.model.labs if weights[lab.index]
+        }
 
 
 class Researcher(mesa.Agent):
@@ -164,8 +168,9 @@ class Government(mesa.Agent):
         super().__init__(model)
         policy = model.config.policy
         self.code = code
-        self.trusted_release_in_force = (policy.trusted_release.enabled
-                                         and code in policy.trusted_release.jurisdictions)
+        self.trusted_release_in_force = (
+            policy.trusted_release.enabled and code in policy.trusted_release.jurisdictions
+        )
         self.issues_export_controls = code == "US" and policy.export_controls.enabled
         self.export_price_multiplier = policy.export_controls.price_multiplier
         self.months_behind = 0
@@ -178,13 +183,17 @@ class Government(mesa.Agent):
         rules = self.model.config.policy.adaptive
         lead = self.model.us_lead
         self.months_behind = self.months_behind + 1 if lead < 0 else 0
-        if (rules.repeal_trusted_release_after_months_behind is not None
-                and self.trusted_release_in_force
-                and self.months_behind >= rules.repeal_trusted_release_after_months_behind):
+        if (
+            rules.repeal_trusted_release_after_months_behind is not None
+            and self.trusted_release_in_force
+            and self.months_behind >= rules.repeal_trusted_release_after_months_behind
+        ):
             self.repeal_trusted_release()
-        if (rules.tighten_export_controls_below_lead_ooms is not None
-                and self.issues_export_controls
-                and lead < rules.tighten_export_controls_below_lead_ooms):
+        if (
+            rules.tighten_export_controls_below_lead_ooms is not None
+            and self.issues_export_controls
+            and lead < rules.tighten_export_controls_below_lead_ooms
+        ):
             self.export_price_multiplier += rules.tightening_step
 
     def repeal_trusted_release(self) -> None:

@@ -10,29 +10,44 @@ import numpy as np
 
 def capability_rank(capability: np.ndarray, active: np.ndarray) -> np.ndarray:
     """Rank of each active lab's capability scaled to [0, 1] (1 = frontier; inactive labs 0)."""
-    order = np.argsort(np.argsort(np.where(active, capability, -np.inf), kind="stable"),
-                       kind="stable")
+    order = np.argsort(
+        np.argsort(np.where(active, capability, -np.inf), kind="stable"), kind="stable"
+    )
     n_inactive = int((~active).sum())
     span = max(int(active.sum()) - 1, 1)
     return np.where(active, (order - n_inactive) / span, 0.0)
 
 
-def expected_return(revenue_growth: np.ndarray, rank: np.ndarray, reach: np.ndarray,
-                    revenue_growth_weight: float, capability_weight: float,
-                    reach_weight: float) -> np.ndarray:
+def expected_return(
+    revenue_growth: np.ndarray,
+    rank: np.ndarray,
+    reach: np.ndarray,
+    revenue_growth_weight: float,
+    capability_weight: float,
+    reach_weight: float,
+) -> np.ndarray:
     """Common part of every investor's score of each lab (L,).
 
     Equation: v_j = w_g g_j + w_K rank_j + w_r log(reach_j), with g_j the log growth of revenue
     over the last quarter, rank_j the capability rank in [0, 1] and reach_j the share of world
     users the lab may serve.
     """
-    return (revenue_growth_weight * revenue_growth + capability_weight * rank
-            + reach_weight * np.log(np.maximum(reach, 1e-6)))
+    return (
+        revenue_growth_weight * revenue_growth
+        + capability_weight * rank
+        + reach_weight * np.log(np.maximum(reach, 1e-6))
+    )
 
 
-def target_portfolio(common_score: np.ndarray, home_match: np.ndarray, home_bias: np.ndarray,
-                     restricted: np.ndarray, policy_risk_aversion: np.ndarray,
-                     eligible: np.ndarray, sensitivity: float) -> np.ndarray:
+def target_portfolio(
+    common_score: np.ndarray,
+    home_match: np.ndarray,
+    home_bias: np.ndarray,
+    restricted: np.ndarray,
+    policy_risk_aversion: np.ndarray,
+    eligible: np.ndarray,
+    sensitivity: float,
+) -> np.ndarray:
     """Target portfolio weights (I x L): softmax over eligible labs.
 
     Equation: w*_ij = exp(theta u_ij) / sum_k exp(theta u_ik) over eligible k, with
@@ -51,8 +66,9 @@ def target_portfolio(common_score: np.ndarray, home_match: np.ndarray, home_bias
     return np.divide(weight, total, out=np.zeros_like(weight), where=total > 0)
 
 
-def adjust_portfolio(current: np.ndarray, target: np.ndarray, speed: float,
-                     eligible: np.ndarray) -> np.ndarray:
+def adjust_portfolio(
+    current: np.ndarray, target: np.ndarray, speed: float, eligible: np.ndarray
+) -> np.ndarray:
     """Partial adjustment towards the target, renormalised over eligible labs.
 
     Equation: w' = (1 - kappa) w + kappa w*, then ineligible weights dropped and rows rescaled.
@@ -62,8 +78,9 @@ def adjust_portfolio(current: np.ndarray, target: np.ndarray, speed: float,
     return np.divide(weights, total, out=np.zeros_like(weights), where=total > 0)
 
 
-def investment_flows(capital_cents: np.ndarray, weights: np.ndarray,
-                     deploy_rate: float) -> np.ndarray:
+def investment_flows(
+    capital_cents: np.ndarray, weights: np.ndarray, deploy_rate: float
+) -> np.ndarray:
     """Cents each investor puts into each lab this month (I x L, integer).
 
     Equation: F_ij = floor(d K_i w_ij); rounding down keeps every investor's outflow within its
@@ -72,8 +89,9 @@ def investment_flows(capital_cents: np.ndarray, weights: np.ndarray,
     return np.floor(deploy_rate * capital_cents[:, None] * weights).astype(np.int64)
 
 
-def commitments_cents(capital_cents: np.ndarray, deploy_rate: float,
-                      growth_per_year: float) -> np.ndarray:
+def commitments_cents(
+    capital_cents: np.ndarray, deploy_rate: float, growth_per_year: float
+) -> np.ndarray:
     """New money committed to each investor this month (integer cents).
 
     Sized so that capital under management grows by ``growth_per_year`` net of deployment.

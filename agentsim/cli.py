@@ -16,15 +16,24 @@ from rich.table import Table
 
 from agentsim.config import ConfigError, dump_config, load_config
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Agent-based simulation of the frontier-AI race.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Agent-based simulation of the frontier-AI race.",
+)
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
 
-SetOption = Annotated[list[str] | None, typer.Option(
-    "--set", metavar="KEY=VALUE",
-    help="Override a config key by its dotted path (repeatable), e.g. "
-         "--set policy.trusted_release.trusted_fraction=0.02")]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="Override a config key by its dotted path (repeatable), e.g. "
+        "--set policy.trusted_release.trusted_fraction=0.02",
+    ),
+]
 
 
 def fail(message: str) -> None:
@@ -44,11 +53,15 @@ def _load(config: Path, assignments: list[str] | None):
 def run(
     config: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     seed: Annotated[int, typer.Option(min=0, help="Root seed.")] = 0,
-    steps: Annotated[int | None, typer.Option(min=1, help="Months to run (default: the "
-                                              "config's simulation.steps).")] = None,
+    steps: Annotated[
+        int | None,
+        typer.Option(min=1, help="Months to run (default: the config's simulation.steps)."),
+    ] = None,
     set_: SetOption = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder (default: a new "
-                                                 "folder under results/).")] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output folder (default: a new folder under results/)."),
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run folder.")] = False,
     figures: Annotated[bool, typer.Option(help="Draw the run's figures.")] = True,
 ) -> None:

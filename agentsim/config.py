@@ -53,30 +53,60 @@ class Section(BaseModel):
 class SimulationConfig(Section):
     """Clock of a run: one step is one calendar month."""
 
-    start: str = _p("2026-01", "Calendar month of step 0 (YYYY-MM).", "month",
-                    pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    start: str = _p(
+        "2026-01",
+        "Calendar month of step 0 (YYYY-MM).",
+        "month",
+        pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+    )
     steps: int = _p(60, "Number of monthly steps in a run.", "months", ge=1, le=600)
 
 
 class JurisdictionConfig(Section):
     """A jurisdiction: its user market, researcher pool and compute access."""
 
-    users_millions: float = _p(300.0, "Potential users of generative AI at step 0.", "million people",
-                               "N_m", ge=0)
-    user_growth_per_year: float = _p(0.10, "Growth of potential users per year.", "1/year", ge=-0.5,
-                                     le=2)
-    revenue_per_user_usd: float = _p(2.0, "Monthly revenue per active user at full price power.",
-                                     "USD/user/month", "a_m", ge=0, le=1000)
-    inference_cost_per_user_usd: float = _p(0.5, "Monthly inference cost per active user.",
-                                            "USD/user/month", "c_m", ge=0, le=1000)
-    salary_usd_thousands: float = _p(300.0, "Annual pay of a researcher of skill 1 at a lab of "
-                                     "average finances here.", "kUSD/year", "w_j", gt=0, le=1e5)
-    researcher_share: float = _p(0.2, "Share of all researchers working here at step 0.", "-",
-                                 ge=0, le=1)
-    compute_price_multiplier: float = _p(1.0, "Local price of compute relative to the world price, "
-                                         "before export controls.", "-", gt=0, le=100)
-    immigration_friction: float = _p(1.0, "Utility cost for a researcher from elsewhere to move "
-                                     "here (the immigration instrument).", "utils", ge=0, le=100)
+    users_millions: float = _p(
+        300.0, "Potential users of generative AI at step 0.", "million people", "N_m", ge=0
+    )
+    user_growth_per_year: float = _p(
+        0.10, "Growth of potential users per year.", "1/year", ge=-0.5, le=2
+    )
+    revenue_per_user_usd: float = _p(
+        2.0,
+        "Monthly revenue per active user at full price power.",
+        "USD/user/month",
+        "a_m",
+        ge=0,
+        le=1000,
+    )
+    inference_cost_per_user_usd: float = _p(
+        0.5, "Monthly inference cost per active user.", "USD/user/month", "c_m", ge=0, le=1000
+    )
+    salary_usd_thousands: float = _p(
+        300.0,
+        "Annual pay of a researcher of skill 1 at a lab of average finances here.",
+        "kUSD/year",
+        "w_j",
+        gt=0,
+        le=1e5,
+    )
+    researcher_share: float = _p(
+        0.2, "Share of all researchers working here at step 0.", "-", ge=0, le=1
+    )
+    compute_price_multiplier: float = _p(
+        1.0,
+        "Local price of compute relative to the world price, before export controls.",
+        "-",
+        gt=0,
+        le=100,
+    )
+    immigration_friction: float = _p(
+        1.0,
+        "Utility cost for a researcher from elsewhere to move here (the immigration instrument).",
+        "utils",
+        ge=0,
+        le=100,
+    )
 
 
 class LabConfig(Section):
@@ -84,17 +114,25 @@ class LabConfig(Section):
 
     jurisdiction: JurisdictionCode = Field(description="Headquarters jurisdiction code.")
     cash_billions: float = _p(5.0, "Cash on hand at step 0.", "billion USD", ge=0, le=1e5)
-    funding_to_date_billions: float = _p(5.0, "Capital invested in the lab before step 0 "
-                                         "(opening investor holdings).", "billion USD", ge=0,
-                                         le=1e5)
-    capacity_h100e: float = _p(10_000.0, "Training compute capacity at step 0, in H100 "
-                               "equivalents.", "H100e", ge=0, le=1e9)
-    software_ooms: float = _p(0.0, "Software efficiency S relative to the 2026 frontier.", "OOM",
-                              "S", ge=-5, le=5)
-    deployed_lag_ooms: float = _p(0.2, "How far the deployed model trails internal capability at "
-                                  "step 0.", "OOM", ge=0, le=3)
-    talent_weight: float = _p(1.0, "Relative share of its jurisdiction's researchers at step 0.",
-                              "-", ge=0, le=1e3)
+    funding_to_date_billions: float = _p(
+        5.0,
+        "Capital invested in the lab before step 0 (opening investor holdings).",
+        "billion USD",
+        ge=0,
+        le=1e5,
+    )
+    capacity_h100e: float = _p(
+        10_000.0, "Training compute capacity at step 0, in H100 equivalents.", "H100e", ge=0, le=1e9
+    )
+    software_ooms: float = _p(
+        0.0, "Software efficiency S relative to the 2026 frontier.", "OOM", "S", ge=-5, le=5
+    )
+    deployed_lag_ooms: float = _p(
+        0.2, "How far the deployed model trails internal capability at step 0.", "OOM", ge=0, le=3
+    )
+    talent_weight: float = _p(
+        1.0, "Relative share of its jurisdiction's researchers at step 0.", "-", ge=0, le=1e3
+    )
     pay_premium: float = _p(1.0, "Pay relative to its jurisdiction's norm.", "-", gt=0, le=10)
     open_weights: bool = _p(False, "Whether the lab releases its weights openly.")
 
@@ -102,36 +140,56 @@ class LabConfig(Section):
 class MarketConfig(Section):
     """User choice among deployed models and the profit window."""
 
-    capability_sensitivity: float = _p(2.5, "Logit weight on deployed capability.", "1/OOM",
-                                       "lambda", ge=0, le=50)
-    outside_option_capability: float = _p(25.5, "Capability-equivalent of not using any model.",
-                                          "OOM", "K_0", ge=0, le=60)
+    capability_sensitivity: float = _p(
+        2.5, "Logit weight on deployed capability.", "1/OOM", "lambda", ge=0, le=50
+    )
+    outside_option_capability: float = _p(
+        25.5, "Capability-equivalent of not using any model.", "OOM", "K_0", ge=0, le=60
+    )
     closed: list[tuple[JurisdictionCode, JurisdictionCode]] = Field(
         default_factory=lambda: [("US", "CN"), ("CN", "US")],
         description="Pairs (lab jurisdiction, market) whose models may not serve that market.",
         json_schema_extra={"unit": "-"},
     )
-    price_erosion: float = _p(0.25, "Loss of price power at each competitor release that matches "
-                              "the lab's model in a shared market.", "-", "epsilon", ge=0, le=1)
-    price_floor: float = _p(0.35, "Price power a lab keeps however many rivals release.", "-",
-                            "p_min", ge=0, le=1)
+    price_erosion: float = _p(
+        0.25,
+        "Loss of price power at each competitor release that matches "
+        "the lab's model in a shared market.",
+        "-",
+        "epsilon",
+        ge=0,
+        le=1,
+    )
+    price_floor: float = _p(
+        0.35, "Price power a lab keeps however many rivals release.", "-", "p_min", ge=0, le=1
+    )
 
 
 class ComputeConfig(Section):
     """Compute purchases, prices and depreciation."""
 
-    flops_per_h100e: float = _p(1.0e15, "Peak dense BF16 throughput of one H100 equivalent.",
-                                "FLOP/s", gt=0)
-    price_per_h100e_usd: float = _p(30_000.0, "Price of one H100 equivalent at step 0 "
-                                    "(installed).", "USD", gt=0)
-    price_decline_per_year: float = _p(0.30, "Fall in price per FLOP/s each year.", "1/year", ge=0,
-                                       lt=1)
-    depreciation_per_year: float = _p(0.20, "Share of capacity retired each year.", "1/year",
-                                      "delta_C", ge=0, lt=1)
-    target_growth_per_year: float = _p(4.5, "Growth factor of capacity a lab aims for each year "
-                                       "(frontier trend 4-5x).", "x/year", ge=1, le=100)
-    max_capex_share: float = _p(0.25, "Largest share of cash spent on compute in one month.", "-",
-                                gt=0, le=1)
+    flops_per_h100e: float = _p(
+        1.0e15, "Peak dense BF16 throughput of one H100 equivalent.", "FLOP/s", gt=0
+    )
+    price_per_h100e_usd: float = _p(
+        30_000.0, "Price of one H100 equivalent at step 0 (installed).", "USD", gt=0
+    )
+    price_decline_per_year: float = _p(
+        0.30, "Fall in price per FLOP/s each year.", "1/year", ge=0, lt=1
+    )
+    depreciation_per_year: float = _p(
+        0.20, "Share of capacity retired each year.", "1/year", "delta_C", ge=0, lt=1
+    )
+    target_growth_per_year: float = _p(
+        4.5,
+        "Growth factor of capacity a lab aims for each year (frontier trend 4-5x).",
+        "x/year",
+        ge=1,
+        le=100,
+    )
+    max_capex_share: float = _p(
+        0.25, "Largest share of cash spent on compute in one month.", "-", gt=0, le=1
+    )
     run_length_months: float = _p(3.0, "Length of a frontier training run.", "months", gt=0, le=60)
     utilization: float = _p(0.4, "Model FLOP utilization during training.", "-", gt=0, le=1)
 
@@ -139,44 +197,96 @@ class ComputeConfig(Section):
 class ResearchConfig(Section):
     """Software progress, releases, spillovers and leaks."""
 
-    base_rate_ooms_per_month: float = _p(0.04, "Software progress of a reference lab "
-                                         "(~3x/year).", "OOM/month", "s_0", ge=0, le=1)
-    talent_elasticity: float = _p(0.5, "Returns to human capital in software progress.", "-",
-                                  "beta", ge=0, le=2)
-    reference_human_capital: float = _p(400.0, "Skill-weighted headcount of a reference lab.",
-                                        "skill units", "H_ref", gt=0)
-    productivity_decline_per_year: float = _p(0.05, "Fall of research productivity each year "
-                                              "(ideas get harder to find).", "1/year", ge=0, lt=1)
-    noise: float = _p(0.3, "Log-normal dispersion of monthly software progress.", "-", "sigma_S",
-                      ge=0, le=3)
-    breakthrough_probability: float = _p(0.01, "Monthly chance of a research breakthrough at "
-                                         "each lab.", "1/month", "p_b", ge=0, le=1)
-    breakthrough_size_ooms: float = _p(0.15, "Mean size of a breakthrough (exponential).", "OOM",
-                                       "b", ge=0, le=5)
-    generation_gap_ooms: float = _p(0.35, "Internal lead over the deployed model that triggers a "
-                                    "release.", "OOM", "g", gt=0, le=5)
-    open_spillover_rate: float = _p(0.06, "Share of the gap to the best open (or leaked) model "
-                                    "closed each month.", "1/month", "phi_o", ge=0, le=1)
-    partner_spillover_rate: float = _p(0.02, "Share of the gap to the best partner's deployed "
-                                       "model closed each month.", "1/month", "phi_p", ge=0, le=1)
-    leak_probability: float = _p(0.01, "Monthly chance that a closed lab's newest model leaks "
-                                 "(then it spills over like open weights).", "1/month", ge=0,
-                                 le=1)
+    base_rate_ooms_per_month: float = _p(
+        0.04, "Software progress of a reference lab (~3x/year).", "OOM/month", "s_0", ge=0, le=1
+    )
+    talent_elasticity: float = _p(
+        0.5, "Returns to human capital in software progress.", "-", "beta", ge=0, le=2
+    )
+    reference_human_capital: float = _p(
+        400.0, "Skill-weighted headcount of a reference lab.", "skill units", "H_ref", gt=0
+    )
+    productivity_decline_per_year: float = _p(
+        0.05,
+        "Fall of research productivity each year (ideas get harder to find).",
+        "1/year",
+        ge=0,
+        lt=1,
+    )
+    noise: float = _p(
+        0.3, "Log-normal dispersion of monthly software progress.", "-", "sigma_S", ge=0, le=3
+    )
+    breakthrough_probability: float = _p(
+        0.01, "Monthly chance of a research breakthrough at each lab.", "1/month", "p_b", ge=0, le=1
+    )
+    breakthrough_size_ooms: float = _p(
+        0.15, "Mean size of a breakthrough (exponential).", "OOM", "b", ge=0, le=5
+    )
+    generation_gap_ooms: float = _p(
+        0.35,
+        "Internal lead over the deployed model that triggers a release.",
+        "OOM",
+        "g",
+        gt=0,
+        le=5,
+    )
+    open_spillover_rate: float = _p(
+        0.06,
+        "Share of the gap to the best open (or leaked) model closed each month.",
+        "1/month",
+        "phi_o",
+        ge=0,
+        le=1,
+    )
+    partner_spillover_rate: float = _p(
+        0.02,
+        "Share of the gap to the best partner's deployed model closed each month.",
+        "1/month",
+        "phi_p",
+        ge=0,
+        le=1,
+    )
+    leak_probability: float = _p(
+        0.01,
+        "Monthly chance that a closed lab's newest model leaks "
+        "(then it spills over like open weights).",
+        "1/month",
+        ge=0,
+        le=1,
+    )
 
 
 class FlywheelConfig(Section):
     """Users -> feedback data -> software progress."""
 
-    strength: float = _p(0.5, "Elasticity of software progress to the data stock (gamma; "
-                         "0 switches the flywheel off).", "-", "gamma", ge=0, le=3)
-    data_ceiling: float = _p(3.0, "Largest multiplier that data can give software progress.",
-                             "-", "M_D", gt=1, le=100)
-    data_decay_per_month: float = _p(0.05, "Share of the data stock that goes stale each month.",
-                                     "1/month", "delta_D", gt=0, le=1)
-    reference_users_millions: float = _p(300.0, "Users whose steady flow of feedback defines the "
-                                         "reference data stock.", "million people", gt=0)
-    data_pooling: float = _p(0.0, "Share of every lab's feedback pooled and shared equally.", "-",
-                             "rho", ge=0, le=1)
+    strength: float = _p(
+        0.5,
+        "Elasticity of software progress to the data stock (gamma; 0 switches the flywheel off).",
+        "-",
+        "gamma",
+        ge=0,
+        le=3,
+    )
+    data_ceiling: float = _p(
+        3.0, "Largest multiplier that data can give software progress.", "-", "M_D", gt=1, le=100
+    )
+    data_decay_per_month: float = _p(
+        0.05,
+        "Share of the data stock that goes stale each month.",
+        "1/month",
+        "delta_D",
+        gt=0,
+        le=1,
+    )
+    reference_users_millions: float = _p(
+        300.0,
+        "Users whose steady flow of feedback defines the reference data stock.",
+        "million people",
+        gt=0,
+    )
+    data_pooling: float = _p(
+        0.0, "Share of every lab's feedback pooled and shared equally.", "-", "rho", ge=0, le=1
+    )
 
 
 class CapitalConfig(Section):
@@ -188,27 +298,50 @@ class CapitalConfig(Section):
         description="Capital under management by investor home at step 0.",
         json_schema_extra={"unit": "billion USD"},
     )
-    deploy_rate_per_month: float = _p(0.03, "Share of capital put into labs each month.",
-                                      "1/month", ge=0, le=1)
-    commitments_growth_per_year: float = _p(0.8, "Growth of capital under management from new "
-                                            "commitments each year.", "1/year", ge=-0.9, le=10)
-    adjustment_speed: float = _p(0.15, "Share of the gap to target portfolio closed each month.",
-                                 "1/month", "kappa", ge=0, le=1)
-    return_sensitivity: float = _p(1.0, "Inverse temperature of the softmax over expected "
-                                   "returns.", "-", ge=0, le=100)
-    revenue_growth_weight: float = _p(4.0, "Weight of recent revenue growth in expected return.",
-                                      "per log-growth")
-    capability_weight: float = _p(2.0, "Weight of the lab's capability rank (0 last, 1 "
-                                  "frontier).", "-")
+    deploy_rate_per_month: float = _p(
+        0.03, "Share of capital put into labs each month.", "1/month", ge=0, le=1
+    )
+    commitments_growth_per_year: float = _p(
+        0.8,
+        "Growth of capital under management from new commitments each year.",
+        "1/year",
+        ge=-0.9,
+        le=10,
+    )
+    adjustment_speed: float = _p(
+        0.15,
+        "Share of the gap to target portfolio closed each month.",
+        "1/month",
+        "kappa",
+        ge=0,
+        le=1,
+    )
+    return_sensitivity: float = _p(
+        1.0, "Inverse temperature of the softmax over expected returns.", "-", ge=0, le=100
+    )
+    revenue_growth_weight: float = _p(
+        4.0, "Weight of recent revenue growth in expected return.", "per log-growth"
+    )
+    capability_weight: float = _p(
+        2.0, "Weight of the lab's capability rank (0 last, 1 frontier).", "-"
+    )
     reach_weight: float = _p(0.5, "Weight of the log share of world users a lab may serve.", "-")
-    home_bias: float = _p(1.5, "Mean utility bonus for labs in the investor's home.", "-", ge=0,
-                          le=20)
-    policy_risk_aversion: float = _p(1.0, "Mean penalty on labs bound by a deployment "
-                                     "restriction.", "-", ge=0, le=20)
-    discovery_rate: float = _p(0.05, "Monthly chance an investor learns of a lab through a "
-                               "partner of a lab it knows.", "1/month", ge=0, le=1)
-    initial_ties: int = _p(3, "Labs outside its home an investor knows at step 0.", "labs", ge=0,
-                           le=1000)
+    home_bias: float = _p(
+        1.5, "Mean utility bonus for labs in the investor's home.", "-", ge=0, le=20
+    )
+    policy_risk_aversion: float = _p(
+        1.0, "Mean penalty on labs bound by a deployment restriction.", "-", ge=0, le=20
+    )
+    discovery_rate: float = _p(
+        0.05,
+        "Monthly chance an investor learns of a lab through a partner of a lab it knows.",
+        "1/month",
+        ge=0,
+        le=1,
+    )
+    initial_ties: int = _p(
+        3, "Labs outside its home an investor knows at step 0.", "labs", ge=0, le=1000
+    )
 
 
 class TalentConfig(Section):
@@ -216,23 +349,37 @@ class TalentConfig(Section):
 
     n_researchers: int = _p(5000, "Number of researchers.", "agents", ge=1, le=2_000_000)
     skill_sigma: float = _p(1.0, "Dispersion of log skill (log-normal, mean 1).", "-", ge=0, le=3)
-    collaboration_degree: int = _p(6, "Mean number of collaborators (small-world ring).", "ties",
-                                   ge=0, le=100)
+    collaboration_degree: int = _p(
+        6, "Mean number of collaborators (small-world ring).", "ties", ge=0, le=100
+    )
     rewiring: float = _p(0.1, "Share of collaboration ties rewired at random.", "-", ge=0, le=1)
-    search_rate: float = _p(0.05, "Share of researchers looking for a job each month.", "1/month",
-                            ge=0, le=1)
-    random_offers: int = _p(2, "Labs a searching researcher hears of at random, beside those of "
-                            "collaborators.", "labs", ge=0, le=100)
+    search_rate: float = _p(
+        0.05, "Share of researchers looking for a job each month.", "1/month", ge=0, le=1
+    )
+    random_offers: int = _p(
+        2,
+        "Labs a searching researcher hears of at random, beside those of collaborators.",
+        "labs",
+        ge=0,
+        le=100,
+    )
     pay_weight: float = _p(1.0, "Utility weight on log pay.", "-", ge=0)
     compute_weight: float = _p(0.3, "Utility weight on log compute per researcher.", "-", ge=0)
-    frontier_weight: float = _p(1.0, "Utility weight on the lab's capability relative to the "
-                                "frontier.", "1/OOM", ge=0)
-    home_preference: float = _p(0.5, "Utility bonus for working in one's origin jurisdiction.",
-                                "utils", ge=0)
+    frontier_weight: float = _p(
+        1.0, "Utility weight on the lab's capability relative to the frontier.", "1/OOM", ge=0
+    )
+    home_preference: float = _p(
+        0.5, "Utility bonus for working in one's origin jurisdiction.", "utils", ge=0
+    )
     switching_cost: float = _p(0.2, "Utility cost of changing employer.", "utils", ge=0)
     pay_elasticity: float = _p(0.6, "Elasticity of pay to skill.", "-", ge=0, le=3)
-    hiring_budget_share: float = _p(0.05, "Share of cash a lab may commit in one month to the "
-                                    "annual pay of new hires.", "-", ge=0, le=1)
+    hiring_budget_share: float = _p(
+        0.05,
+        "Share of cash a lab may commit in one month to the annual pay of new hires.",
+        "-",
+        ge=0,
+        le=1,
+    )
 
 
 # --------------------------------------------------------------------------- policy
@@ -243,17 +390,23 @@ class TrustedReleaseConfig(Section):
 
     enabled: bool = _p(False, "Whether the rule is in force.")
     jurisdictions: list[JurisdictionCode] = Field(
-        default_factory=lambda: ["US"], description="Lab headquarters the rule binds.",
-        json_schema_extra={"unit": "-"})
+        default_factory=lambda: ["US"],
+        description="Lab headquarters the rule binds.",
+        json_schema_extra={"unit": "-"},
+    )
     start_month: int = _p(0, "First step at which the rule binds.", "step", ge=0)
-    trusted_fraction: float = _p(0.01, "Share of each market's users who are trusted.", "-", "tau",
-                                 gt=0, le=1)
-    restricted_months: float = _p(6.0, "Length of the trusted-only phase.", "months", "R", ge=0,
-                                  le=120)
-    compliance_delay_weeks: float = _p(4.0, "Compliance delay before every release.", "weeks",
-                                       "d", ge=0, le=520)
-    capability_threshold: float = _p(0.0, "Models at or above this capability are bound.", "OOM",
-                                     ge=0, le=60)
+    trusted_fraction: float = _p(
+        0.01, "Share of each market's users who are trusted.", "-", "tau", gt=0, le=1
+    )
+    restricted_months: float = _p(
+        6.0, "Length of the trusted-only phase.", "months", "R", ge=0, le=120
+    )
+    compliance_delay_weeks: float = _p(
+        4.0, "Compliance delay before every release.", "weeks", "d", ge=0, le=520
+    )
+    capability_threshold: float = _p(
+        0.0, "Models at or above this capability are bound.", "OOM", ge=0, le=60
+    )
 
 
 class ExportControlsConfig(Section):
@@ -261,13 +414,17 @@ class ExportControlsConfig(Section):
 
     enabled: bool = _p(False, "Whether controls are in force.")
     targets: list[JurisdictionCode] = Field(
-        default_factory=lambda: ["CN"], description="Jurisdictions whose labs are targeted.",
-        json_schema_extra={"unit": "-"})
+        default_factory=lambda: ["CN"],
+        description="Jurisdictions whose labs are targeted.",
+        json_schema_extra={"unit": "-"},
+    )
     start_month: int = _p(0, "First step at which controls bind.", "step", ge=0)
-    price_multiplier: float = _p(1.75, "Price of compute for targets relative to others.", "-",
-                                 "m_X", ge=1, le=100)
-    capacity_cap_h100e: float | None = _p(None, "Largest capacity a targeted lab may hold "
-                                          "(none: no cap).", "H100e", ge=0)
+    price_multiplier: float = _p(
+        1.75, "Price of compute for targets relative to others.", "-", "m_X", ge=1, le=100
+    )
+    capacity_cap_h100e: float | None = _p(
+        None, "Largest capacity a targeted lab may hold (none: no cap).", "H100e", ge=0
+    )
 
 
 class OutboundInvestmentConfig(Section):
@@ -277,7 +434,8 @@ class OutboundInvestmentConfig(Section):
     banned: list[tuple[JurisdictionCode, JurisdictionCode]] = Field(
         default_factory=lambda: [("US", "CN")],
         description="Pairs (investor home, lab jurisdiction) that may not be funded.",
-        json_schema_extra={"unit": "-"})
+        json_schema_extra={"unit": "-"},
+    )
 
 
 class ChannelsConfig(Section):
@@ -292,13 +450,22 @@ class AdaptiveConfig(Section):
     """Adaptive government rules (all off by default)."""
 
     repeal_trusted_release_after_months_behind: int | None = _p(
-        None, "The US government repeals trusted release after the US has trailed the frontier "
-        "this many months in a row.", "months", ge=1)
+        None,
+        "The US government repeals trusted release after the US has trailed the frontier "
+        "this many months in a row.",
+        "months",
+        ge=1,
+    )
     tighten_export_controls_below_lead_ooms: float | None = _p(
-        None, "The US government raises the export-control price multiplier each month the US "
-        "lead is below this.", "OOM", ge=0)
-    tightening_step: float = _p(0.1, "Rise of the price multiplier at each tightening.", "-",
-                                ge=0, le=10)
+        None,
+        "The US government raises the export-control price multiplier each month the US "
+        "lead is below this.",
+        "OOM",
+        ge=0,
+    )
+    tightening_step: float = _p(
+        0.1, "Rise of the price multiplier at each tightening.", "-", ge=0, le=10
+    )
 
 
 class PolicyConfig(Section):
@@ -312,8 +479,9 @@ class PolicyConfig(Section):
 
 
 def _default_jurisdictions() -> dict[str, JurisdictionConfig]:
-    return {code: JurisdictionConfig(researcher_share=0.2) for code in ("US", "CN", "EU", "GULF",
-                                                                         "ROW")}
+    return {
+        code: JurisdictionConfig(researcher_share=0.2) for code in ("US", "CN", "EU", "GULF", "ROW")
+    }
 
 
 def _default_labs() -> dict[str, LabConfig]:
@@ -321,12 +489,13 @@ def _default_labs() -> dict[str, LabConfig]:
 
 
 class Config(Section):
-    """A whole scenario. ``Config()`` is a small valid world; configs/baseline.yaml is calibrated."""
+    """A whole scenario. ``Config()`` is a small valid world; baseline.yaml is calibrated."""
 
     name: str = _p("scenario", "Scenario name used in output folders and figures.")
     simulation: SimulationConfig = Field(default_factory=SimulationConfig)
     jurisdictions: dict[JurisdictionCode, JurisdictionConfig] = Field(
-        default_factory=_default_jurisdictions)
+        default_factory=_default_jurisdictions
+    )
     labs: dict[str, LabConfig] = Field(default_factory=_default_labs)
     market: MarketConfig = Field(default_factory=MarketConfig)
     compute: ComputeConfig = Field(default_factory=ComputeConfig)
@@ -347,21 +516,26 @@ class Config(Section):
             raise ValueError("labs: needs at least one lab")
         for name, lab in self.labs.items():
             if lab.jurisdiction not in codes:
-                raise ValueError(f"labs.{name}.jurisdiction: must be one of {sorted(codes)} "
-                                 f"(got {lab.jurisdiction!r})")
+                raise ValueError(
+                    f"labs.{name}.jurisdiction: must be one of {sorted(codes)} "
+                    f"(got {lab.jurisdiction!r})"
+                )
         checks: list[tuple[str, Iterable[str]]] = [
             ("market.closed", (c for pair in self.market.closed for c in pair)),
             ("capital.capital_billions", self.capital.capital_billions),
             ("policy.trusted_release.jurisdictions", self.policy.trusted_release.jurisdictions),
             ("policy.export_controls.targets", self.policy.export_controls.targets),
-            ("policy.outbound_investment.banned",
-             (c for pair in self.policy.outbound_investment.banned for c in pair)),
+            (
+                "policy.outbound_investment.banned",
+                (c for pair in self.policy.outbound_investment.banned for c in pair),
+            ),
         ]
         for key, used in checks:
             unknown = sorted(set(used) - codes)
             if unknown:
-                raise ValueError(f"{key}: names unknown jurisdiction(s) {unknown}; known are "
-                                 f"{sorted(codes)}")
+                raise ValueError(
+                    f"{key}: names unknown jurisdiction(s) {unknown}; known are {sorted(codes)}"
+                )
         share = sum(j.researcher_share for j in self.jurisdictions.values())
         if not math.isclose(share, 1.0, abs_tol=1e-6):
             raise ValueError(f"jurisdictions.*.researcher_share: must sum to 1 (got {share:.6g})")
@@ -369,8 +543,10 @@ class Config(Section):
             if j.researcher_share > 0 and not any(
                 lab.jurisdiction == code and lab.talent_weight > 0 for lab in self.labs.values()
             ):
-                raise ValueError(f"jurisdictions.{code}.researcher_share: must be 0 when no lab "
-                                 f"with talent_weight > 0 is headquartered in {code}")
+                raise ValueError(
+                    f"jurisdictions.{code}.researcher_share: must be 0 when no lab "
+                    f"with talent_weight > 0 is headquartered in {code}"
+                )
         if sum(self.capital.capital_billions.values()) <= 0:
             raise ValueError("capital.capital_billions: total capital must be positive")
         return self
@@ -429,8 +605,12 @@ def _rule_from_error(err: dict[str, Any]) -> str:
     if kind == "missing":
         return "is required"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=",
-              "less_than": "<"}[kind]
+        op = {
+            "greater_than_equal": ">=",
+            "greater_than": ">",
+            "less_than_equal": "<=",
+            "less_than": "<",
+        }[kind]
         bound = next(iter(ctx.values()))
         return f"must be {op} {bound} (got {got!r})"
     if kind == "string_pattern_mismatch":
@@ -465,7 +645,7 @@ def validate_config(data: Mapping[str, Any]) -> Config:
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge ``override`` into a copy of ``base``; nested mappings merge, everything else replaces."""
+    """Merge ``override`` into a copy of ``base``; nested mappings merge, the rest replaces."""
     merged = dict(base)
     for key, value in override.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
@@ -519,7 +699,7 @@ def parse_assignment(expression: str) -> tuple[str, Any]:
 
 
 def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
-    """Set ``data[a][b][c] = value`` for ``key='a.b.c'`` after checking the path is in the schema."""
+    """Set ``data[a][b][c] = value`` for ``key='a.b.c'`` once the path is checked."""
     parts = key.split(".")
     _walk_schema(parts)
     node = data
@@ -541,8 +721,11 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[
     return result
 
 
-def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
-                assignments: Iterable[str] = ()) -> Config:
+def load_config(
+    path: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    assignments: Iterable[str] = (),
+) -> Config:
     """Load a scenario file (or the built-in defaults), apply overrides, validate.
 
     ``overrides`` maps dotted keys to values; ``assignments`` are ``KEY=VALUE`` strings as given
@@ -567,4 +750,3 @@ def config_to_dict(config: Config) -> dict[str, Any]:
 def dump_config(config: Config) -> str:
     """The resolved config as YAML text."""
     return yaml.safe_dump(config_to_dict(config), sort_keys=False, allow_unicode=True)
-

@@ -11,18 +11,31 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
 
-from agentsim.store import atomic_write, read_run  # noqa: E402
+from agentsim.store import atomic_write, read_run
 
 #: One colour per jurisdiction, fixed across every figure.
-JURISDICTION_COLOURS = {"US": "#1f4e9c", "CN": "#c0392b", "EU": "#f1c40f", "GULF": "#16a085",
-                        "ROW": "#7f8c8d"}
-STYLE = {"figure.dpi": 150, "font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8,
-         "legend.fontsize": 7, "axes.spines.top": False, "axes.spines.right": False,
-         "axes.grid": True, "grid.alpha": 0.3}
+JURISDICTION_COLOURS = {
+    "US": "#1f4e9c",
+    "CN": "#c0392b",
+    "EU": "#f1c40f",
+    "GULF": "#16a085",
+    "ROW": "#7f8c8d",
+}
+STYLE = {
+    "figure.dpi": 150,
+    "font.size": 8,
+    "axes.titlesize": 9,
+    "axes.labelsize": 8,
+    "legend.fontsize": 7,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+}
 COLUMN_WIDTH_IN = 3.4  # one column of a two-column paper
 
 
@@ -37,9 +50,15 @@ def capability_paths(labs: pd.DataFrame) -> Figure:
         for name, lab in labs.groupby("lab", sort=False):
             code = lab["jurisdiction"].iloc[0]
             ax.plot(lab["date"], lab["capability"], color=_colour(code), lw=1, alpha=0.85)
-            ax.annotate(name, (lab["date"].iloc[-1], lab["capability"].iloc[-1]), fontsize=5,
-                        color=_colour(code), xytext=(2, 0), textcoords="offset points",
-                        va="center")
+            ax.annotate(
+                name,
+                (lab["date"].iloc[-1], lab["capability"].iloc[-1]),
+                fontsize=5,
+                color=_colour(code),
+                xytext=(2, 0),
+                textcoords="offset points",
+                va="center",
+            )
         for code in labs["jurisdiction"].unique():
             ax.plot([], [], color=_colour(code), label=code)
         ax.set_xlabel("date")
@@ -52,8 +71,12 @@ def capability_paths(labs: pd.DataFrame) -> Figure:
 
 def share_panels(model: pd.DataFrame) -> Figure:
     """US shares of users, revenue, invested capital and skill-weighted talent."""
-    panels = [("us_user_share", "users"), ("us_revenue_share", "revenue"),
-              ("us_capital_share", "invested capital"), ("us_talent_share", "talent (skill)")]
+    panels = [
+        ("us_user_share", "users"),
+        ("us_revenue_share", "revenue"),
+        ("us_capital_share", "invested capital"),
+        ("us_talent_share", "talent (skill)"),
+    ]
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(2, 2, figsize=(COLUMN_WIDTH_IN * 2, 3.6), sharex=True)
         for ax, (column, label) in zip(axes.flat, panels, strict=True):
@@ -72,8 +95,12 @@ def frontier_race(model: pd.DataFrame) -> Figure:
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN, 2.6))
         ax.plot(model["date"], model["frontier_capability_us"], color=_colour("US"), label="US")
-        ax.plot(model["date"], model["frontier_capability_non_us"], color=_colour("CN"),
-                label="rest of world")
+        ax.plot(
+            model["date"],
+            model["frontier_capability_non_us"],
+            color=_colour("CN"),
+            label="rest of world",
+        )
         ax.set_xlabel("date")
         ax.set_ylabel("frontier capability (log10 effective FLOP)")
         ax.set_title("The frontier race")

@@ -11,8 +11,12 @@ import numpy as np
 SECONDS_PER_MONTH = 365.25 * 24 * 3600 / 12
 
 
-def internal_capability(capacity_flops: np.ndarray, software_ooms: np.ndarray,
-                        run_length_months: float, utilization: float) -> np.ndarray:
+def internal_capability(
+    capacity_flops: np.ndarray,
+    software_ooms: np.ndarray,
+    run_length_months: float,
+    utilization: float,
+) -> np.ndarray:
     """Capability a lab could train now.
 
     Equation: K_int = log10(C * T_run * u) + S.
@@ -21,8 +25,9 @@ def internal_capability(capacity_flops: np.ndarray, software_ooms: np.ndarray,
     return np.log10(compute) + software_ooms
 
 
-def data_factor(data_stock: np.ndarray, reference_stock: float, strength: float,
-                ceiling: float) -> np.ndarray:
+def data_factor(
+    data_stock: np.ndarray, reference_stock: float, strength: float, ceiling: float
+) -> np.ndarray:
     """Multiplier of software progress from the feedback-data stock (saturating flywheel).
 
     Equation: f(D) = M x^gamma / (M - 1 + x^gamma), x = D / D_ref, M = ceiling.
@@ -36,22 +41,36 @@ def data_factor(data_stock: np.ndarray, reference_stock: float, strength: float,
     return ceiling * x / (ceiling - 1.0 + x)
 
 
-def software_progress(human_capital: np.ndarray, data_stock: np.ndarray, base_rate: float,
-                      reference_human_capital: float, talent_elasticity: float,
-                      reference_stock: float, strength: float, ceiling: float,
-                      productivity: float, shocks: np.ndarray) -> np.ndarray:
+def software_progress(
+    human_capital: np.ndarray,
+    data_stock: np.ndarray,
+    base_rate: float,
+    reference_human_capital: float,
+    talent_elasticity: float,
+    reference_stock: float,
+    strength: float,
+    ceiling: float,
+    productivity: float,
+    shocks: np.ndarray,
+) -> np.ndarray:
     """Monthly growth of software efficiency S per lab.
 
     Equation: dS = s_0 * r(t) * (H / H_ref)^beta * f(D) * eps, with r(t) the research
     productivity index and eps a mean-one log-normal shock.
     """
     talent = np.power(np.maximum(human_capital, 0.0) / reference_human_capital, talent_elasticity)
-    return (base_rate * productivity * talent
-            * data_factor(data_stock, reference_stock, strength, ceiling) * shocks)
+    return (
+        base_rate
+        * productivity
+        * talent
+        * data_factor(data_stock, reference_stock, strength, ceiling)
+        * shocks
+    )
 
 
-def update_data_stock(data_stock: np.ndarray, usage: np.ndarray, decay: float,
-                      pooling: float) -> np.ndarray:
+def update_data_stock(
+    data_stock: np.ndarray, usage: np.ndarray, decay: float, pooling: float
+) -> np.ndarray:
     """Decayed stock of user feedback after this month's usage.
 
     Equation: D' = (1 - delta_D) D + (1 - rho) u_i + rho mean(u), with u_i the lab's users
@@ -61,8 +80,13 @@ def update_data_stock(data_stock: np.ndarray, usage: np.ndarray, decay: float,
     return (1.0 - decay) * data_stock + shared
 
 
-def spillover(internal: np.ndarray, best_open: float, partner_best: np.ndarray,
-              open_rate: float, partner_rate: float) -> np.ndarray:
+def spillover(
+    internal: np.ndarray,
+    best_open: float,
+    partner_best: np.ndarray,
+    open_rate: float,
+    partner_rate: float,
+) -> np.ndarray:
     """Software gain from catching up on open (or leaked) weights and partners' models.
 
     Equation: dS_spill = phi_o max(0, K_open - K_int) + phi_p max(0, K_partner - K_int).
@@ -72,14 +96,21 @@ def spillover(internal: np.ndarray, best_open: float, partner_best: np.ndarray,
 
 
 def shocks(rng: np.random.Generator, n: int, sigma: float) -> np.ndarray:
-    """Mean-one log-normal research shocks: exp(sigma z - sigma^2 / 2)."""
+    """Mean-one log-normal research shocks.
+
+    Equation: eps = exp(sigma_S z - sigma_S^2 / 2), z ~ N(0, 1).
+    """
     if sigma == 0:
         return np.ones(n)
     return np.exp(sigma * rng.standard_normal(n) - 0.5 * sigma * sigma)
 
 
-def breakthroughs(rng: np.random.Generator, n: int, probability: float,
-                  mean_size: float) -> np.ndarray:
-    """Rare jumps in software efficiency: with chance p a lab gains an Exponential(b) jump (OOM)."""
+def breakthroughs(
+    rng: np.random.Generator, n: int, probability: float, mean_size: float
+) -> np.ndarray:
+    """Rare jumps in software efficiency (OOM).
+
+    Equation: dS_b = J with probability p_b, J ~ Exponential(mean b); otherwise 0.
+    """
     hit = rng.random(n) < probability
     return np.where(hit, rng.exponential(mean_size, n) if mean_size > 0 else 0.0, 0.0)

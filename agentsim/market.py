@@ -10,8 +10,9 @@ import numpy as np
 CENTS_PER_USD = 100
 
 
-def logit_shares(capability: np.ndarray, access: np.ndarray, sensitivity: float,
-                 outside_capability: float) -> np.ndarray:
+def logit_shares(
+    capability: np.ndarray, access: np.ndarray, sensitivity: float, outside_capability: float
+) -> np.ndarray:
     """Share of each market's users choosing each lab's model (L x M).
 
     Equation: s_im = A_im exp(lambda K_i) / (exp(lambda K_0) + sum_j A_jm exp(lambda K_j)).
@@ -19,17 +20,24 @@ def logit_shares(capability: np.ndarray, access: np.ndarray, sensitivity: float,
     ``capability`` is (L,) or (L, M) capability offered in each market; ``access`` is the (L, M)
     boolean access matrix; the outside option (no model) has capability ``outside_capability``.
     """
-    k = np.broadcast_to(np.asarray(capability, dtype=float).reshape(access.shape[0], -1),
-                        access.shape)
+    k = np.broadcast_to(
+        np.asarray(capability, dtype=float).reshape(access.shape[0], -1), access.shape
+    )
     top = max(float(k.max(initial=outside_capability)), outside_capability)
     weight = np.where(access, np.exp(sensitivity * (k - top)), 0.0)
     outside = np.exp(sensitivity * (outside_capability - top))
     return weight / (outside + weight.sum(axis=0, keepdims=True))
 
 
-def segmented_users(capability_trusted: np.ndarray, capability_public: np.ndarray,
-                    access: np.ndarray, market_users: np.ndarray, trusted_fraction: float,
-                    sensitivity: float, outside_capability: float) -> np.ndarray:
+def segmented_users(
+    capability_trusted: np.ndarray,
+    capability_public: np.ndarray,
+    access: np.ndarray,
+    market_users: np.ndarray,
+    trusted_fraction: float,
+    sensitivity: float,
+    outside_capability: float,
+) -> np.ndarray:
     """Users of each lab in each market (L x M) when markets split into trusted and public users.
 
     Equation: U_im = N_m [tau s_im(K^trusted) + (1 - tau) s_im(K^public)].
@@ -45,8 +53,14 @@ def segmented_users(capability_trusted: np.ndarray, capability_public: np.ndarra
     return shares * market_users[None, :]
 
 
-def erode_price_power(price_power: np.ndarray, released: np.ndarray, capability: np.ndarray,
-                      overlap: np.ndarray, erosion: float, floor: float) -> np.ndarray:
+def erode_price_power(
+    price_power: np.ndarray,
+    released: np.ndarray,
+    capability: np.ndarray,
+    overlap: np.ndarray,
+    erosion: float,
+    floor: float,
+) -> np.ndarray:
     """Price power after this month's releases (the profit window closing).
 
     Equation: p_i <- p_min + (p_i - p_min) (1 - epsilon)^{n_i}, where n_i counts rival releases
@@ -60,8 +74,9 @@ def erode_price_power(price_power: np.ndarray, released: np.ndarray, capability:
     return np.where(released, 1.0, eroded)
 
 
-def revenue_cents(users: np.ndarray, revenue_per_user_usd: np.ndarray,
-                  price_power: np.ndarray) -> np.ndarray:
+def revenue_cents(
+    users: np.ndarray, revenue_per_user_usd: np.ndarray, price_power: np.ndarray
+) -> np.ndarray:
     """Monthly revenue per lab in integer cents.
 
     Equation: Rev_i = p_i sum_m U_im a_m.
@@ -76,7 +91,7 @@ def inference_cost_cents(users: np.ndarray, cost_per_user_usd: np.ndarray) -> np
 
 
 def served_fraction(release_time: float, month_start: float) -> float:
-    """Share of the month [month_start, month_start + 1) a model released at ``release_time`` serves.
+    """Share of the month from ``month_start`` that a model released at ``release_time`` serves.
 
     Fractional months count: a release 2 weeks into a 4.35-week month serves the rest of it.
     """

@@ -36,13 +36,30 @@ LEVERS: dict[str, str] = {
 
 #: Model-level columns recorded every step (a contract: see docs/ODD.md, section Outputs).
 MODEL_COLUMNS = (
-    "frontier_capability_us", "frontier_capability_non_us", "leader_jurisdiction",
-    "us_user_share", "us_revenue_share", "us_capital_share", "us_talent_share",
-    "us_rd_spend", "non_us_rd_spend", "us_frontier_releases", "non_us_frontier_releases",
+    "frontier_capability_us",
+    "frontier_capability_non_us",
+    "leader_jurisdiction",
+    "us_user_share",
+    "us_revenue_share",
+    "us_capital_share",
+    "us_talent_share",
+    "us_rd_spend",
+    "non_us_rd_spend",
+    "us_frontier_releases",
+    "non_us_frontier_releases",
 )
 #: Per-lab columns recorded every step.
-LAB_COLUMNS = ("capability", "cash", "capacity", "users", "revenue", "researchers",
-               "jurisdiction", "internal_capability", "public_capability")
+LAB_COLUMNS = (
+    "capability",
+    "cash",
+    "capacity",
+    "users",
+    "revenue",
+    "researchers",
+    "jurisdiction",
+    "internal_capability",
+    "public_capability",
+)
 
 
 def _split(total: int, weights: np.ndarray) -> np.ndarray:
@@ -66,8 +83,9 @@ class AIRaceModel(mesa.Model):
         **levers: policy levers by short name (see :data:`LEVERS`), as SolaraViz passes them.
     """
 
-    def __init__(self, config: Config | str | Path | None = None, rng: int = 0,
-                 **levers: Any) -> None:
+    def __init__(
+        self, config: Config | str | Path | None = None, rng: int = 0, **levers: Any
+    ) -> None:
         if isinstance(rng, bool) or not isinstance(rng, int | np.integer) or rng < 0:
             raise ValueError(f"rng: must be a non-negative integer seed (got {rng!r})")
         unknown = sorted(set(levers) - set(LEVERS))
@@ -99,8 +117,9 @@ class AIRaceModel(mesa.Model):
 
         self._serve_markets(self._market_size(0), released=np.zeros(self.n_labs, bool))
         self.lab_data = self.lab_users.sum(axis=1) / config.flywheel.data_decay_per_month
-        self.lab_revenue = market.revenue_cents(self.lab_users * 1e6, self.revenue_per_user,
-                                                self.lab_price_power)
+        self.lab_revenue = market.revenue_cents(
+            self.lab_users * 1e6, self.revenue_per_user, self.lab_price_power
+        )
         self.lab_revenue_history = np.repeat(self.lab_revenue[:, None].astype(float), 6, axis=1)
         self._init_portfolios()
         self.indicators: dict[str, Any] = {}
@@ -134,8 +153,9 @@ class AIRaceModel(mesa.Model):
         self.lab_is_us = self.is_us_code[self.lab_jurisdiction]
         self.lab_open = np.array([lab.open_weights for lab in labs])
         self.lab_active = np.ones(self.n_labs, dtype=bool)
-        self.lab_cash = np.array([round(lab.cash_billions * 1e9 * CENTS_PER_USD) for lab in labs],
-                                 dtype=np.int64)
+        self.lab_cash = np.array(
+            [round(lab.cash_billions * 1e9 * CENTS_PER_USD) for lab in labs], dtype=np.int64
+        )
         self.lab_capacity = np.array([lab.capacity_h100e for lab in labs], dtype=float)
         self.lab_software = np.array([lab.software_ooms for lab in labs], dtype=float)
         self.lab_pay_premium = np.array([lab.pay_premium for lab in labs])
@@ -180,8 +200,11 @@ class AIRaceModel(mesa.Model):
         self.researcher_salary = np.zeros(n)
         self._reprice_salaries()
         self.collaboration: Ties = small_world(
-            self._network_rng, np.argsort(self.researcher_employer, kind="stable"),
-            cfg.talent.collaboration_degree, cfg.talent.rewiring)
+            self._network_rng,
+            np.argsort(self.researcher_employer, kind="stable"),
+            cfg.talent.collaboration_degree,
+            cfg.talent.rewiring,
+        )
         self.talent_flows = np.zeros((len(self.codes), len(self.codes)), dtype=np.int64)
         for i in range(n):
             Researcher(self, i)
@@ -198,8 +221,9 @@ class AIRaceModel(mesa.Model):
             weights = shares.copy()
             weights[code_i] = 0
             if pick.any() and weights.sum() > 0:
-                origin[pick] = rng.choice(len(self.codes), size=int(pick.sum()),
-                                          p=weights / weights.sum())
+                origin[pick] = rng.choice(
+                    len(self.codes), size=int(pick.sum()), p=weights / weights.sum()
+                )
         return origin
 
     def _build_investors(self) -> None:
@@ -269,8 +293,12 @@ class AIRaceModel(mesa.Model):
 
     def _internal_capability(self) -> np.ndarray:
         c = self.config.compute
-        return flywheel.internal_capability(self.lab_capacity * c.flops_per_h100e,
-                                            self.lab_software, c.run_length_months, c.utilization)
+        return flywheel.internal_capability(
+            self.lab_capacity * c.flops_per_h100e,
+            self.lab_software,
+            c.run_length_months,
+            c.utilization,
+        )
 
     def _export_multiplier(self) -> np.ndarray:
         """Export-control price multiplier each lab pays now (1 where no control binds)."""
@@ -292,12 +320,22 @@ class AIRaceModel(mesa.Model):
     def _buy_compute(self) -> None:
         """Capex: buy capacity at this month's (export-controlled) price; capacity depreciates."""
         c = self.config.compute
-        price = policy.compute_price(self.steps - 1, c.price_per_h100e_usd, c.price_decline_per_year,
-                                     self.local_price[self.lab_jurisdiction],
-                                     self._export_multiplier())
-        bought, cost = policy.capex_plan(self.lab_capacity, price, self.lab_cash,
-                                         c.target_growth_per_year, c.depreciation_per_year,
-                                         c.max_capex_share, self._capacity_cap())
+        price = policy.compute_price(
+            self.steps - 1,
+            c.price_per_h100e_usd,
+            c.price_decline_per_year,
+            self.local_price[self.lab_jurisdiction],
+            self._export_multiplier(),
+        )
+        bought, cost = policy.capex_plan(
+            self.lab_capacity,
+            price,
+            self.lab_cash,
+            c.target_growth_per_year,
+            c.depreciation_per_year,
+            c.max_capex_share,
+            self._capacity_cap(),
+        )
         bought = np.where(self.lab_active, bought, 0.0)
         cost = np.where(self.lab_active, cost, 0)
         self.lab_capex = cost
@@ -305,24 +343,34 @@ class AIRaceModel(mesa.Model):
         self.lab_capacity = policy.depreciate(self.lab_capacity, c.depreciation_per_year) + bought
 
     def _advance_software(self) -> None:
-        """Software progress with the data flywheel, then spillovers from open and leaked weights."""
+        """Software progress with the data flywheel, then spillovers from open and leaked models."""
         cfg = self.config
         r, f = cfg.research, cfg.flywheel
         human_capital = self._human_capital()
         strength = f.strength if cfg.policy.channels.flywheel else 0.0
         productivity = (1.0 - r.productivity_decline_per_year) ** ((self.steps - 1) / 12.0)
         gain = flywheel.software_progress(
-            human_capital, self.lab_data, r.base_rate_ooms_per_month, r.reference_human_capital,
-            r.talent_elasticity, f.reference_users_millions / f.data_decay_per_month, strength,
-            f.data_ceiling, productivity, flywheel.shocks(self._dynamics_rng, self.n_labs, r.noise))
-        gain = gain + flywheel.breakthroughs(self._dynamics_rng, self.n_labs,
-                                             r.breakthrough_probability, r.breakthrough_size_ooms)
+            human_capital,
+            self.lab_data,
+            r.base_rate_ooms_per_month,
+            r.reference_human_capital,
+            r.talent_elasticity,
+            f.reference_users_millions / f.data_decay_per_month,
+            strength,
+            f.data_ceiling,
+            productivity,
+            flywheel.shocks(self._dynamics_rng, self.n_labs, r.noise),
+        )
+        gain = gain + flywheel.breakthroughs(
+            self._dynamics_rng, self.n_labs, r.breakthrough_probability, r.breakthrough_size_ooms
+        )
         internal = self._internal_capability()
         open_models = np.where(self.lab_open & self.lab_active, self.lab_public, -np.inf)
         best_open = float(max(open_models.max(initial=-np.inf), self.lab_leaked.max()))
         partner_best = np.where(self.partners, self.lab_public[None, :], -np.inf).max(axis=1)
-        spill = flywheel.spillover(internal, best_open, partner_best, r.open_spillover_rate,
-                                   r.partner_spillover_rate)
+        spill = flywheel.spillover(
+            internal, best_open, partner_best, r.open_spillover_rate, r.partner_spillover_rate
+        )
         self.lab_software = self.lab_software + np.where(self.lab_active, gain + spill, 0.0)
         self.lab_internal = self._internal_capability()
 
@@ -345,13 +393,18 @@ class AIRaceModel(mesa.Model):
         cfg = self.config
         tr, now = cfg.policy.trusted_release, self.steps - 1
         binds = self._trusted_release_binds() & (self.lab_internal >= tr.capability_threshold)
-        ready = (self.lab_active & np.isnan(self.lab_pending_capability)
-                 & (self.lab_internal - self.lab_deployed >= cfg.research.generation_gap_ooms))
+        ready = (
+            self.lab_active
+            & np.isnan(self.lab_pending_capability)
+            & (self.lab_internal - self.lab_deployed >= cfg.research.generation_gap_ooms)
+        )
         delay = np.where(binds, policy.weeks_to_months(tr.compliance_delay_weeks), 0.0)
-        self.lab_pending_capability = np.where(ready, self.lab_internal,
-                                               self.lab_pending_capability)
-        self.lab_pending_time = np.where(ready, policy.release_timing(now, delay),
-                                         self.lab_pending_time)
+        self.lab_pending_capability = np.where(
+            ready, self.lab_internal, self.lab_pending_capability
+        )
+        self.lab_pending_time = np.where(
+            ready, policy.release_timing(now, delay), self.lab_pending_time
+        )
         self.lab_pending_trusted = np.where(ready, binds, self.lab_pending_trusted)
 
         previous_deployed, previous_public = self.lab_deployed.copy(), self.lab_public.copy()
@@ -380,21 +433,29 @@ class AIRaceModel(mesa.Model):
                 served_public[i] = market.served_fraction(when, now)
         self._leak_restricted_models()
         self.lab_release_state = np.where(
-            ~np.isnan(self.lab_pending_capability), ReleaseState.COMPLIANCE,
-            np.where(self.lab_deployed > self.lab_public, ReleaseState.TRUSTED_ONLY,
-                     ReleaseState.TRAINING)).astype(np.int8)
-        self._month_deployed = previous_deployed + served_deployed * (self.lab_deployed
-                                                                      - previous_deployed)
+            ~np.isnan(self.lab_pending_capability),
+            ReleaseState.COMPLIANCE,
+            np.where(
+                self.lab_deployed > self.lab_public,
+                ReleaseState.TRUSTED_ONLY,
+                ReleaseState.TRAINING,
+            ),
+        ).astype(np.int8)
+        self._month_deployed = previous_deployed + served_deployed * (
+            self.lab_deployed - previous_deployed
+        )
         self._month_public = previous_public + served_public * (self.lab_public - previous_public)
         return self.lab_public > previous_public
 
     def _leak_restricted_models(self) -> None:
         """Closed weights (including models in their trusted-only phase) leak now and then."""
         closed = self.lab_active & ~self.lab_open
-        leaks = closed & (self._dynamics_rng.random(self.n_labs)
-                          < self.config.research.leak_probability)
-        self.lab_leaked = np.where(leaks, np.maximum(self.lab_leaked, self.lab_deployed),
-                                   self.lab_leaked)
+        leaks = closed & (
+            self._dynamics_rng.random(self.n_labs) < self.config.research.leak_probability
+        )
+        self.lab_leaked = np.where(
+            leaks, np.maximum(self.lab_leaked, self.lab_deployed), self.lab_leaked
+        )
 
     def release_restricted_models(self, code: str) -> None:
         """Make every trusted-only model of labs in ``code`` public and ship pending ones now."""
@@ -402,9 +463,11 @@ class AIRaceModel(mesa.Model):
         for i in np.flatnonzero(mine):
             self.lab_trusted_queue[i].clear()
         self.lab_public = np.where(mine, self.lab_deployed, self.lab_public)
-        self.lab_pending_time = np.where(mine & ~np.isnan(self.lab_pending_capability),
-                                         np.minimum(self.lab_pending_time, self.steps - 1),
-                                         self.lab_pending_time)
+        self.lab_pending_time = np.where(
+            mine & ~np.isnan(self.lab_pending_capability),
+            np.minimum(self.lab_pending_time, self.steps - 1),
+            self.lab_pending_time,
+        )
         self.lab_pending_trusted[mine] = False
 
     def _serve_markets(self, market_users: np.ndarray, released: np.ndarray) -> None:
@@ -414,22 +477,38 @@ class AIRaceModel(mesa.Model):
         deployed, public = self._month_deployed, self._month_public
         access = self.access & self.lab_active[:, None]
         self.lab_users = market.segmented_users(
-            deployed, public, access, market_users, tau, cfg.market.capability_sensitivity,
-            cfg.market.outside_option_capability)
+            deployed,
+            public,
+            access,
+            market_users,
+            tau,
+            cfg.market.capability_sensitivity,
+            cfg.market.outside_option_capability,
+        )
         self.market_users = market_users
         if self.steps > 0:
             f = cfg.flywheel
-            self.lab_data = flywheel.update_data_stock(self.lab_data, self.lab_users.sum(axis=1),
-                                                       f.data_decay_per_month, f.data_pooling)
+            self.lab_data = flywheel.update_data_stock(
+                self.lab_data, self.lab_users.sum(axis=1), f.data_decay_per_month, f.data_pooling
+            )
         self.lab_price_power = market.erode_price_power(
-            self.lab_price_power, released, self.lab_public, self.overlap,
-            cfg.market.price_erosion, cfg.market.price_floor)
+            self.lab_price_power,
+            released,
+            self.lab_public,
+            self.overlap,
+            cfg.market.price_erosion,
+            cfg.market.price_floor,
+        )
 
     def _eligible_investments(self) -> np.ndarray:
-        banned = (self.config.policy.outbound_investment.banned
-                  if self.config.policy.outbound_investment.enabled else [])
-        allowed = policy.allowed_investments(self.investor_home, self.lab_jurisdiction,
-                                             self.codes, banned)
+        banned = (
+            self.config.policy.outbound_investment.banned
+            if self.config.policy.outbound_investment.enabled
+            else []
+        )
+        allowed = policy.allowed_investments(
+            self.investor_home, self.lab_jurisdiction, self.codes, banned
+        )
         return self.investor_known & allowed & self.lab_active[None, :]
 
     def _target_portfolios(self, eligible: np.ndarray) -> np.ndarray:
@@ -441,12 +520,18 @@ class AIRaceModel(mesa.Model):
         reach = (self.access * self.market_users[None, :]).sum(axis=1) / world
         restricted = self._trusted_release_binds().astype(float)
         rank = capital.capability_rank(self.lab_deployed, self.lab_active)
-        score = capital.expected_return(growth, rank, reach,
-                                        c.revenue_growth_weight, c.capability_weight,
-                                        c.reach_weight)
-        return capital.target_portfolio(score, self.investor_home_match, self.investor_home_bias,
-                                        restricted, self.investor_risk_aversion, eligible,
-                                        c.return_sensitivity)
+        score = capital.expected_return(
+            growth, rank, reach, c.revenue_growth_weight, c.capability_weight, c.reach_weight
+        )
+        return capital.target_portfolio(
+            score,
+            self.investor_home_match,
+            self.investor_home_bias,
+            restricted,
+            self.investor_risk_aversion,
+            eligible,
+            c.return_sensitivity,
+        )
 
     def _allocate_capital(self) -> None:
         """Investors learn of labs, re-weight portfolios and put this month's flow into labs."""
@@ -463,42 +548,52 @@ class AIRaceModel(mesa.Model):
         eligible = self._eligible_investments()
         if c.adjustment_speed > 0 and self.config.policy.channels.capital_mobility:
             target = self._target_portfolios(eligible)
-            self.investor_weights = capital.adjust_portfolio(self.investor_weights, target,
-                                                             c.adjustment_speed, eligible)
+            self.investor_weights = capital.adjust_portfolio(
+                self.investor_weights, target, c.adjustment_speed, eligible
+            )
         else:
-            self.investor_weights = capital.adjust_portfolio(self.investor_weights,
-                                                             self.investor_weights, 0.0, eligible)
-        flows = capital.investment_flows(self.investor_capital, self.investor_weights,
-                                         c.deploy_rate_per_month)
+            self.investor_weights = capital.adjust_portfolio(
+                self.investor_weights, self.investor_weights, 0.0, eligible
+            )
+        flows = capital.investment_flows(
+            self.investor_capital, self.investor_weights, c.deploy_rate_per_month
+        )
         self.investor_commitments = capital.commitments_cents(
-            self.investor_capital, c.deploy_rate_per_month, c.commitments_growth_per_year)
-        self.investor_capital = self.investor_capital - flows.sum(axis=1) + \
-            self.investor_commitments
+            self.investor_capital, c.deploy_rate_per_month, c.commitments_growth_per_year
+        )
+        self.investor_capital = (
+            self.investor_capital - flows.sum(axis=1) + self.investor_commitments
+        )
         self.investor_holdings = self.investor_holdings + flows
         self.lab_investment = flows.sum(axis=0)
 
     def _settle_accounts(self) -> None:
         """Revenue and investment in; inference and salaries out; layoffs and exit when short."""
         users_people = self.lab_users * 1e6
-        self.lab_revenue = np.where(self.lab_active, market.revenue_cents(
-            users_people, self.revenue_per_user, self.lab_price_power), 0)
-        inference = np.where(self.lab_active, market.inference_cost_cents(
-            users_people, self.inference_per_user), 0)
+        self.lab_revenue = np.where(
+            self.lab_active,
+            market.revenue_cents(users_people, self.revenue_per_user, self.lab_price_power),
+            0,
+        )
+        inference = np.where(
+            self.lab_active, market.inference_cost_cents(users_people, self.inference_per_user), 0
+        )
         self.lab_cash = self.lab_cash + self.lab_revenue + self.lab_investment
         self.lab_inference = np.minimum(inference, self.lab_cash)
         self.lab_cash = self.lab_cash - self.lab_inference
         monthly_pay = self._monthly_pay_cents()
-        wage_bill = np.bincount(self._employed_at(), weights=monthly_pay[self._employed()],
-                                minlength=self.n_labs).astype(np.int64)
+        wage_bill = np.bincount(
+            self._employed_at(), weights=monthly_pay[self._employed()], minlength=self.n_labs
+        ).astype(np.int64)
         short = np.flatnonzero((wage_bill > self.lab_cash) | (self.lab_inference < inference))
         for i in short:
             self._lay_off(int(i), int(self.lab_cash[i]), monthly_pay)
             if self.lab_inference[i] < inference[i] or self.lab_headcount[i] == 0:
                 self._exit_lab(int(i))
         employed = self._employed()
-        self.lab_salaries = np.bincount(self.researcher_employer[employed],
-                                        weights=monthly_pay[employed],
-                                        minlength=self.n_labs).astype(np.int64)
+        self.lab_salaries = np.bincount(
+            self.researcher_employer[employed], weights=monthly_pay[employed], minlength=self.n_labs
+        ).astype(np.int64)
         self.lab_cash = self.lab_cash - self.lab_salaries
         self.lab_revenue_history = np.roll(self.lab_revenue_history, -1, axis=1)
         self.lab_revenue_history[:, -1] = self.lab_revenue
@@ -527,7 +622,11 @@ class AIRaceModel(mesa.Model):
         t = self.config.talent
         headcount = np.maximum(self.lab_headcount, 1)
         compute_per_head = self.lab_capacity / headcount
-        reference = np.median(compute_per_head[self.lab_active]) if self.lab_active.any() else 1.0
+        reference = (
+            max(float(np.median(compute_per_head[self.lab_active])), 1e-9)
+            if self.lab_active.any()
+            else 1.0
+        )
         offers = talent.LabOffers(
             pay_scale_usd=self._pay_scale(),
             log_compute_per_researcher=np.log(np.maximum(compute_per_head, 1e-9) / reference),
@@ -535,14 +634,30 @@ class AIRaceModel(mesa.Model):
             jurisdiction=self.lab_jurisdiction,
             open_for_hiring=self.lab_active,
         )
-        prefs = talent.Preferences(t.pay_weight, t.compute_weight, t.frontier_weight,
-                                   t.home_preference, t.switching_cost, t.pay_elasticity)
+        prefs = talent.Preferences(
+            t.pay_weight,
+            t.compute_weight,
+            t.frontier_weight,
+            t.home_preference,
+            t.switching_cost,
+            t.pay_elasticity,
+        )
         budget = t.hiring_budget_share * np.maximum(self.lab_cash, 0) / CENTS_PER_USD
         movers, target = talent.search_jobs(
-            self._dynamics_rng, self.researcher_skill, self.researcher_origin,
-            self.researcher_location, self.researcher_employer, self.collaboration.indptr,
-            self.collaboration.neighbours, offers, prefs, self.friction_into, t.search_rate,
-            t.random_offers, budget)
+            self._dynamics_rng,
+            self.researcher_skill,
+            self.researcher_origin,
+            self.researcher_location,
+            self.researcher_employer,
+            self.collaboration.indptr,
+            self.collaboration.neighbours,
+            offers,
+            prefs,
+            self.friction_into,
+            t.search_rate,
+            t.random_offers,
+            budget,
+        )
         new_location = self.lab_jurisdiction[target]
         np.add.at(self.talent_flows, (self.researcher_location[movers], new_location), 1)
         self.researcher_employer[movers] = target
@@ -559,12 +674,14 @@ class AIRaceModel(mesa.Model):
     def _reprice_salaries(self) -> None:
         """Pay every employed researcher their lab's current offer; refresh headcounts."""
         employed = self._employed()
-        self.lab_headcount = np.bincount(self.researcher_employer[employed],
-                                         minlength=self.n_labs).astype(np.int64)
+        self.lab_headcount = np.bincount(
+            self.researcher_employer[employed], minlength=self.n_labs
+        ).astype(np.int64)
         scale = self._pay_scale()[self.researcher_employer[employed]]
         self.researcher_salary = np.zeros(self.researcher_skill.size)
-        self.researcher_salary[employed] = talent.pay(scale, self.researcher_skill[employed],
-                                                      self.config.talent.pay_elasticity)
+        self.researcher_salary[employed] = talent.pay(
+            scale, self.researcher_skill[employed], self.config.talent.pay_elasticity
+        )
 
     def _monthly_pay_cents(self) -> np.ndarray:
         return np.rint(self.researcher_salary / 12.0 * CENTS_PER_USD)
@@ -577,16 +694,21 @@ class AIRaceModel(mesa.Model):
 
     def _human_capital(self) -> np.ndarray:
         employed = self._employed()
-        return np.bincount(self.researcher_employer[employed],
-                           weights=self.researcher_skill[employed], minlength=self.n_labs)
+        return np.bincount(
+            self.researcher_employer[employed],
+            weights=self.researcher_skill[employed],
+            minlength=self.n_labs,
+        )
 
     # ------------------------------------------------------------------ measure
 
     @property
     def us_lead(self) -> float:
         """US frontier capability minus the rest's (OOM; negative when the US trails)."""
-        return (self.indicators["frontier_capability_us"]
-                - self.indicators["frontier_capability_non_us"])
+        return (
+            self.indicators["frontier_capability_us"]
+            - self.indicators["frontier_capability_non_us"]
+        )
 
     def _measure(self) -> None:
         """Compute this month's model-level indicators (the MODEL_COLUMNS)."""
@@ -594,8 +716,11 @@ class AIRaceModel(mesa.Model):
         deployed = np.where(active, self.lab_deployed, -np.inf)
         users = self.lab_users.sum(axis=1)
         employed = self._employed()
-        skill_at = np.bincount(self.researcher_employer[employed],
-                               weights=self.researcher_skill[employed], minlength=self.n_labs)
+        skill_at = np.bincount(
+            self.researcher_employer[employed],
+            weights=self.researcher_skill[employed],
+            minlength=self.n_labs,
+        )
         holdings = self.investor_holdings.sum(axis=0)
         rd = (self.lab_salaries + self.lab_capex) / CENTS_PER_USD
         leader = int(np.argmax(deployed))
@@ -621,8 +746,11 @@ class AIRaceModel(mesa.Model):
                 [lab.unique_id for lab in self.labs],
                 [a.unique_id for a in sorted(self.agents_by_type[Investor], key=_index)],
                 [a.unique_id for a in sorted(self.researchers, key=_index)],
-                self.researcher_employer, self.collaboration, self.investor_holdings,
-                self.partners)
+                self.researcher_employer,
+                self.collaboration,
+                self.investor_holdings,
+                self.partners,
+            )
             self._graph_step = self.steps
         return self._graph
 
@@ -633,9 +761,19 @@ class AIRaceModel(mesa.Model):
         cash and each investor's capital changed by exactly their recorded flows.
         """
         problems: list[str] = []
-        for name in ("lab_cash", "lab_capacity", "lab_data", "lab_users", "investor_capital",
-                     "investor_holdings", "lab_revenue", "lab_capex", "lab_salaries",
-                     "lab_inference", "lab_investment"):
+        for name in (
+            "lab_cash",
+            "lab_capacity",
+            "lab_data",
+            "lab_users",
+            "investor_capital",
+            "investor_holdings",
+            "lab_revenue",
+            "lab_capex",
+            "lab_salaries",
+            "lab_inference",
+            "lab_investment",
+        ):
             value = getattr(self, name)
             if np.any(value < 0):
                 problems.append(f"{name} has negative entries")
@@ -658,13 +796,15 @@ class AIRaceModel(mesa.Model):
 
     def snapshot(self) -> dict[str, np.ndarray]:
         """Copies of the stocks :meth:`audit` compares across a step."""
-        return {name: getattr(self, name).copy()
-                for name in ("lab_cash", "investor_capital", "investor_holdings")}
+        return {
+            name: getattr(self, name).copy()
+            for name in ("lab_cash", "investor_capital", "investor_holdings")
+        }
 
 
 def _share(values: np.ndarray, mask: np.ndarray) -> float:
     total = float(values.sum())
-    return float(values[mask].sum()) / total if total > 0 else 0.0
+    return min(float(values[mask].sum()) / total, 1.0) if total > 0 else 0.0
 
 
 def _index(agent: Any) -> int:
@@ -674,5 +814,6 @@ def _index(agent: Any) -> int:
 def _indicator(name: str):
     def report(model: AIRaceModel) -> Any:
         return model.indicators[name]
+
     report.__name__ = name
     return report

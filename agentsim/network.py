@@ -16,7 +16,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Ties:
-    """Undirected ties among ``n`` nodes in CSR form: node i's ties are neighbours[indptr[i]:indptr[i+1]]."""
+    """Undirected ties in CSR form: node i's ties are ``neighbours[indptr[i]:indptr[i + 1]]``."""
 
     indptr: np.ndarray
     neighbours: np.ndarray
@@ -50,8 +50,7 @@ def ties_from_edges(n: int, u: np.ndarray, v: np.ndarray) -> Ties:
     return Ties(indptr=indptr, neighbours=dst[order].astype(np.int64))
 
 
-def small_world(rng: np.random.Generator, order: np.ndarray, degree: int,
-                rewiring: float) -> Ties:
+def small_world(rng: np.random.Generator, order: np.ndarray, degree: int, rewiring: float) -> Ties:
     """Watts-Strogatz small world over nodes placed on a ring in the given ``order``.
 
     Each node ties to its ``degree // 2`` successors on the ring; each tie is rewired to a
@@ -70,9 +69,15 @@ def small_world(rng: np.random.Generator, order: np.ndarray, degree: int,
     return ties_from_edges(n, order[u], order[v])
 
 
-def build_graph(lab_ids: Sequence[int], investor_ids: Sequence[int],
-                researcher_ids: Sequence[int], employer: np.ndarray, collaboration: Ties,
-                holdings: np.ndarray, partners: np.ndarray) -> nx.Graph:
+def build_graph(
+    lab_ids: Sequence[int],
+    investor_ids: Sequence[int],
+    researcher_ids: Sequence[int],
+    employer: np.ndarray,
+    collaboration: Ties,
+    holdings: np.ndarray,
+    partners: np.ndarray,
+) -> nx.Graph:
     """The networkx graph of all agents (nodes are Mesa ``unique_id`` values).
 
     Node attribute ``kind`` is lab, investor or researcher; edge attribute ``kind`` is
@@ -84,15 +89,20 @@ def build_graph(lab_ids: Sequence[int], investor_ids: Sequence[int],
     graph.add_nodes_from(investors.tolist(), kind="investor")
     graph.add_nodes_from(researchers.tolist(), kind="researcher")
     employed = employer >= 0
-    graph.add_edges_from(zip(researchers[employed].tolist(), labs[employer[employed]].tolist(),
-                             strict=True), kind="employment")
+    graph.add_edges_from(
+        zip(researchers[employed].tolist(), labs[employer[employed]].tolist(), strict=True),
+        kind="employment",
+    )
     ties = collaboration.edges()
-    graph.add_edges_from(zip(researchers[ties[:, 0]].tolist(), researchers[ties[:, 1]].tolist(),
-                             strict=True), kind="collaboration")
+    graph.add_edges_from(
+        zip(researchers[ties[:, 0]].tolist(), researchers[ties[:, 1]].tolist(), strict=True),
+        kind="collaboration",
+    )
     inv, lab = np.nonzero(holdings > 0)
     graph.add_edges_from(
         (int(investors[i]), int(labs[j]), {"kind": "investment", "weight": float(holdings[i, j])})
-        for i, j in zip(inv, lab, strict=True))
+        for i, j in zip(inv, lab, strict=True)
+    )
     a, b = np.nonzero(np.triu(partners, 1))
     graph.add_edges_from(zip(labs[a].tolist(), labs[b].tolist(), strict=True), kind="partnership")
     return graph

@@ -18,21 +18,39 @@ def weeks_to_months(weeks: float) -> float:
     return weeks / WEEKS_PER_MONTH
 
 
-def compute_price(step: int, base_price_usd: float, decline_per_year: float,
-                  local_multiplier: np.ndarray, export_multiplier: np.ndarray) -> np.ndarray:
+def compute_price(
+    step: int,
+    base_price_usd: float,
+    decline_per_year: float,
+    local_multiplier: np.ndarray,
+    export_multiplier: np.ndarray,
+) -> np.ndarray:
     """Price per H100 equivalent that each lab pays this month (USD).
 
     Equation: P_i(t) = P_0 (1 - pi)^(t/12) m_j(i) m_X,i, with m_X the export-control multiplier
     (1 for labs not targeted).
     """
-    return base_price_usd * (1.0 - decline_per_year) ** (step / 12.0) * local_multiplier * \
-        export_multiplier
+    return (
+        base_price_usd
+        * (1.0 - decline_per_year) ** (step / 12.0)
+        * local_multiplier
+        * export_multiplier
+    )
 
 
-def capex_plan(capacity: np.ndarray, price_usd: np.ndarray, cash_cents: np.ndarray,
-               target_growth_per_year: float, depreciation_per_year: float,
-               max_capex_share: float, cap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def capex_plan(
+    capacity: np.ndarray,
+    price_usd: np.ndarray,
+    cash_cents: np.ndarray,
+    target_growth_per_year: float,
+    depreciation_per_year: float,
+    max_capex_share: float,
+    cap: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Compute purchases this month: (H100e bought, cost in cents).
+
+    Equation: B = min(C g_m + C delta_m, x Cash / P, cap - C (1 - delta_m)), with g_m and delta_m
+    the monthly target growth and depreciation rates and x the largest capex share of cash.
 
     A lab aims to grow capacity by the target factor per year net of depreciation, spends at most
     ``max_capex_share`` of its cash, and holds no more than ``cap`` (inf where no cap binds).
@@ -49,12 +67,16 @@ def capex_plan(capacity: np.ndarray, price_usd: np.ndarray, cash_cents: np.ndarr
 
 
 def depreciate(capacity: np.ndarray, depreciation_per_year: float) -> np.ndarray:
-    """Capacity left after a month of depreciation: C (1 - delta_C)^(1/12)."""
+    """Capacity left after a month of depreciation.
+
+    Equation: C' = C (1 - delta_C)^(1/12).
+    """
     return capacity * (1.0 - depreciation_per_year) ** (1.0 / 12.0)
 
 
-def access_matrix(lab_jurisdiction: np.ndarray, codes: Sequence[str],
-                  closed: Iterable[tuple[str, str]]) -> np.ndarray:
+def access_matrix(
+    lab_jurisdiction: np.ndarray, codes: Sequence[str], closed: Iterable[tuple[str, str]]
+) -> np.ndarray:
     """Which labs may serve which markets (L x M booleans); ``closed`` lists (lab home, market)."""
     index = {code: i for i, code in enumerate(codes)}
     blocked = np.zeros((len(codes), len(codes)), dtype=bool)
@@ -63,8 +85,12 @@ def access_matrix(lab_jurisdiction: np.ndarray, codes: Sequence[str],
     return ~blocked[lab_jurisdiction]
 
 
-def allowed_investments(investor_home: np.ndarray, lab_jurisdiction: np.ndarray,
-                        codes: Sequence[str], banned: Iterable[tuple[str, str]]) -> np.ndarray:
+def allowed_investments(
+    investor_home: np.ndarray,
+    lab_jurisdiction: np.ndarray,
+    codes: Sequence[str],
+    banned: Iterable[tuple[str, str]],
+) -> np.ndarray:
     """Which investors may fund which labs (I x L booleans) under outbound-investment rules."""
     index = {code: i for i, code in enumerate(codes)}
     blocked = np.zeros((len(codes), len(codes)), dtype=bool)

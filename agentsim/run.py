@@ -44,8 +44,13 @@ def month_dates(start: str, steps: int) -> pd.DatetimeIndex:
     return pd.date_range(pd.Timestamp(f"{start}-01"), periods=steps + 1, freq="MS")
 
 
-def run(config: Config, seed: int = 0, steps: int | None = None, audit: bool = False,
-        on_step: Callable[[AIRaceModel], None] | None = None) -> RunResult:
+def run(
+    config: Config,
+    seed: int = 0,
+    steps: int | None = None,
+    audit: bool = False,
+    on_step: Callable[[AIRaceModel], None] | None = None,
+) -> RunResult:
     """Run one simulation and collect its outputs.
 
     Args:
@@ -84,13 +89,20 @@ def collect(model: AIRaceModel) -> RunResult:
     labs["step"] = labs["Step"].round().astype(int)
     labs["lab"] = labs["AgentID"].map(names)
     labs["date"] = dates[labs["step"].to_numpy()]
-    labs = labs[["step", "date", "lab", *LAB_COLUMNS]].sort_values(["step", "lab"],
-                                                                     kind="stable")
-    flows = pd.DataFrame(model.talent_flows, index=pd.Index(model.codes, name="from"),
-                         columns=pd.Index(model.codes, name="to"))
-    return RunResult(config=model.config, seed=model.seed, model_frame=frame,
-                     lab_frame=labs.reset_index(drop=True),
-                     summary=summarize(model, frame), flows=flows)
+    labs = labs[["step", "date", "lab", *LAB_COLUMNS]].sort_values(["step", "lab"], kind="stable")
+    flows = pd.DataFrame(
+        model.talent_flows,
+        index=pd.Index(model.codes, name="from"),
+        columns=pd.Index(model.codes, name="to"),
+    )
+    return RunResult(
+        config=model.config,
+        seed=model.seed,
+        model_frame=frame,
+        lab_frame=labs.reset_index(drop=True),
+        summary=summarize(model, frame),
+        flows=flows,
+    )
 
 
 def _mean_gap(steps: list[int]) -> float | None:
@@ -103,8 +115,9 @@ def summarize(model: AIRaceModel, frame: pd.DataFrame) -> dict[str, Any]:
     years = max(len(frame) - 1, 1) / 12.0
     frontier = frame[["frontier_capability_us", "frontier_capability_non_us"]].max(axis=1)
     growth = float(frontier.iloc[-1] - frontier.iloc[0]) / years
-    lead0 = float(frame["frontier_capability_us"].iloc[0]
-                  - frame["frontier_capability_non_us"].iloc[0])
+    lead0 = float(
+        frame["frontier_capability_us"].iloc[0] - frame["frontier_capability_non_us"].iloc[0]
+    )
     non_us_leads = frame["leader_jurisdiction"] != "US"
     overtake = frame.loc[non_us_leads, "step"]
     us = model.lab_is_us
@@ -119,8 +132,9 @@ def summarize(model: AIRaceModel, frame: pd.DataFrame) -> dict[str, Any]:
         "non_us_lead_months": int(non_us_leads.iloc[1:].sum()),
         "final_frontier_capability_us": float(last["frontier_capability_us"]),
         "final_frontier_capability_non_us": float(last["frontier_capability_non_us"]),
-        "final_us_lead_ooms": float(last["frontier_capability_us"]
-                                    - last["frontier_capability_non_us"]),
+        "final_us_lead_ooms": float(
+            last["frontier_capability_us"] - last["frontier_capability_non_us"]
+        ),
         "initial_us_lead_months": lead0 / (growth / 12.0) if growth > 0 else None,
         "frontier_growth_ooms_per_year": growth,
         "final_us_user_share": float(last["us_user_share"]),
@@ -147,8 +161,12 @@ def summarize(model: AIRaceModel, frame: pd.DataFrame) -> dict[str, Any]:
     return summary
 
 
-def simulate(config: Config | str | Path | None = None, seed: int = 0, steps: int | None = None,
-             **overrides: Any) -> dict[str, Any]:
+def simulate(
+    config: Config | str | Path | None = None,
+    seed: int = 0,
+    steps: int | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
     """Run once and return the summary as a flat dict of scalars.
 
     Override names are dotted config paths given as keyword names, e.g.

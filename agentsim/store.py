@@ -79,12 +79,15 @@ def check_run_dir(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise ConfigError("--out", f"{out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise ConfigError("--out", f"{out} is not empty; choose another folder or pass "
-                          "--overwrite")
+        raise ConfigError("--out", f"{out} is not empty; choose another folder or pass --overwrite")
 
 
-def write_run(result: RunResult, out: Path, overwrite: bool = False,
-              extras: Callable[[Path], None] | None = None) -> Path:
+def write_run(
+    result: RunResult,
+    out: Path,
+    overwrite: bool = False,
+    extras: Callable[[Path], None] | None = None,
+) -> Path:
     """Write a run's files to ``out`` (see :data:`RUN_FILES`); ``extras(tmpdir)`` may add more.
 
     The folder is built in a temporary sibling and renamed into place; with ``overwrite`` an

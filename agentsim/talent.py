@@ -37,13 +37,23 @@ class Preferences:
 
 
 def pay(pay_scale_usd: np.ndarray, skill: np.ndarray, elasticity: float) -> np.ndarray:
-    """Annual pay: w = pay_scale * skill^eta."""
+    """Annual pay of a researcher at a lab.
+
+    Equation: w_rj = W_j q_r^eta, with W_j the lab's pay scale and q_r the researcher's skill.
+    """
     return pay_scale_usd * np.power(skill, elasticity)
 
 
-def job_utility(labs: np.ndarray, skill: np.ndarray, origin: np.ndarray, location: np.ndarray,
-                employer: np.ndarray, offers: LabOffers, prefs: Preferences,
-                friction_into: np.ndarray) -> np.ndarray:
+def job_utility(
+    labs: np.ndarray,
+    skill: np.ndarray,
+    origin: np.ndarray,
+    location: np.ndarray,
+    employer: np.ndarray,
+    offers: LabOffers,
+    prefs: Preferences,
+    friction_into: np.ndarray,
+) -> np.ndarray:
     """Utility of working at ``labs`` for each researcher (element-wise over equal shapes).
 
     Equation: U_rj = a_w log w_rj + a_c log(C_j / n_j) + a_K (K_j - K_front)
@@ -51,7 +61,9 @@ def job_utility(labs: np.ndarray, skill: np.ndarray, origin: np.ndarray, locatio
     - s [j != employer_r].
     """
     home = offers.jurisdiction[labs]
-    utility = prefs.pay_weight * np.log(pay(offers.pay_scale_usd[labs], skill, prefs.pay_elasticity))
+    utility = prefs.pay_weight * np.log(
+        pay(offers.pay_scale_usd[labs], skill, prefs.pay_elasticity)
+    )
     utility += prefs.compute_weight * offers.log_compute_per_researcher[labs]
     utility += prefs.frontier_weight * offers.capability_gap[labs]
     utility += prefs.home_preference * (home == origin)
@@ -61,9 +73,15 @@ def job_utility(labs: np.ndarray, skill: np.ndarray, origin: np.ndarray, locatio
     return utility
 
 
-def candidate_labs(rng: np.random.Generator, searchers: np.ndarray, indptr: np.ndarray,
-                   neighbours: np.ndarray, employer: np.ndarray, n_labs: int,
-                   random_offers: int) -> np.ndarray:
+def candidate_labs(
+    rng: np.random.Generator,
+    searchers: np.ndarray,
+    indptr: np.ndarray,
+    neighbours: np.ndarray,
+    employer: np.ndarray,
+    n_labs: int,
+    random_offers: int,
+) -> np.ndarray:
     """Labs each searcher hears of (S x (1 + random_offers)): a collaborator's employer + random.
 
     The collaborator is drawn uniformly from the searcher's ties (CSR arrays ``indptr`` and
@@ -82,8 +100,9 @@ def candidate_labs(rng: np.random.Generator, searchers: np.ndarray, indptr: np.n
     return np.column_stack([via_network, random_labs])
 
 
-def hire_within_budget(target: np.ndarray, skill: np.ndarray, annual_pay: np.ndarray,
-                       budget_usd: np.ndarray) -> np.ndarray:
+def hire_within_budget(
+    target: np.ndarray, skill: np.ndarray, annual_pay: np.ndarray, budget_usd: np.ndarray
+) -> np.ndarray:
     """Which proposed moves labs can afford (bool, one per proposal).
 
     Each lab takes its applicants best-skilled first while the sum of their annual pay stays
@@ -103,11 +122,21 @@ def hire_within_budget(target: np.ndarray, skill: np.ndarray, annual_pay: np.nda
     return accepted
 
 
-def search_jobs(rng: np.random.Generator, skill: np.ndarray, origin: np.ndarray,
-                location: np.ndarray, employer: np.ndarray, indptr: np.ndarray,
-                neighbours: np.ndarray, offers: LabOffers, prefs: Preferences,
-                friction_into: np.ndarray, search_rate: float, random_offers: int,
-                hiring_budget_usd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def search_jobs(
+    rng: np.random.Generator,
+    skill: np.ndarray,
+    origin: np.ndarray,
+    location: np.ndarray,
+    employer: np.ndarray,
+    indptr: np.ndarray,
+    neighbours: np.ndarray,
+    offers: LabOffers,
+    prefs: Preferences,
+    friction_into: np.ndarray,
+    search_rate: float,
+    random_offers: int,
+    hiring_budget_usd: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """One month of job search. Returns (movers, new employer of each mover).
 
     A share ``search_rate`` of employed researchers (and every unemployed one) compare their
@@ -132,8 +161,16 @@ def search_jobs(rng: np.random.Generator, skill: np.ndarray, origin: np.ndarray,
     stay = np.full(searchers.size, -np.inf)
     if employed.any():
         e = searchers[employed]
-        stay[employed] = job_utility(current[employed], skill[e], origin[e], location[e],
-                                     current[employed], offers, prefs, friction_into)
+        stay[employed] = job_utility(
+            current[employed],
+            skill[e],
+            origin[e],
+            location[e],
+            current[employed],
+            offers,
+            prefs,
+            friction_into,
+        )
     wants = np.isfinite(best_utility) & (best_utility > stay)
     movers, target = searchers[wants], best_lab[wants]
     annual = pay(offers.pay_scale_usd[target], skill[movers], prefs.pay_elasticity)
