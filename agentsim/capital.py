@@ -9,13 +9,19 @@ import numpy as np
 
 
 def capability_rank(capability: np.ndarray, active: np.ndarray) -> np.ndarray:
-    """Rank of each active lab's capability scaled to [0, 1] (1 = frontier; inactive labs 0)."""
-    order = np.argsort(
-        np.argsort(np.where(active, capability, -np.inf), kind="stable"), kind="stable"
-    )
-    n_inactive = int((~active).sum())
-    span = max(int(active.sum()) - 1, 1)
-    return np.where(active, (order - n_inactive) / span, 0.0)
+    """Capability rank of each active lab in [0, 1]: 1 leads, 0 trails, ties share a rank.
+
+    rank_j = (#active labs below j + (#active labs tied with j) / 2) / (#active - 1); a lone
+    active lab ranks 1; inactive labs rank 0.
+    """
+    k = np.where(active, capability, np.nan)
+    below = (k[None, :] < k[:, None]) & active[None, :]
+    tied = (k[None, :] == k[:, None]) & active[None, :]
+    others = int(active.sum()) - 1
+    if others <= 0:
+        return active.astype(float)
+    rank = (below.sum(axis=1) + 0.5 * (tied.sum(axis=1) - 1)) / others
+    return np.where(active, rank, 0.0)
 
 
 def expected_return(

@@ -350,7 +350,12 @@ class TalentConfig(Section):
     n_researchers: int = _p(5000, "Number of researchers.", "agents", ge=1, le=2_000_000)
     skill_sigma: float = _p(1.0, "Dispersion of log skill (log-normal, mean 1).", "-", ge=0, le=3)
     collaboration_degree: int = _p(
-        6, "Mean number of collaborators (small-world ring).", "ties", ge=0, le=100
+        6,
+        "Collaborators per researcher before rewiring (small-world ring; "
+        "an odd number is rounded down).",
+        "ties",
+        ge=0,
+        le=100,
     )
     rewiring: float = _p(0.1, "Share of collaboration ties rewired at random.", "-", ge=0, le=1)
     search_rate: float = _p(
@@ -479,9 +484,8 @@ class PolicyConfig(Section):
 
 
 def _default_jurisdictions() -> dict[str, JurisdictionConfig]:
-    return {
-        code: JurisdictionConfig(researcher_share=0.2) for code in ("US", "CN", "EU", "GULF", "ROW")
-    }
+    shares = {"US": 0.5, "CN": 0.5, "EU": 0.0, "GULF": 0.0, "ROW": 0.0}
+    return {code: JurisdictionConfig(researcher_share=share) for code, share in shares.items()}
 
 
 def _default_labs() -> dict[str, LabConfig]:
@@ -585,12 +589,13 @@ def _walk_schema(parts: list[str]) -> list[str]:
             raise ConfigError(".".join(parts[: i + 1]), f"unknown key{hint}")
         annotation = fields[parts[i]].annotation
         args = getattr(annotation, "__args__", ())
+        is_mapping = getattr(annotation, "__origin__", None) is dict
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             current, i = annotation, i + 1
         elif args and isinstance(args[-1], type) and issubclass(args[-1], BaseModel):
             current, i = args[-1], i + 2  # dict[str, Section]: skip the free key
-        elif i == len(parts) - 1:
-            return []
+        elif i == len(parts) - 1 or (is_mapping and i == len(parts) - 2):
+            return []  # a value, or one entry of a mapping of values
         else:
             raise ConfigError(".".join(parts[: i + 1]), "is a value, not a section")
     return list(current.model_fields)
@@ -667,7 +672,8 @@ def read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        lines = max(len(path.read_text(encoding="utf-8", errors="replace").splitlines()), 1)
+        where = f" at line {min(mark.line + 1, lines)}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "not valid YAML"
         raise ConfigError(str(path), f"malformed YAML{where}: {problem}") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -731,7 +737,7 @@ def load_config(
     ``overrides`` maps dotted keys to values; ``assignments`` are ``KEY=VALUE`` strings as given
     to ``--set``. Raises :class:`ConfigError` on any bad input.
     """
-    data = read_yaml(Path(path)) if path is not None else {}
+    data = read_yaml(Path(path)) if path is not None else config_to_dict(Config())
     if path is not None and "name" not in data:
         data["name"] = Path(path).stem
     merged = dict(overrides or {})

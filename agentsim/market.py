@@ -23,9 +23,10 @@ def logit_shares(
     k = np.broadcast_to(
         np.asarray(capability, dtype=float).reshape(access.shape[0], -1), access.shape
     )
-    top = max(float(k.max(initial=outside_capability)), outside_capability)
-    weight = np.where(access, np.exp(sensitivity * (k - top)), 0.0)
-    outside = np.exp(sensitivity * (outside_capability - top))
+    # scale each market by its own best option so exp() never underflows to 0/0
+    top = np.maximum(np.where(access, k, -np.inf).max(axis=0), outside_capability)
+    weight = np.where(access, np.exp(sensitivity * (k - top[None, :])), 0.0)
+    outside = np.exp(sensitivity * (outside_capability - top))[None, :]
     return weight / (outside + weight.sum(axis=0, keepdims=True))
 
 

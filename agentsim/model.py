@@ -748,7 +748,7 @@ class AIRaceModel(mesa.Model):
                 [a.unique_id for a in sorted(self.researchers, key=_index)],
                 self.researcher_employer,
                 self.collaboration,
-                self.investor_holdings,
+                self.investor_holdings / CENTS_PER_USD,
                 self.partners,
             )
             self._graph_step = self.steps

@@ -60,9 +60,12 @@ def run(
         audit: check accounting and conservation after every step (raises :class:`AuditError`).
         on_step: called with the model after every step (progress bars, the app).
     """
-    steps = config.simulation.steps if steps is None else steps
-    if steps < 1:
-        raise ConfigError("steps", f"must be >= 1 (got {steps})")
+    if steps is not None and steps != config.simulation.steps:
+        if steps < 1:
+            raise ConfigError("steps", f"must be >= 1 (got {steps})")
+        config = config.model_copy(deep=True)
+        config.simulation.steps = steps  # the stored config then says what was run
+    steps = config.simulation.steps
     model = AIRaceModel(config, rng=seed)
     for _ in range(steps):
         before = model.snapshot() if audit else None

@@ -1,0 +1,261 @@
+"""The command line, run as a real process: exit codes, one-line errors and the files it writes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from agentsim.config import load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = ROOT / "configs" / "baseline.yaml"
+
+RUN_FILES = {"model.parquet", "labs.parquet", "summary.json", "flows.csv", "config.yaml"}
+MODEL_COLUMNS = [
+    "step", "date", "frontier_capability_us", "frontier_capability_non_us",
+    "leader_jurisdiction", "us_user_share", "us_revenue_share", "us_capital_share",
+    "us_talent_share", "us_rd_spend", "non_us_rd_spend", "us_frontier_releases",
+    "non_us_frontier_releases",
+]
+LAB_COLUMNS = {"capability", "cash", "capacity", "users", "revenue", "researchers",
+               "jurisdiction"}
+FAST = ["--steps", "2", "--no-figures"]
+
+
+def cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "80"}
+    return subprocess.run([sys.executable, "-m", "agentsim.cli", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd or ROOT, env=env, timeout=120)
+
+
+def assert_usage_error(proc: subprocess.CompletedProcess[str], *fragments: str) -> str:
+    """Exit code 2 and exactly one stderr line, ``error: ...``, holding every fragment."""
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    line = lines[0]
+    assert line.startswith("error: "), line
+    for fragment in fragments:
+        assert fragment in line, line
+    return line
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def hidden(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("bad")
+    malformed = folder / "malformed.yaml"
+    malformed.write_text("name: x\nresearch:\n  noise: [0.1, 0.2\n", encoding="utf-8")
+    typo = folder / "typo.yaml"
+    typo.write_text(f"extends: {BASELINE}\npolicy:\n  trusted_release:\n"
+                    "    trusted_fracton: 0.02\n", encoding="utf-8")
+    return {"malformed": malformed, "typo": typo, "missing": folder / "no_such_scenario.yaml"}
+
+
+CASES = {
+    # case: (config, --set expressions, fragments the error line must hold)
+    "malformed-yaml": ("malformed", [], ["malformed.yaml", "malformed YAML", "line"]),
+    "unknown-key-in-file": ("typo", [], ["policy.trusted_release.trusted_fracton",
+                                         "unknown key", "did you mean 'trusted_fraction'"]),
+    "unknown-key-in-set": (None, ["policy.trusted_release.trusted_fracton=0.02"],
+                           ["policy.trusted_release.trusted_fracton", "unknown key",
+                            "did you mean 'trusted_fraction'"]),
+    "wrong-type": (None, ["simulation.steps=many"], ["simulation.steps", "integer", "many"]),
+    "out-of-range": (None, ["policy.trusted_release.trusted_fraction=1.5"],
+                     ["policy.trusted_release.trusted_fraction", "<= 1", "1.5"]),
+    "missing-file": ("missing", [], ["no_such_scenario.yaml", "not found"]),
+    "bad-set": (None, ["simulation.steps"], ["--set", "KEY=VALUE", "simulation.steps"]),
+    "unknown-jurisdiction": (None, ["labs.NewLab.jurisdiction=XX"],
+                             ["labs.NewLab.jurisdiction", "must be one of", "XX"]),
+}
+
+
+def case_args(case: str, bad_files: dict[str, Path]) -> tuple[list[str | Path], list[str]]:
+    which, sets, fragments = CASES[case]
+    config = bad_files[which] if which else BASELINE
+    args: list[str | Path] = [config]
+    for expression in sets:
+        args += ["--set", expression]
+    return args, fragments
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_validate_bad_input_is_one_line_exit_2(case: str, bad_files: dict[str, Path]):
+    args, fragments = case_args(case, bad_files)
+    proc = cli("validate", *args)
+    assert_usage_error(proc, *fragments)
+    assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("case", ["malformed-yaml", "unknown-key-in-set", "wrong-type",
+                                  "out-of-range", "missing-file", "bad-set"])
+def test_run_bad_input_is_one_line_exit_2_and_writes_nothing(case: str, bad_files, tmp_path):
+    args, fragments = case_args(case, bad_files)
+    out = tmp_path / "run"
+    proc = cli("run", *args, *FAST, "--out", out)
+    assert_usage_error(proc, *fragments)
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- a run
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cli_run") / "baseline"
+    proc = cli("run", BASELINE, "--steps", "3", "--out", out, "--no-figures")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert str(out) in proc.stdout.replace("\n", "")
+    return out
+
+
+def test_run_writes_the_result_files(run_dir: Path):
+    assert {p.name for p in run_dir.iterdir()} == RUN_FILES
+    assert not (run_dir / "figures").exists()
+    assert hidden(run_dir) == []
+    assert hidden(run_dir.parent) == []
+    assert [p.name for p in run_dir.parent.iterdir()] == [run_dir.name]
+
+
+def test_run_model_frame_contract(run_dir: Path):
+    model = pd.read_parquet(run_dir / "model.parquet")
+    assert list(model.columns) == MODEL_COLUMNS
+    assert len(model) == 4
+    assert model["step"].tolist() == [0, 1, 2, 3]
+    assert pd.to_datetime(model["date"]).dt.strftime("%Y-%m").tolist() == [
+        "2026-01", "2026-02", "2026-03", "2026-04"]
+    shares = model[["us_user_share", "us_revenue_share", "us_capital_share", "us_talent_share"]]
+    assert ((shares >= 0) & (shares <= 1)).all().all()
+
+
+def test_run_lab_frame_and_other_files(run_dir: Path):
+    baseline = load_config(BASELINE)
+    labs = pd.read_parquet(run_dir / "labs.parquet")
+    assert LAB_COLUMNS <= set(labs.columns)
+    assert len(labs) == 4 * len(baseline.labs)
+    assert set(labs["jurisdiction"]) == set(baseline.jurisdictions)
+    summary = yaml.safe_load((run_dir / "summary.json").read_text(encoding="utf-8"))
+    assert summary["seed"] == 0 and summary["steps"] == 3
+    flows = pd.read_csv(run_dir / "flows.csv", index_col=0)
+    assert list(flows.index) == list(baseline.jurisdictions)
+    stored = load_config(run_dir / "config.yaml")
+    assert stored.simulation.steps == 3  # the stored config says what was run
+    stored.simulation.steps = baseline.simulation.steps
+    assert stored == baseline
+
+
+def test_rerun_into_non_empty_folder_without_overwrite_keeps_files(run_dir: Path):
+    before = snapshot(run_dir)
+    proc = cli("run", BASELINE, *FAST, "--out", run_dir)
+    assert_usage_error(proc, "--out", "--overwrite")
+    assert snapshot(run_dir) == before
+    assert hidden(run_dir.parent) == []
+
+
+def test_failing_run_into_existing_folder_leaves_it_intact(run_dir: Path):
+    before = snapshot(run_dir)
+    for flags in ([], ["--overwrite"]):
+        proc = cli("run", BASELINE, *FAST, "--set", "simulation.steps", "--out", run_dir, *flags)
+        assert_usage_error(proc, "--set")
+        assert snapshot(run_dir) == before
+    assert hidden(run_dir.parent) == []
+
+
+def test_out_that_is_a_file_is_refused(tmp_path: Path):
+    target = tmp_path / "results.txt"
+    target.write_text("keep me\n", encoding="utf-8")
+    proc = cli("run", BASELINE, *FAST, "--out", target)
+    assert_usage_error(proc, "--out", "not a folder")
+    assert target.read_text(encoding="utf-8") == "keep me\n"
+
+
+def test_overwrite_replaces_the_run(tmp_path: Path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "stale.txt").write_text("old run\n", encoding="utf-8")
+    proc = cli("run", BASELINE, *FAST, "--seed", "7", "--out", out, "--overwrite",
+               "--set", "research.noise=0.11")
+    assert proc.returncode == 0, proc.stderr
+    assert {p.name for p in out.iterdir()} == RUN_FILES  # stale file gone with the old run
+    assert len(pd.read_parquet(out / "model.parquet")) == 3
+    assert load_config(out / "config.yaml").research.noise == 0.11
+    assert yaml.safe_load((out / "summary.json").read_text(encoding="utf-8"))["seed"] == 7
+    assert hidden(out) == [] and hidden(tmp_path) == []
+
+
+def test_run_into_empty_existing_folder_is_allowed(tmp_path: Path):
+    out = tmp_path / "empty"
+    out.mkdir()
+    proc = cli("run", BASELINE, *FAST, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert {p.name for p in out.iterdir()} == RUN_FILES
+    assert hidden(tmp_path) == []
+
+
+def test_run_with_figures(tmp_path: Path):
+    out = tmp_path / "with_figures"
+    proc = cli("run", BASELINE, "--steps", "2", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert RUN_FILES <= {p.name for p in out.iterdir()}
+    pngs = sorted(p.stem for p in (out / "figures").glob("*.png"))
+    pdfs = sorted(p.stem for p in (out / "figures").glob("*.pdf"))
+    assert pngs and pngs == pdfs
+    for figure in (out / "figures").iterdir():
+        assert figure.stat().st_size > 0
+    assert hidden(out) == [] and hidden(out / "figures") == [] and hidden(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- validate
+
+
+def test_validate_prints_resolved_yaml_with_overrides():
+    proc = cli("validate", ROOT / "configs" / "trusted_release.yaml",
+               "--set", "policy.trusted_release.trusted_fraction=0.02",
+               "--set", "labs.NewLab.jurisdiction=EU")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    data = yaml.safe_load(proc.stdout)
+    assert data["name"] == "trusted_release"
+    assert data["policy"]["trusted_release"]["enabled"] is True
+    assert data["policy"]["trusted_release"]["trusted_fraction"] == 0.02
+    assert data["labs"]["NewLab"]["jurisdiction"] == "EU"
+    assert "extends" not in data
+    assert data["simulation"]["steps"] == 60
+
+
+def test_help_lists_commands():
+    proc = cli("--help")
+    assert proc.returncode == 0
+    assert "run" in proc.stdout and "validate" in proc.stdout
+
+
+def test_stored_config_records_the_steps_run(tmp_path: Path):
+    out = tmp_path / "short"
+    proc = subprocess.run([sys.executable, "-m", "agentsim.cli", "run", str(BASELINE), "--steps",
+                           "2", "--no-figures", "--out", str(out)], capture_output=True,
+                          text=True, cwd=ROOT, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert load_config(out / "config.yaml").simulation.steps == 2
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (out / "summary.json").stat().st_mode & 0o777 == 0o666 & ~mask
