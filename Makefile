@@ -8,7 +8,7 @@ PYTHON ?= $(shell for p in python3.12 python3.13 python3.14 python3 python; do \
 	&& { echo $$p; break; }; done)
 OUT ?= results/baseline
 
-.PHONY: run test test-all bench docs lint clean
+.PHONY: run test test-fast bench docs lint clean
 
 $(PY):
 	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.12 found on PATH" >&2; exit 2; }
@@ -26,11 +26,13 @@ $(VENV)/.installed-dev: $(PY) pyproject.toml
 run: $(VENV)/.installed
 	$(VENV)/bin/agentsim run configs/baseline.yaml --out $(OUT)
 
+# The whole suite (slow multi-seed tests included; benchmarks are run by `make bench`).
 test: $(VENV)/.installed-dev
-	$(PY) -m pytest -q -n 2
-
-test-all: $(VENV)/.installed-dev
 	$(PY) -m pytest -q -n 2 -m 'not benchmark'
+
+# The fast default selection (tests marked slow are skipped).
+test-fast: $(VENV)/.installed-dev
+	$(PY) -m pytest -q -n 2
 
 bench: $(VENV)/.installed-dev
 	$(PY) experiments/benchmarks/bench_model.py
