@@ -24,7 +24,7 @@ $(VENV)/.installed-dev: $(PY) pyproject.toml
 	@touch $(VENV)/.installed $@
 
 run: $(VENV)/.installed
-	$(VENV)/bin/agentsim run configs/baseline.yaml --out $(OUT)
+	$(VENV)/bin/agentsim run configs/baseline.yaml --out $(OUT) --overwrite
 
 # The whole suite (slow multi-seed tests included; benchmarks are run by `make bench`).
 test: $(VENV)/.installed-dev

@@ -182,7 +182,7 @@ class Government(mesa.Agent):
             return
         rules = self.model.config.policy.adaptive
         lead = self.model.us_lead
-        self.months_behind = self.months_behind + 1 if lead < 0 else 0
+        self.months_behind = self.months_behind + 1 if not lead >= 0 else 0
         if (
             rules.repeal_trusted_release_after_months_behind is not None
             and self.trusted_release_in_force

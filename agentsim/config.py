@@ -473,6 +473,25 @@ class AdaptiveConfig(Section):
     )
 
 
+class RelocationConfig(Section):
+    """Optional relocation of lab headquarters to escape binding rules (off by default)."""
+
+    enabled: bool = _p(False, "Whether labs may move their headquarters.")
+    cost_billions: float = _p(
+        10.0,
+        "Base one-off cost of moving a lab's headquarters, scaled by 1 + the destination's "
+        "immigration friction.",
+        "billion USD",
+        ge=0,
+    )
+    horizon_months: float = _p(
+        24.0, "Months of expected profit gain weighed against the cost.", "months", gt=0, le=600
+    )
+    review_every_months: int = _p(
+        6, "How often labs reconsider where they are headquartered.", "months", ge=1, le=600
+    )
+
+
 class PolicyConfig(Section):
     """All policy instruments and channel switches."""
 
@@ -508,6 +527,7 @@ class Config(Section):
     capital: CapitalConfig = Field(default_factory=CapitalConfig)
     talent: TalentConfig = Field(default_factory=TalentConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    relocation: RelocationConfig = Field(default_factory=RelocationConfig)
 
     @model_validator(mode="after")
     def _check_world(self) -> Config:

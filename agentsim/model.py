@@ -150,7 +150,9 @@ class AIRaceModel(mesa.Model):
         self.n_labs = len(labs)
         self.lab_names = cfg.lab_names
         self.lab_jurisdiction = np.array([self._code_index[lab.jurisdiction] for lab in labs])
-        self.lab_is_us = self.is_us_code[self.lab_jurisdiction]
+        self.lab_origin = self.lab_jurisdiction.copy()  # market closures follow a lab's origin
+        self.access = policy.access_matrix(self.lab_origin, self.codes, cfg.market.closed)
+        self.overlap = (self.access.astype(int) @ self.access.T.astype(int)) > 0
         self.lab_open = np.array([lab.open_weights for lab in labs])
         self.lab_active = np.ones(self.n_labs, dtype=bool)
         self.lab_cash = np.array(
@@ -173,14 +175,19 @@ class AIRaceModel(mesa.Model):
         self.lab_frontier_releases = np.zeros(self.n_labs, dtype=np.int64)
         self.release_log: list[tuple[int, int, float, bool]] = []  # step, lab, capability, frontier
         self.lab_headcount = np.zeros(self.n_labs, dtype=np.int64)
-        for flow in ("revenue", "investment", "salaries", "inference", "capex"):
+        for flow in ("revenue", "investment", "salaries", "inference", "capex", "relocation"):
             setattr(self, f"lab_{flow}", np.zeros(self.n_labs, dtype=np.int64))
-        self.access = policy.access_matrix(self.lab_jurisdiction, self.codes, cfg.market.closed)
-        self.overlap = (self.access.astype(int) @ self.access.T.astype(int)) > 0
-        same_home = self.lab_jurisdiction[:, None] == self.lab_jurisdiction[None, :]
-        self.partners = same_home & ~np.eye(self.n_labs, dtype=bool)
+        self.relocations: list[tuple[int, str, str, str]] = []  # step, lab, from, to
+        self._set_headquarters(self.lab_jurisdiction)
         for i, name in enumerate(self.lab_names):
             Lab(self, i, name)
+
+    def _set_headquarters(self, jurisdiction: np.ndarray) -> None:
+        """Place labs' headquarters and derive what follows: which side they count for, partners."""
+        self.lab_jurisdiction = jurisdiction
+        self.lab_is_us = self.is_us_code[jurisdiction]
+        same_home = jurisdiction[:, None] == jurisdiction[None, :]
+        self.partners = same_home & ~np.eye(self.n_labs, dtype=bool)
 
     def _build_researchers(self) -> None:
         cfg, rng = self.config, self._population_rng
@@ -275,12 +282,16 @@ class AIRaceModel(mesa.Model):
         for code in self.codes:
             self.governments[code].review()
         self.lab_investment[:] = 0
+        self.lab_relocation[:] = 0
         self._buy_compute()
         self._advance_software()
         released = self._release_models()
         self._serve_markets(self._market_size(self.steps), released)
         self._allocate_capital()
         self._settle_accounts()
+        relocation = self.config.relocation
+        if relocation.enabled and self.steps % relocation.review_every_months == 0:
+            self._consider_relocation()
         if self.config.policy.channels.talent_mobility:
             self._search_jobs()
         self._reprice_salaries()
@@ -617,6 +628,84 @@ class AIRaceModel(mesa.Model):
         self.lab_pending_capability[lab] = np.nan
         self.lab_pending_time[lab] = np.inf
 
+    def _consider_relocation(self) -> None:
+        """Labs move headquarters when the expected profit gain abroad beats the moving cost.
+
+        A lab compares, for each other jurisdiction, its monthly revenue there (under that
+        jurisdiction's trusted-release rule) less the export-control premium on its compute
+        spending, over the configured horizon, with the moving cost: the base cost times one
+        plus the destination's immigration friction (its staff move with it). Market closures
+        follow a lab's origin, so moving buys escape from rules, not new markets.
+        """
+        cfg = self.config
+        binds_here = self._trusted_release_binds()
+        bound_codes = {c for c, g in self.governments.items() if g.trusted_release_in_force}
+        multiplier = self._export_multiplier()
+        ec = cfg.policy.export_controls
+        us = self.governments.get("US")
+        targeted = (
+            {c for c in ec.targets} if us is not None and us.issues_export_controls else set()
+        )
+        base_cost = cfg.relocation.cost_billions * 1e9 * CENTS_PER_USD
+        for i in np.flatnonzero(self.lab_active):
+            here = int(self.lab_jurisdiction[i])
+            staying = self._revenue_if(bool(binds_here[i]), i)
+            best_gain, best_code, best_cost = 0.0, here, 0
+            for code_j, code in enumerate(self.codes):
+                cost = round(base_cost * (1.0 + self.friction_into[code_j]))
+                if code_j == here or cost > self.lab_cash[i]:
+                    continue
+                mult_there = us.export_price_multiplier if code in targeted else 1.0
+                premium = self.lab_capex[i] * (mult_there / multiplier[i] - 1.0)
+                revenue = self._revenue_if(code in bound_codes, i)
+                gain = (revenue - staying - premium) * cfg.relocation.horizon_months - cost
+                if gain > best_gain:
+                    best_gain, best_code, best_cost = gain, code_j, cost
+            if best_code != here:
+                self._relocate(int(i), best_code, best_cost)
+
+    def _revenue_if(self, bound: bool, lab: int) -> float:
+        """Monthly revenue (cents) the lab would earn now with or without trusted release."""
+        cfg = self.config
+        access = self.access & self.lab_active[:, None]
+        public = self.lab_public.copy()
+        if not bound:
+            public[lab] = self.lab_deployed[lab]
+        users = market.segmented_users(
+            self.lab_deployed,
+            public,
+            access,
+            self.market_users,
+            cfg.policy.trusted_release.trusted_fraction,
+            cfg.market.capability_sensitivity,
+            cfg.market.outside_option_capability,
+        )
+        return float(
+            self.lab_price_power[lab] * (users[lab] * 1e6) @ self.revenue_per_user * CENTS_PER_USD
+        )
+
+    def _relocate(self, lab: int, code: int, cost: int) -> None:
+        staff = self.researcher_employer == lab
+        np.add.at(self.talent_flows, (self.researcher_location[staff], code), 1)
+        self.researcher_location[staff] = code
+        self.relocations.append(
+            (
+                self.steps,
+                self.lab_names[lab],
+                self.codes[self.lab_jurisdiction[lab]],
+                self.codes[code],
+            )
+        )
+        jurisdiction = self.lab_jurisdiction.copy()
+        jurisdiction[lab] = code
+        self._set_headquarters(jurisdiction)
+        self.lab_cash[lab] -= cost
+        self.lab_relocation[lab] += cost
+        if not self._trusted_release_binds()[lab]:
+            self.lab_trusted_queue[lab].clear()
+            self.lab_public[lab] = self.lab_deployed[lab]
+            self.lab_pending_trusted[lab] = False
+
     def _search_jobs(self) -> None:
         """Researchers look for jobs through collaborators and at random; some move."""
         t = self.config.talent
@@ -725,8 +814,8 @@ class AIRaceModel(mesa.Model):
         rd = (self.lab_salaries + self.lab_capex) / CENTS_PER_USD
         leader = int(np.argmax(deployed))
         self.indicators = {
-            "frontier_capability_us": float(deployed[us].max(initial=-np.inf)),
-            "frontier_capability_non_us": float(deployed[~us].max(initial=-np.inf)),
+            "frontier_capability_us": _best(deployed[us]),
+            "frontier_capability_non_us": _best(deployed[~us]),
             "leader_jurisdiction": self.codes[self.lab_jurisdiction[leader]],
             "us_user_share": _share(users, us),
             "us_revenue_share": _share(self.lab_revenue.astype(float), us),
@@ -770,6 +859,7 @@ class AIRaceModel(mesa.Model):
             "investor_holdings",
             "lab_revenue",
             "lab_capex",
+            "lab_relocation",
             "lab_salaries",
             "lab_inference",
             "lab_investment",
@@ -783,7 +873,7 @@ class AIRaceModel(mesa.Model):
             problems.append("lab headcounts do not add up to employed researchers")
         if before is not None:
             inflow = self.lab_revenue + self.lab_investment
-            outflow = self.lab_salaries + self.lab_inference + self.lab_capex
+            outflow = self.lab_salaries + self.lab_inference + self.lab_capex + self.lab_relocation
             if np.any(self.lab_cash - before["lab_cash"] != inflow - outflow):
                 problems.append("lab cash changed by other than revenue + investment - costs")
             invested = self.investor_holdings.sum(axis=1) - before["investor_holdings"].sum(axis=1)
@@ -800,6 +890,12 @@ class AIRaceModel(mesa.Model):
             name: getattr(self, name).copy()
             for name in ("lab_cash", "investor_capital", "investor_holdings")
         }
+
+
+def _best(capability: np.ndarray) -> float:
+    """Best capability among labs (NaN when there is no active lab on that side)."""
+    best = capability.max(initial=-np.inf)
+    return float(best) if np.isfinite(best) else float("nan")
 
 
 def _share(values: np.ndarray, mask: np.ndarray) -> float:

@@ -108,6 +108,13 @@ def collect(model: AIRaceModel) -> RunResult:
     )
 
 
+def _finite_or_none(value: Any) -> Any:
+    """Undefined numbers (NaN, a side with no lab left) become None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def _mean_gap(steps: list[int]) -> float | None:
     return float(np.mean(np.diff(steps))) if len(steps) >= 2 else None
 
@@ -152,12 +159,14 @@ def summarize(model: AIRaceModel, frame: pd.DataFrame) -> dict[str, Any]:
         "mean_months_between_us_releases": _mean_gap(us_releases),
         "trusted_release_repealed_month": repealed,
         "labs_exited": int((~model.lab_active).sum()),
+        "lab_relocations": len(model.relocations),
         "unemployed_researchers": int((model.researcher_employer < 0).sum()),
     }
     for i, code in enumerate(model.codes):
         mine = model.lab_jurisdiction == i
         best = model.lab_deployed[mine].max(initial=-np.inf)
         summary[f"final_best_capability_{code}"] = float(best) if mine.any() else None
+    summary = {k: _finite_or_none(v) for k, v in summary.items()}
     for i, a in enumerate(model.codes):
         for j, b in enumerate(model.codes):
             summary[f"talent_flow_{a}_{b}"] = int(model.talent_flows[i, j])
@@ -184,4 +193,4 @@ def simulate(
     else:
         cfg = load_config(config if config is not None else DEFAULT_CONFIG, overrides=overrides)
     summary = run(cfg, seed=seed, steps=steps).summary
-    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in summary.items()}
+    return summary

@@ -130,3 +130,20 @@ def random_configs(draw) -> Config:
 @given(cfg=random_configs(), seed=st.integers(0, 2**32 - 1))
 def test_random_valid_configs_keep_every_invariant(cfg, seed):
     _step_and_audit(AIRaceModel(cfg, rng=seed), 18)
+
+
+def test_relocation_escapes_trusted_release_and_keeps_accounts():
+    cfg = scenario("trusted_release", **{"talent.n_researchers": 1000,
+                                         "relocation.enabled": True})
+    model = AIRaceModel(cfg, rng=1)
+    _step_and_audit(model, 24)
+    moved = {lab for _, lab, origin, _ in model.relocations if origin == "US"}
+    assert moved, "trusted release should push some US lab abroad when moving is allowed"
+    for lab in model.labs:
+        if lab.name in moved:
+            assert lab.jurisdiction != "US"
+            assert lab.public_capability == lab.capability  # no longer bound
+    staying = AIRaceModel(scenario("baseline", **{"talent.n_researchers": 1000,
+                                                  "relocation.enabled": True}), rng=1)
+    _step_and_audit(staying, 24)
+    assert staying.relocations == []  # nothing to escape without policy
