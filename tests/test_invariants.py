@@ -147,3 +147,19 @@ def test_relocation_escapes_trusted_release_and_keeps_accounts():
                                                   "relocation.enabled": True}), rng=1)
     _step_and_audit(staying, 24)
     assert staying.relocations == []  # nothing to escape without policy
+
+
+def test_adaptive_repeal_ends_trusted_release_once_the_us_trails():
+    cfg = scenario("trusted_release_repeal", **{
+        "talent.n_researchers": 1000,
+        "policy.trusted_release.compliance_delay_weeks": 26,  # the US falls behind quickly
+        "policy.adaptive.repeal_trusted_release_after_months_behind": 2,
+    })
+    model = AIRaceModel(cfg, rng=0)
+    _step_and_audit(model, 24)
+    us_government = model.governments["US"]
+    assert us_government.repealed_at is not None
+    assert not us_government.trusted_release_in_force
+    us = model.lab_is_us
+    assert (model.lab_public[us] == model.lab_deployed[us]).all()
+    assert not model.lab_pending_trusted[us].any()
