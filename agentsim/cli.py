@@ -1,4 +1,4 @@
-"""The ``agentsim`` command line: run and validate scenarios.
+"""The ``agentsim`` command line: run, Monte Carlo, sweep, compare and validate scenarios.
 
 Bad input (malformed YAML, unknown key, wrong type, out-of-range value, missing file, bad
 ``--set``) prints one line naming the key and the rule to stderr and exits with code 2.
@@ -12,6 +12,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from agentsim.config import ConfigError, dump_config, load_config
@@ -111,6 +119,240 @@ def _print_summary(summary: dict, name: str) -> None:
     for label, value, fmt in rows:
         table.add_row(label, "never" if value is None else fmt.format(value))
     out.print(table)
+
+
+def run_with_progress(plan, out: Path, executor, resume: bool = False, label: str = ""):
+    """Run a batch plan with a progress bar (runs done, elapsed, ETA) on stderr."""
+    from agentsim.montecarlo import run_batch
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("runs"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=False) as progress:
+        task = progress.add_task(f"{plan.kind} {label}".strip(), total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        return run_batch(plan, out, executor, resume=resume, progress=update)
+
+
+def _run_batch(
+    plan,
+    out_dir: Path | None,
+    resume: Path | None,
+    workers: int | None,
+    scheduler: str | None,
+    label: str,
+):
+    """Run a batch plan with a progress bar; return the result or exit 2 on bad input."""
+    from agentsim.executors import make_executor
+    from agentsim.store import default_run_dir
+
+    if workers is not None and scheduler is not None and scheduler != "local":
+        fail("--workers: give either --workers or --scheduler ADDRESS, not both")
+    target = resume or out_dir or default_run_dir(f"{plan.kind}_{label}", plan.root_seed)
+    try:
+        result = run_with_progress(
+            plan, target, make_executor(workers, scheduler), resume=resume is not None, label=label
+        )
+    except ConfigError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{scheduler or 'executor'}: cannot start or reach workers ({exc})")
+    return result
+
+
+def _report_failures(result) -> None:
+    failures = result.failures
+    if len(failures):
+        err.print(f"{len(failures)} of {len(result.runs)} runs failed:", markup=False)
+        for message, group in failures.groupby("error"):
+            seeds = ", ".join(str(s) for s in group["seed"].head(5))
+            err.print(f"  {len(group)} x {message} (seeds {seeds})", markup=False)
+        raise typer.Exit(code=1)
+
+
+def _print_frame(frame, title: str) -> None:
+    import pandas as pd
+
+    table = Table(title=title)
+    for column in frame.columns:
+        numeric = pd.api.types.is_numeric_dtype(frame[column])
+        table.add_column(str(column), justify="right" if numeric else "left")
+    for _, row in frame.iterrows():
+        table.add_row(*[_fmt(v) for v in row])
+    out.print(table)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return "" if value != value else f"{value:.4g}"
+    return str(value)
+
+
+def _grid(expressions: list[str]) -> dict:
+    import yaml
+
+    grid: dict = {}
+    for expression in expressions:
+        key, sep, raw = expression.partition("=")
+        if not sep or not key.strip() or not raw.strip():
+            fail(f"--grid: expects KEY=V1,V2,... (got {expression!r})")
+        values = []
+        for item in raw.split(","):
+            try:
+                values.append(yaml.safe_load(item))
+            except yaml.YAMLError:
+                fail(f"{key.strip()}: grid value {item!r} is not valid YAML")
+        grid[key.strip()] = values
+    return grid
+
+
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(min=1, help="Local worker processes (default: all cores; 1 runs in-process)."),
+]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Dask scheduler address (tcp://HOST:PORT), or 'local' to start a LocalCluster."
+    ),
+]
+RootSeedOption = Annotated[int, typer.Option("--seed", min=0, help="Root seed.")]
+RunsOption = Annotated[int, typer.Option(help="Runs (replicates) per scenario or grid point.")]
+OutOption = Annotated[
+    Path | None, typer.Option("--out", help="Output folder (default: a new folder under results/).")
+]
+ResumeOption = Annotated[
+    Path | None, typer.Option(help="Resume the batch in this folder: run only the runs it lacks.")
+]
+
+
+def _batch_config(
+    config: Path | None, set_: list[str] | None, resume: Path | None = None
+) -> tuple[dict, dict | None]:
+    """The config of a batch, from CONFIG or from the manifest of the batch being resumed."""
+    from agentsim.config import config_to_dict
+    from agentsim.montecarlo import read_manifest
+
+    if config is not None:
+        return config_to_dict(_load(config, set_)), None
+    if resume is None:
+        fail("CONFIG: give a scenario file, or --resume DIR")
+    try:
+        manifest = read_manifest(resume)
+    except ConfigError as exc:
+        fail(str(exc))
+    return next(iter(manifest["configs"].values())), manifest
+
+
+@app.command()
+def mc(
+    config: Annotated[Path | None, typer.Argument(help="Scenario YAML file.")] = None,
+    runs: RunsOption = 100,
+    seed: RootSeedOption = 0,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    set_: SetOption = None,
+    out_dir: OutOption = None,
+    resume: ResumeOption = None,
+) -> None:
+    """Monte Carlo: RUNS runs of one scenario on seeds spawned from the root seed."""
+    from agentsim.montecarlo import outcome_table, plan_monte_carlo
+
+    cfg, manifest = _batch_config(config, set_, resume)
+    if manifest is not None:  # resumed from the folder alone
+        runs, seed = manifest["runs_per_point"], manifest["root_seed"]
+    try:
+        plan = plan_monte_carlo(cfg, runs, seed)
+    except ConfigError as exc:
+        fail(str(exc))
+    result = _run_batch(plan, out_dir, resume, workers, scheduler, cfg.get("name", "scenario"))
+    _print_frame(outcome_table(result.runs), f"{cfg.get('name')}: {runs} runs, root seed {seed}")
+    out.print(f"results written to {result.out}")
+    _report_failures(result)
+
+
+@app.command()
+def sweep(
+    config: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    grid: Annotated[
+        list[str],
+        typer.Option(
+            metavar="KEY=V1,V2,...",
+            help="A swept key and its values (repeatable; the grid is their product).",
+        ),
+    ],
+    runs: RunsOption = 20,
+    seed: RootSeedOption = 0,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    set_: SetOption = None,
+    out_dir: OutOption = None,
+    resume: ResumeOption = None,
+) -> None:
+    """Parameter sweep: the cartesian grid times RUNS replicates, on common seeds."""
+    from agentsim.montecarlo import outcome_table, plan_sweep
+
+    cfg, _ = _batch_config(config, set_)
+    try:
+        plan = plan_sweep(cfg, _grid(grid), runs, seed)
+    except ConfigError as exc:
+        fail(str(exc))
+    result = _run_batch(plan, out_dir, resume, workers, scheduler, cfg.get("name", "scenario"))
+    table = outcome_table(result.runs, by=list(plan.grid))
+    _print_frame(
+        table[
+            table["outcome"].isin(
+                ["final_us_user_share", "final_us_lead_ooms", "P(non-US overtake)"]
+            )
+        ],
+        "sweep",
+    )
+    out.print(f"results written to {result.out}")
+    _report_failures(result)
+
+
+@app.command()
+def compare(
+    config_a: Annotated[Path, typer.Argument(help="First scenario (A).")],
+    config_b: Annotated[Path, typer.Argument(help="Second scenario (B).")],
+    runs: RunsOption = 50,
+    seed: RootSeedOption = 0,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    set_: SetOption = None,
+    out_dir: OutOption = None,
+    resume: ResumeOption = None,
+) -> None:
+    """Paired comparison of two scenarios on common seeds: B - A with 95% CIs and effect sizes."""
+    from agentsim.montecarlo import KEY_OUTCOMES, paired_differences, plan_comparison
+    from agentsim.store import atomic_write
+
+    a, _ = _batch_config(config_a, set_)
+    b, _ = _batch_config(config_b, set_)
+    name_a, name_b = a.get("name", "A"), b.get("name", "B")
+    if name_a == name_b:
+        name_b = f"{name_b}_B"
+        b = {**b, "name": name_b}
+    try:
+        plan = plan_comparison({name_a: a, name_b: b}, runs, seed)
+    except ConfigError as exc:
+        fail(str(exc))
+    result = _run_batch(plan, out_dir, resume, workers, scheduler, f"{name_a}_vs_{name_b}")
+    diffs = paired_differences(result.runs, name_a, name_b)
+    atomic_write(result.out / "comparison.csv", lambda tmp: diffs.to_csv(tmp, index=False))
+    shown = diffs[diffs["outcome"].isin([*KEY_OUTCOMES, "overtaken"])]
+    _print_frame(shown, f"{name_b} - {name_a}: paired differences over {runs} seeds")
+    out.print(f"results written to {result.out} (all outcomes in comparison.csv)")
+    _report_failures(result)
 
 
 @app.command()

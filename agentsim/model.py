@@ -268,7 +268,8 @@ class AIRaceModel(mesa.Model):
     def _init_portfolios(self) -> None:
         """Opening portfolios: today's targets; funding to date split by those weights."""
         eligible = self._eligible_investments()
-        self.investor_weights = self._target_portfolios(eligible)
+        # opening portfolios are the pre-policy allocation: the rule has not yet been observed
+        self.investor_weights = self._target_portfolios(eligible, np.zeros(self.n_labs))
         funding = np.array([self.config.labs[n].funding_to_date_billions for n in self.lab_names])
         column = self.investor_weights * self.investor_capital[:, None].astype(float)
         total = column.sum(axis=0, keepdims=True)
@@ -522,14 +523,17 @@ class AIRaceModel(mesa.Model):
         )
         return self.investor_known & allowed & self.lab_active[None, :]
 
-    def _target_portfolios(self, eligible: np.ndarray) -> np.ndarray:
+    def _target_portfolios(
+        self, eligible: np.ndarray, restricted: np.ndarray | None = None
+    ) -> np.ndarray:
         c = self.config.capital
         history = self.lab_revenue_history
         recent, before = history[:, -3:].sum(axis=1), history[:, :3].sum(axis=1)
         growth = np.log((recent + 1.0) / (before + 1.0))
         world = self.market_users.sum()
         reach = (self.access * self.market_users[None, :]).sum(axis=1) / world
-        restricted = self._trusted_release_binds().astype(float)
+        if restricted is None:
+            restricted = self._trusted_release_binds().astype(float)
         rank = capital.capability_rank(self.lab_deployed, self.lab_active)
         score = capital.expected_return(
             growth, rank, reach, c.revenue_growth_weight, c.capability_weight, c.reach_weight

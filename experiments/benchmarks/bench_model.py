@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def time_run(n_researchers: int, seed: int) -> tuple[float, float, float]:
-    cfg = load_config(ROOT / "configs" / "baseline.yaml",
-                      overrides={"talent.n_researchers": n_researchers})
+    cfg = load_config(
+        ROOT / "configs" / "baseline.yaml", overrides={"talent.n_researchers": n_researchers}
+    )
     t0 = time.perf_counter()
     model = AIRaceModel(cfg, rng=seed)
     t1 = time.perf_counter()
@@ -48,19 +49,33 @@ def main() -> None:
         build = statistics.median(s[0] for s in samples)
         step = statistics.median(s[1] for s in samples)
         tables = statistics.median(s[2] for s in samples)
-        rows.append({"researchers": n, "build_s": build, "steps_s": step, "collect_s": tables,
-                     "total_s": build + step + tables, "ms_per_step": 1e3 * step / 60})
+        rows.append(
+            {
+                "researchers": n,
+                "build_s": build,
+                "steps_s": step,
+                "collect_s": tables,
+                "total_s": build + step + tables,
+                "ms_per_step": 1e3 * step / 60,
+            }
+        )
     base = rows[0]
-    print(f"python {platform.python_version()} on {platform.machine()}, "
-          f"median of {args.repeats} runs (100,000: {max(2, args.repeats // 2)})")
-    print(f"{'researchers':>11} {'build s':>8} {'60 steps s':>10} {'tables s':>8} "
-          f"{'total s':>8} {'ms/step':>8} {'cost/researcher vs 5k':>22}")
+    print(
+        f"python {platform.python_version()} on {platform.machine()}, "
+        f"median of {args.repeats} runs (100,000: {max(2, args.repeats // 2)})"
+    )
+    print(
+        f"{'researchers':>11} {'build s':>8} {'60 steps s':>10} {'tables s':>8} "
+        f"{'total s':>8} {'ms/step':>8} {'cost/researcher vs 5k':>22}"
+    )
     for row in rows:
         ratio = (row["total_s"] / row["researchers"]) / (base["total_s"] / base["researchers"])
         row["per_researcher_ratio"] = ratio
-        print(f"{row['researchers']:>11,} {row['build_s']:>8.3f} {row['steps_s']:>10.3f} "
-              f"{row['collect_s']:>8.3f} {row['total_s']:>8.3f} {row['ms_per_step']:>8.2f} "
-              f"{ratio:>22.2f}")
+        print(
+            f"{row['researchers']:>11,} {row['build_s']:>8.3f} {row['steps_s']:>10.3f} "
+            f"{row['collect_s']:>8.3f} {row['total_s']:>8.3f} {row['ms_per_step']:>8.2f} "
+            f"{ratio:>22.2f}"
+        )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=2))

@@ -1,0 +1,54 @@
+"""Shared plumbing of the experiment scripts: arguments, scenario loading, running a plan."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from agentsim.cli import run_with_progress
+from agentsim.config import ConfigError, config_to_dict, load_config
+from agentsim.executors import make_executor
+from agentsim.montecarlo import BatchPlan, BatchResult
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ROOT / "configs"
+
+
+def arguments(description: str, runs: int) -> argparse.Namespace:
+    """Common options: runs per cell, root seed, workers, output folder, resume."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--runs", type=int, default=runs, help="runs per scenario or grid point")
+    parser.add_argument("--seed", type=int, default=0, help="root seed")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes")
+    parser.add_argument("--out", type=Path, default=None, help="output folder")
+    parser.add_argument("--resume", action="store_true", help="finish an interrupted batch")
+    return parser.parse_args()
+
+
+def scenario(name: str, **overrides) -> dict:
+    """configs/<name>.yaml with dotted overrides, as a plain dict; the name is kept unique."""
+    return config_to_dict(load_config(CONFIGS / f"{name}.yaml", overrides=overrides))
+
+
+def execute(plan: BatchPlan, out: Path, workers: int | None, resume: bool) -> BatchResult:
+    """Run a plan with a progress bar; exit 2 on bad input."""
+    try:
+        result = run_with_progress(plan, out, make_executor(workers), resume=resume)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if len(result.failures):
+        print(f"warning: {len(result.failures)} runs failed; see runs.parquet", file=sys.stderr)
+    return result
+
+
+def show(frame: pd.DataFrame, title: str) -> None:
+    """Print a table with a title."""
+    print(f"\n{title}")
+    with pd.option_context(
+        "display.width", 160, "display.max_columns", 20, "display.float_format", "{:.3f}".format
+    ):
+        print(frame.to_string(index=False))

@@ -1,0 +1,49 @@
+"""Experiment (b): export controls vs trusted release vs both vs neither.
+
+The four scenarios on the same seeds. Writes results/experiments/policy_mix/ (runs.parquet,
+timeseries.parquet, manifest.json, table.csv, differences.csv) and prints each scenario's
+mean outcomes with 95% intervals and its paired difference from the baseline.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from _common import ROOT, arguments, execute, scenario, show
+
+from agentsim.montecarlo import outcome_table, paired_differences, plan_comparison
+from agentsim.store import atomic_write
+
+SCENARIOS = ["baseline", "trusted_release", "export_controls", "combined"]
+SHOWN = [
+    "final_us_user_share",
+    "final_us_capital_share",
+    "final_us_talent_share",
+    "final_us_lead_ooms",
+    "final_best_capability_CN",
+    "overtaken",
+]
+
+
+def main() -> None:
+    args = arguments(__doc__.splitlines()[0], runs=40)
+    out = args.out or ROOT / "results" / "experiments" / "policy_mix"
+    plan = plan_comparison({name: scenario(name) for name in SCENARIOS}, args.runs, args.seed)
+    result = execute(plan, out, args.workers, args.resume)
+    table = outcome_table(result.runs, by=["scenario"])
+    diffs = pd.concat(
+        [
+            paired_differences(result.runs, "baseline", name).assign(scenario=name)
+            for name in SCENARIOS[1:]
+        ],
+        ignore_index=True,
+    )
+    atomic_write(out / "table.csv", lambda tmp: table.to_csv(tmp, index=False))
+    atomic_write(out / "differences.csv", lambda tmp: diffs.to_csv(tmp, index=False))
+    shown = diffs[diffs["outcome"].isin(SHOWN)][
+        ["scenario", "outcome", "difference", "ci_low", "ci_high", "effect_size_dz"]
+    ]
+    show(shown, f"Policy mix: paired differences from the baseline ({args.runs} seeds)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Experiment (a): trusted-release severity sweep.
+
+Trusted fraction x restricted months x compliance delay, each grid point on the same seeds.
+Writes results/experiments/severity_sweep/ (runs.parquet, timeseries.parquet, manifest.json,
+table.csv) and prints the mean effect of each setting on the US shares, the US lead and the
+probability of a non-US overtake.
+"""
+
+from __future__ import annotations
+
+from _common import ROOT, arguments, execute, scenario, show
+
+from agentsim.montecarlo import plan_sweep
+from agentsim.store import atomic_write
+
+GRID = {
+    "policy.trusted_release.trusted_fraction": [0.002, 0.01, 0.05],
+    "policy.trusted_release.restricted_months": [3.0, 6.0, 12.0],
+    "policy.trusted_release.compliance_delay_weeks": [2.0, 4.0, 12.0],
+}
+OUTCOMES = [
+    "final_us_user_share",
+    "final_us_revenue_share",
+    "final_us_capital_share",
+    "final_us_talent_share",
+    "final_us_lead_ooms",
+    "overtaken",
+]
+
+
+def main() -> None:
+    args = arguments(__doc__.splitlines()[0], runs=12)
+    out = args.out or ROOT / "results" / "experiments" / "severity_sweep"
+    plan = plan_sweep(scenario("trusted_release"), GRID, args.runs, args.seed)
+    result = execute(plan, out, args.workers, args.resume)
+    ok = result.runs[result.runs["error"].isna()]
+    table = ok.groupby(list(GRID))[OUTCOMES].mean().reset_index()
+    table = table.rename(columns={k: k.rsplit(".", 1)[-1] for k in GRID})
+    table = table.rename(columns={"overtaken": "p_overtake"})
+    atomic_write(out / "table.csv", lambda tmp: table.to_csv(tmp, index=False))
+    show(table, f"Trusted-release severity ({args.runs} seeds per cell): means")
+
+
+if __name__ == "__main__":
+    main()
