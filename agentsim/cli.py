@@ -134,7 +134,7 @@ def run_with_progress(plan, out: Path, executor, resume: bool = False, label: st
         TextColumn("ETA"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err, transient=False) as progress:
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task(f"{plan.kind} {label}".strip(), total=None)
 
         def update(done: int, total: int) -> None:
@@ -256,8 +256,8 @@ def _batch_config(
 @app.command()
 def mc(
     config: Annotated[Path | None, typer.Argument(help="Scenario YAML file.")] = None,
-    runs: RunsOption = 100,
-    seed: RootSeedOption = 0,
+    runs: Annotated[int | None, typer.Option(help="Runs (default 100).")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Root seed (default 0).")] = None,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
     set_: SetOption = None,
@@ -268,8 +268,16 @@ def mc(
     from agentsim.montecarlo import outcome_table, plan_monte_carlo
 
     cfg, manifest = _batch_config(config, set_, resume)
-    if manifest is not None:  # resumed from the folder alone
+    if manifest is not None:  # resumed from the folder alone: it says how many runs, which seed
+        for option, given, stored in (
+            ("--runs", runs, manifest["runs_per_point"]),
+            ("--seed", seed, manifest["root_seed"]),
+        ):
+            if given is not None and given != stored:
+                fail(f"--resume: {resume} was made with {option} {stored}, not {given}")
         runs, seed = manifest["runs_per_point"], manifest["root_seed"]
+    runs = 100 if runs is None else runs
+    seed = 0 if seed is None else seed
     try:
         plan = plan_monte_carlo(cfg, runs, seed)
     except ConfigError as exc:

@@ -283,6 +283,19 @@ def run_batch(
     """
     out = Path(out)
     fingerprint = plan.fingerprint()
+    with executor:  # start the workers before writing anything: a dead cluster leaves no trace
+        return _run_batch(plan, out, executor, fingerprint, resume, chunk_size, progress)
+
+
+def _run_batch(
+    plan: BatchPlan,
+    out: Path,
+    executor: Any,
+    fingerprint: str,
+    resume: bool,
+    chunk_size: int | None,
+    progress: Callable[[int, int], None] | None,
+) -> BatchResult:
     if resume:
         manifest = read_manifest(out)
         if manifest.get("fingerprint") != fingerprint:
@@ -311,6 +324,8 @@ def run_batch(
             "failed_run_ids": [],
         }
     (out / PARTS).mkdir(parents=True, exist_ok=True)
+    for stale in [*out.glob(".*.tmp"), *(out / PARTS).glob(".*.tmp")]:  # left by a kill
+        stale.unlink(missing_ok=True)
     done = completed_run_ids(out)
     manifest["completed_run_ids"] = sorted(done)
     write_json(out / MANIFEST, manifest)
@@ -320,19 +335,18 @@ def run_batch(
     total, finished = len(plan.specs), len(done)
     if progress is not None:
         progress(finished, total)
-    with executor:
-        for rows, series in executor.imap_unordered(run_chunk, chunks):
-            first = rows[0]["run_id"]
-            write_parquet(out / PARTS / f"runs-{first:07d}.parquet", _normalise(rows))
-            if len(series):
-                write_parquet(out / PARTS / f"timeseries-{first:07d}.parquet", series)
-            finished += len(rows)
-            manifest["completed_run_ids"] = sorted(
-                set(manifest["completed_run_ids"]) | {r["run_id"] for r in rows}
-            )
-            write_json(out / MANIFEST, manifest)
-            if progress is not None:
-                progress(finished, total)
+    for rows, series in executor.imap_unordered(run_chunk, chunks):
+        first = rows[0]["run_id"]
+        write_parquet(out / PARTS / f"runs-{first:07d}.parquet", _normalise(rows))
+        if len(series):
+            write_parquet(out / PARTS / f"timeseries-{first:07d}.parquet", series)
+        finished += len(rows)
+        manifest["completed_run_ids"] = sorted(
+            set(manifest["completed_run_ids"]) | {r["run_id"] for r in rows}
+        )
+        write_json(out / MANIFEST, manifest)
+        if progress is not None:
+            progress(finished, total)
     runs, timeseries = _gather(out)
     manifest["failed_run_ids"] = runs.loc[runs["error"].notna(), "run_id"].astype(int).tolist()
     manifest["finished"] = _now()
@@ -415,12 +429,16 @@ def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float,
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return p, max(centre - half, 0.0), min(centre + half, 1.0)
+    low = 0.0 if successes == 0 else min(max(centre - half, 0.0), p)
+    high = 1.0 if successes == n else max(min(centre + half, 1.0), p)
+    return p, low, high
 
 
 def outcome_table(runs: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
     """Means with 95% CIs of the key outcomes and the overtake probability (Wilson)."""
     ok = runs[runs["error"].isna()]
+    if ok.empty or "overtaken" not in ok:
+        return pd.DataFrame(columns=[*by, "outcome", "mean", "ci_low", "ci_high", "n"])
     groups = ok.groupby(list(by), sort=False) if by else [((), ok)]
     rows = []
     for key, group in groups:

@@ -24,8 +24,9 @@ def test_capability_rank_all_active():
 
 def test_capability_rank_ignores_inactive_labs():
     # Lab 1 (K = 9) has exited: the active labs (1, 3, 5) rank 0, 1/2, 1; the exited lab gets 0.
-    rank = capital.capability_rank(np.array([1.0, 9.0, 3.0, 5.0]),
-                                   np.array([True, False, True, True]))
+    rank = capital.capability_rank(
+        np.array([1.0, 9.0, 3.0, 5.0]), np.array([True, False, True, True])
+    )
     assert rank == pytest.approx([0.0, 0.0, 0.5, 1.0])
 
 
@@ -46,8 +47,9 @@ def test_expected_return_hand_case():
     # w_g = 4, w_K = 2, w_r = 0.5: v = 4 g + 2 rank + 0.5 log(reach).
     # Lab 0: g = 0.1, rank 1, reach 1 -> 0.4 + 2 + 0 = 2.4.
     # Lab 1: g = 0, rank 0, reach e^-2 -> 0 + 0 - 1 = -1.
-    v = capital.expected_return(np.array([0.1, 0.0]), np.array([1.0, 0.0]),
-                                np.array([1.0, math.exp(-2.0)]), 4.0, 2.0, 0.5)
+    v = capital.expected_return(
+        np.array([0.1, 0.0]), np.array([1.0, 0.0]), np.array([1.0, math.exp(-2.0)]), 4.0, 2.0, 0.5
+    )
     assert v == pytest.approx([2.4, -1.0])
 
 
@@ -61,10 +63,15 @@ def test_expected_return_zero_reach_is_finite():
 
 
 def _target(common, home_match, home_bias, restricted, risk, eligible, sensitivity=1.0):
-    return capital.target_portfolio(np.asarray(common, float), np.asarray(home_match, float),
-                                    np.asarray(home_bias, float), np.asarray(restricted, float),
-                                    np.asarray(risk, float), np.asarray(eligible, bool),
-                                    sensitivity)
+    return capital.target_portfolio(
+        np.asarray(common, float),
+        np.asarray(home_match, float),
+        np.asarray(home_bias, float),
+        np.asarray(restricted, float),
+        np.asarray(risk, float),
+        np.asarray(eligible, bool),
+        sensitivity,
+    )
 
 
 def test_target_portfolio_hand_case():
@@ -74,9 +81,14 @@ def test_target_portfolio_hand_case():
     # Investor 1: may not fund lab 0; no bias, no aversion: u = (., 0, 1) ->
     #   0, 1/(1 + e), e/(1 + e).
     # Investor 2: no eligible lab -> all zero.
-    w = _target([0.0, 0.0, 1.0], [[1, 0, 0], [0, 0, 0], [0, 0, 0]], [1.0, 0.0, 1.0],
-                [0, 0, 1], [1.0, 0.0, 0.0],
-                [[True, True, True], [False, True, True], [False, False, False]])
+    w = _target(
+        [0.0, 0.0, 1.0],
+        [[1, 0, 0], [0, 0, 0], [0, 0, 0]],
+        [1.0, 0.0, 1.0],
+        [0, 0, 1],
+        [1.0, 0.0, 0.0],
+        [[True, True, True], [False, True, True], [False, False, False]],
+    )
     assert w[0] == pytest.approx([E / (E + 2), 1 / (E + 2), 1 / (E + 2)])
     assert w[1] == pytest.approx([0.0, 1 / (1 + E), E / (1 + E)])
     assert w[2].tolist() == [0.0, 0.0, 0.0]
@@ -130,9 +142,15 @@ def test_target_portfolio_rows_sum_to_one_over_eligible(common, seed, sensitivit
     n_inv = 5
     eligible = rng.random((n_inv, 4)) < 0.6
     home_match = (rng.random((n_inv, 4)) < 0.3).astype(float)
-    w = capital.target_portfolio(common, home_match, rng.random(n_inv) * 3,
-                                 (rng.random(4) < 0.5).astype(float), rng.random(n_inv) * 2,
-                                 eligible, sensitivity)
+    w = capital.target_portfolio(
+        common,
+        home_match,
+        rng.random(n_inv) * 3,
+        (rng.random(4) < 0.5).astype(float),
+        rng.random(n_inv) * 2,
+        eligible,
+        sensitivity,
+    )
     assert np.all(w[~eligible] == 0.0)
     assert np.all(w >= 0.0)
     has_any = eligible.any(axis=1)
@@ -168,8 +186,12 @@ def test_adjust_portfolio_speed_bounds():
 
 
 def test_adjust_portfolio_nothing_eligible_gives_zero_row():
-    w = capital.adjust_portfolio(np.array([[0.5, 0.5], [0.2, 0.8]]), np.array([[0.5, 0.5]] * 2),
-                                 0.3, np.array([[False, False], [True, False]]))
+    w = capital.adjust_portfolio(
+        np.array([[0.5, 0.5], [0.2, 0.8]]),
+        np.array([[0.5, 0.5]] * 2),
+        0.3,
+        np.array([[False, False], [True, False]]),
+    )
     assert w[0].tolist() == [0.0, 0.0]
     assert w[1] == pytest.approx([1.0, 0.0])
 
@@ -181,8 +203,11 @@ def test_investment_flows_hand_case():
     # d = 0.1. Investor 0: 1000 cents, w = (0.5, 0.5) -> (50, 50).
     # Investor 1: 7 cents, w = (1/3, 2/3) -> floor(0.233) = 0, floor(0.467) = 0.
     # Investor 2: 999 cents, w = (0.25, 0.75) -> floor(24.975) = 24, floor(74.925) = 74.
-    flows = capital.investment_flows(np.array([1000, 7, 999], dtype=np.int64),
-                                     np.array([[0.5, 0.5], [1 / 3, 2 / 3], [0.25, 0.75]]), 0.1)
+    flows = capital.investment_flows(
+        np.array([1000, 7, 999], dtype=np.int64),
+        np.array([[0.5, 0.5], [1 / 3, 2 / 3], [0.25, 0.75]]),
+        0.1,
+    )
     assert flows.dtype == np.int64
     assert flows.tolist() == [[50, 50], [0, 0], [24, 74]]
 

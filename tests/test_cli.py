@@ -18,20 +18,34 @@ BASELINE = ROOT / "configs" / "baseline.yaml"
 
 RUN_FILES = {"model.parquet", "labs.parquet", "summary.json", "flows.csv", "config.yaml"}
 MODEL_COLUMNS = [
-    "step", "date", "frontier_capability_us", "frontier_capability_non_us",
-    "leader_jurisdiction", "us_user_share", "us_revenue_share", "us_capital_share",
-    "us_talent_share", "us_rd_spend", "non_us_rd_spend", "us_frontier_releases",
+    "step",
+    "date",
+    "frontier_capability_us",
+    "frontier_capability_non_us",
+    "leader_jurisdiction",
+    "us_user_share",
+    "us_revenue_share",
+    "us_capital_share",
+    "us_talent_share",
+    "us_rd_spend",
+    "non_us_rd_spend",
+    "us_frontier_releases",
     "non_us_frontier_releases",
 ]
-LAB_COLUMNS = {"capability", "cash", "capacity", "users", "revenue", "researchers",
-               "jurisdiction"}
+LAB_COLUMNS = {"capability", "cash", "capacity", "users", "revenue", "researchers", "jurisdiction"}
 FAST = ["--steps", "2", "--no-figures"]
 
 
 def cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "80"}
-    return subprocess.run([sys.executable, "-m", "agentsim.cli", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd or ROOT, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "agentsim.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        env=env,
+        timeout=120,
+    )
 
 
 def assert_usage_error(proc: subprocess.CompletedProcess[str], *fragments: str) -> str:
@@ -48,8 +62,9 @@ def assert_usage_error(proc: subprocess.CompletedProcess[str], *fragments: str) 
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def hidden(folder: Path) -> list[str]:
@@ -65,26 +80,47 @@ def bad_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     malformed = folder / "malformed.yaml"
     malformed.write_text("name: x\nresearch:\n  noise: [0.1, 0.2\n", encoding="utf-8")
     typo = folder / "typo.yaml"
-    typo.write_text(f"extends: {BASELINE}\npolicy:\n  trusted_release:\n"
-                    "    trusted_fracton: 0.02\n", encoding="utf-8")
+    typo.write_text(
+        f"extends: {BASELINE}\npolicy:\n  trusted_release:\n    trusted_fracton: 0.02\n",
+        encoding="utf-8",
+    )
     return {"malformed": malformed, "typo": typo, "missing": folder / "no_such_scenario.yaml"}
 
 
 CASES = {
     # case: (config, --set expressions, fragments the error line must hold)
     "malformed-yaml": ("malformed", [], ["malformed.yaml", "malformed YAML", "line"]),
-    "unknown-key-in-file": ("typo", [], ["policy.trusted_release.trusted_fracton",
-                                         "unknown key", "did you mean 'trusted_fraction'"]),
-    "unknown-key-in-set": (None, ["policy.trusted_release.trusted_fracton=0.02"],
-                           ["policy.trusted_release.trusted_fracton", "unknown key",
-                            "did you mean 'trusted_fraction'"]),
+    "unknown-key-in-file": (
+        "typo",
+        [],
+        [
+            "policy.trusted_release.trusted_fracton",
+            "unknown key",
+            "did you mean 'trusted_fraction'",
+        ],
+    ),
+    "unknown-key-in-set": (
+        None,
+        ["policy.trusted_release.trusted_fracton=0.02"],
+        [
+            "policy.trusted_release.trusted_fracton",
+            "unknown key",
+            "did you mean 'trusted_fraction'",
+        ],
+    ),
     "wrong-type": (None, ["simulation.steps=many"], ["simulation.steps", "integer", "many"]),
-    "out-of-range": (None, ["policy.trusted_release.trusted_fraction=1.5"],
-                     ["policy.trusted_release.trusted_fraction", "<= 1", "1.5"]),
+    "out-of-range": (
+        None,
+        ["policy.trusted_release.trusted_fraction=1.5"],
+        ["policy.trusted_release.trusted_fraction", "<= 1", "1.5"],
+    ),
     "missing-file": ("missing", [], ["no_such_scenario.yaml", "not found"]),
     "bad-set": (None, ["simulation.steps"], ["--set", "KEY=VALUE", "simulation.steps"]),
-    "unknown-jurisdiction": (None, ["labs.NewLab.jurisdiction=XX"],
-                             ["labs.NewLab.jurisdiction", "must be one of", "XX"]),
+    "unknown-jurisdiction": (
+        None,
+        ["labs.NewLab.jurisdiction=XX"],
+        ["labs.NewLab.jurisdiction", "must be one of", "XX"],
+    ),
 }
 
 
@@ -105,8 +141,17 @@ def test_validate_bad_input_is_one_line_exit_2(case: str, bad_files: dict[str, P
     assert proc.stdout == ""
 
 
-@pytest.mark.parametrize("case", ["malformed-yaml", "unknown-key-in-set", "wrong-type",
-                                  "out-of-range", "missing-file", "bad-set"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "malformed-yaml",
+        "unknown-key-in-set",
+        "wrong-type",
+        "out-of-range",
+        "missing-file",
+        "bad-set",
+    ],
+)
 def test_run_bad_input_is_one_line_exit_2_and_writes_nothing(case: str, bad_files, tmp_path):
     args, fragments = case_args(case, bad_files)
     out = tmp_path / "run"
@@ -143,7 +188,11 @@ def test_run_model_frame_contract(run_dir: Path):
     assert len(model) == 4
     assert model["step"].tolist() == [0, 1, 2, 3]
     assert pd.to_datetime(model["date"]).dt.strftime("%Y-%m").tolist() == [
-        "2026-01", "2026-02", "2026-03", "2026-04"]
+        "2026-01",
+        "2026-02",
+        "2026-03",
+        "2026-04",
+    ]
     shares = model[["us_user_share", "us_revenue_share", "us_capital_share", "us_talent_share"]]
     assert ((shares >= 0) & (shares <= 1)).all().all()
 
@@ -193,8 +242,18 @@ def test_overwrite_replaces_the_run(tmp_path: Path):
     out = tmp_path / "run"
     out.mkdir()
     (out / "stale.txt").write_text("old run\n", encoding="utf-8")
-    proc = cli("run", BASELINE, *FAST, "--seed", "7", "--out", out, "--overwrite",
-               "--set", "research.noise=0.11")
+    proc = cli(
+        "run",
+        BASELINE,
+        *FAST,
+        "--seed",
+        "7",
+        "--out",
+        out,
+        "--overwrite",
+        "--set",
+        "research.noise=0.11",
+    )
     assert proc.returncode == 0, proc.stderr
     assert {p.name for p in out.iterdir()} == RUN_FILES  # stale file gone with the old run
     assert len(pd.read_parquet(out / "model.parquet")) == 3
@@ -229,9 +288,14 @@ def test_run_with_figures(tmp_path: Path):
 
 
 def test_validate_prints_resolved_yaml_with_overrides():
-    proc = cli("validate", ROOT / "configs" / "trusted_release.yaml",
-               "--set", "policy.trusted_release.trusted_fraction=0.02",
-               "--set", "labs.NewLab.jurisdiction=EU")
+    proc = cli(
+        "validate",
+        ROOT / "configs" / "trusted_release.yaml",
+        "--set",
+        "policy.trusted_release.trusted_fraction=0.02",
+        "--set",
+        "labs.NewLab.jurisdiction=EU",
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     data = yaml.safe_load(proc.stdout)
@@ -251,9 +315,24 @@ def test_help_lists_commands():
 
 def test_stored_config_records_the_steps_run(tmp_path: Path):
     out = tmp_path / "short"
-    proc = subprocess.run([sys.executable, "-m", "agentsim.cli", "run", str(BASELINE), "--steps",
-                           "2", "--no-figures", "--out", str(out)], capture_output=True,
-                          text=True, cwd=ROOT, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agentsim.cli",
+            "run",
+            str(BASELINE),
+            "--steps",
+            "2",
+            "--no-figures",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert load_config(out / "config.yaml").simulation.steps == 2
     mask = os.umask(0)

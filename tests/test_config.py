@@ -84,14 +84,17 @@ def test_extends_overrides_one_nested_key_and_keeps_the_rest(tmp_path: Path, bas
     sub = tmp_path / "nested"
     sub.mkdir()
     write(sub / "parent.yaml", BASELINE.read_text(encoding="utf-8"))
-    child = write(tmp_path / "child.yaml", (
-        "extends: nested/parent.yaml\n"
-        "name: child\n"
-        "research:\n"
-        "  noise: 0.11\n"
-        "labs:\n"
-        "  OpenAI: {cash_billions: 41}\n"
-    ))
+    child = write(
+        tmp_path / "child.yaml",
+        (
+            "extends: nested/parent.yaml\n"
+            "name: child\n"
+            "research:\n"
+            "  noise: 0.11\n"
+            "labs:\n"
+            "  OpenAI: {cash_billions: 41}\n"
+        ),
+    )
     cfg = load_config(child)
     assert cfg.name == "child"
     assert cfg.research.noise == 0.11
@@ -156,24 +159,28 @@ def test_assignments_and_overrides_set_values(baseline: Config):
 
 
 def test_assignment_wins_over_override_of_the_same_key():
-    cfg = load_config(BASELINE, overrides={"research.noise": 0.1},
-                      assignments=["research.noise=0.2"])
+    cfg = load_config(
+        BASELINE, overrides={"research.noise": 0.1}, assignments=["research.noise=0.2"]
+    )
     assert cfg.research.noise == 0.2
 
 
 def test_assignment_values_are_typed_as_yaml():
-    cfg = load_config(BASELINE, assignments=[
-        "simulation.steps=12",
-        "research.noise=0.125",
-        "compute.flops_per_h100e=2.0e+15",
-        "policy.trusted_release.enabled=true",
-        "policy.export_controls.enabled=false",
-        "policy.trusted_release.jurisdictions=[US, CN]",
-        "market.closed=[[US, CN]]",
-        "policy.export_controls.capacity_cap_h100e=null",
-        "simulation.start=2027-03",
-        "name=my run",
-    ])
+    cfg = load_config(
+        BASELINE,
+        assignments=[
+            "simulation.steps=12",
+            "research.noise=0.125",
+            "compute.flops_per_h100e=2.0e+15",
+            "policy.trusted_release.enabled=true",
+            "policy.export_controls.enabled=false",
+            "policy.trusted_release.jurisdictions=[US, CN]",
+            "market.closed=[[US, CN]]",
+            "policy.export_controls.capacity_cap_h100e=null",
+            "simulation.start=2027-03",
+            "name=my run",
+        ],
+    )
     assert cfg.simulation.steps == 12 and isinstance(cfg.simulation.steps, int)
     assert cfg.research.noise == 0.125
     assert cfg.compute.flops_per_h100e == 2.0e15
@@ -187,11 +194,14 @@ def test_assignment_values_are_typed_as_yaml():
 
 
 def test_new_lab_from_dotted_keys(baseline: Config):
-    cfg = load_config(BASELINE, assignments=[
-        "labs.NewLab.jurisdiction=EU",
-        "labs.NewLab.cash_billions=3.5",
-        "labs.NewLab.open_weights=true",
-    ])
+    cfg = load_config(
+        BASELINE,
+        assignments=[
+            "labs.NewLab.jurisdiction=EU",
+            "labs.NewLab.cash_billions=3.5",
+            "labs.NewLab.open_weights=true",
+        ],
+    )
     assert set(cfg.labs) == set(baseline.labs) | {"NewLab"}
     lab = cfg.labs["NewLab"]
     assert lab.jurisdiction == "EU"
@@ -238,12 +248,15 @@ def test_top_level_must_be_a_mapping(tmp_path: Path):
     assert "mapping" in str(err)
 
 
-@pytest.mark.parametrize(("key", "guess"), [
-    ("policy.trusted_release.trusted_fracton", "trusted_fraction"),
-    ("research.nosie", "noise"),
-    ("labs.OpenAI.cash_billion", "cash_billions"),
-    ("simulaton.steps", "simulation"),
-])
+@pytest.mark.parametrize(
+    ("key", "guess"),
+    [
+        ("policy.trusted_release.trusted_fracton", "trusted_fraction"),
+        ("research.nosie", "noise"),
+        ("labs.OpenAI.cash_billion", "cash_billions"),
+        ("simulaton.steps", "simulation"),
+    ],
+)
 def test_unknown_key_in_assignment_suggests_the_right_one(key: str, guess: str):
     for kwargs in ({"assignments": [f"{key}=0.5"]}, {"overrides": {key: 0.5}}):
         err = config_error(BASELINE, **kwargs)
@@ -254,12 +267,15 @@ def test_unknown_key_in_assignment_suggests_the_right_one(key: str, guess: str):
 
 
 def test_unknown_key_in_file_suggests_the_right_one(tmp_path: Path):
-    child = write(tmp_path / "typo.yaml", (
-        "extends: " + str(BASELINE) + "\n"
-        "policy:\n"
-        "  trusted_release:\n"
-        "    trusted_fracton: 0.02\n"
-    ))
+    child = write(
+        tmp_path / "typo.yaml",
+        (
+            "extends: " + str(BASELINE) + "\n"
+            "policy:\n"
+            "  trusted_release:\n"
+            "    trusted_fracton: 0.02\n"
+        ),
+    )
     err = config_error(child)
     assert str(err).startswith("policy.trusted_release.trusted_fracton: unknown key")
     assert "did you mean 'trusted_fraction'" in str(err)
@@ -271,14 +287,17 @@ def test_unknown_key_without_close_match_lists_known_keys():
     assert "known keys" in str(err) and "simulation" in str(err)
 
 
-@pytest.mark.parametrize(("assignment", "key", "words"), [
-    ("simulation.steps=many", "simulation.steps", ["integer", "many"]),
-    ("simulation.steps=2.5", "simulation.steps", ["integer"]),
-    ("policy.trusted_release.enabled=maybe", "policy.trusted_release.enabled", ["boolean"]),
-    ("research=3", "research", ["dictionary"]),
-    ("simulation.start=2026-13", "simulation.start", ["must match"]),
-    ("labs.NewLab.jurisdiction=eu", "labs.NewLab.jurisdiction", ["must match"]),
-])
+@pytest.mark.parametrize(
+    ("assignment", "key", "words"),
+    [
+        ("simulation.steps=many", "simulation.steps", ["integer", "many"]),
+        ("simulation.steps=2.5", "simulation.steps", ["integer"]),
+        ("policy.trusted_release.enabled=maybe", "policy.trusted_release.enabled", ["boolean"]),
+        ("research=3", "research", ["dictionary"]),
+        ("simulation.start=2026-13", "simulation.start", ["must match"]),
+        ("labs.NewLab.jurisdiction=eu", "labs.NewLab.jurisdiction", ["must match"]),
+    ],
+)
 def test_wrong_type(assignment: str, key: str, words: list[str]):
     err = config_error(BASELINE, assignments=[assignment])
     assert str(err).startswith(f"{key}: ")
@@ -286,17 +305,26 @@ def test_wrong_type(assignment: str, key: str, words: list[str]):
         assert word in str(err)
 
 
-@pytest.mark.parametrize(("assignment", "key", "bound"), [
-    ("simulation.steps=0", "simulation.steps", ">= 1"),
-    ("simulation.steps=601", "simulation.steps", "<= 600"),
-    ("policy.trusted_release.trusted_fraction=1.5", "policy.trusted_release.trusted_fraction",
-     "<= 1"),
-    ("policy.trusted_release.trusted_fraction=0", "policy.trusted_release.trusted_fraction",
-     "> 0"),
-    ("compute.price_decline_per_year=1", "compute.price_decline_per_year", "< 1"),
-    ("labs.OpenAI.cash_billions=-1", "labs.OpenAI.cash_billions", ">= 0"),
-    ("jurisdictions.EU.researcher_share=2", "jurisdictions.EU.researcher_share", "<= 1"),
-])
+@pytest.mark.parametrize(
+    ("assignment", "key", "bound"),
+    [
+        ("simulation.steps=0", "simulation.steps", ">= 1"),
+        ("simulation.steps=601", "simulation.steps", "<= 600"),
+        (
+            "policy.trusted_release.trusted_fraction=1.5",
+            "policy.trusted_release.trusted_fraction",
+            "<= 1",
+        ),
+        (
+            "policy.trusted_release.trusted_fraction=0",
+            "policy.trusted_release.trusted_fraction",
+            "> 0",
+        ),
+        ("compute.price_decline_per_year=1", "compute.price_decline_per_year", "< 1"),
+        ("labs.OpenAI.cash_billions=-1", "labs.OpenAI.cash_billions", ">= 0"),
+        ("jurisdictions.EU.researcher_share=2", "jurisdictions.EU.researcher_share", "<= 1"),
+    ],
+)
 def test_out_of_range_names_the_bound(assignment: str, key: str, bound: str):
     err = config_error(BASELINE, assignments=[assignment])
     message = str(err)
@@ -367,8 +395,12 @@ def test_researchers_in_a_jurisdiction_without_labs(tmp_path: Path):
 
 
 def test_validate_config_errors_are_one_line():
-    for data in ({"simulation": {"steps": "x"}}, {"bogus": 1}, {"labs": {}},
-                 {"market": {"closed": [["US"]]}}):
+    for data in (
+        {"simulation": {"steps": "x"}},
+        {"bogus": 1},
+        {"labs": {}},
+        {"market": {"closed": [["US"]]}},
+    ):
         with pytest.raises(ConfigError) as info:
             validate_config(data)
         assert "\n" not in str(info.value)
@@ -384,8 +416,9 @@ def test_default_config_validates():
 
 
 def test_overrides_without_a_file_merge_into_the_defaults():
-    cfg = load_config(overrides={"jurisdictions.US.users_millions": 1,
-                                 "labs.NewLab.jurisdiction": "US"})
+    cfg = load_config(
+        overrides={"jurisdictions.US.users_millions": 1, "labs.NewLab.jurisdiction": "US"}
+    )
     assert cfg.jurisdictions["US"].users_millions == 1
     assert set(Config().labs) < set(cfg.labs)
     assert len(cfg.jurisdictions) == len(Config().jurisdictions)
@@ -393,8 +426,13 @@ def test_overrides_without_a_file_merge_into_the_defaults():
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_dump_config_round_trips(tmp_path: Path, path: Path):
-    cfg = load_config(path, assignments=["policy.export_controls.capacity_cap_h100e=50000",
-                                         "labs.NewLab.jurisdiction=ROW"])
+    cfg = load_config(
+        path,
+        assignments=[
+            "policy.export_controls.capacity_cap_h100e=50000",
+            "labs.NewLab.jurisdiction=ROW",
+        ],
+    )
     text = dump_config(cfg)
     assert isinstance(yaml.safe_load(text), dict)
     dumped = write(tmp_path / "dumped.yaml", text)

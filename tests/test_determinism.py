@@ -99,3 +99,15 @@ def test_levers_match_config_paths():
     tr = model.config.policy.trusted_release
     assert tr.enabled and tr.trusted_fraction == 0.05 and tr.restricted_months == 3
     assert model.config.flywheel.strength == 0.0
+
+
+def test_finished_models_are_released():
+    import gc
+    import weakref
+
+    refs = []
+    cfg = _small("baseline")
+    for seed in range(3):
+        run(cfg, seed=seed, steps=2, on_step=lambda m: refs.append(weakref.ref(m)))
+    gc.collect()
+    assert refs and all(ref() is None for ref in refs)

@@ -74,8 +74,7 @@ def test_data_factor_negative_stock_treated_as_zero():
 
 @settings(max_examples=50, deadline=None)
 @given(
-    data=hnp.arrays(np.float64, st.integers(2, 8),
-                    elements=st.floats(0.0, 1e8, allow_nan=False)),
+    data=hnp.arrays(np.float64, st.integers(2, 8), elements=st.floats(0.0, 1e8, allow_nan=False)),
     strength=st.floats(0.05, 3.0),
     ceiling=st.floats(1.1, 100.0),
 )
@@ -96,9 +95,17 @@ def _progress(human_capital, data=100.0, talent_elasticity=0.5, strength=0.5, sh
     if shocks is None:
         shocks = np.ones(human_capital.shape)
     return flywheel.software_progress(
-        human_capital, data, base_rate=0.1, reference_human_capital=50.0,
-        talent_elasticity=talent_elasticity, reference_stock=100.0, strength=strength,
-        ceiling=3.0, productivity=2.0, shocks=shocks)
+        human_capital,
+        data,
+        base_rate=0.1,
+        reference_human_capital=50.0,
+        talent_elasticity=talent_elasticity,
+        reference_stock=100.0,
+        strength=strength,
+        ceiling=3.0,
+        productivity=2.0,
+        shocks=shocks,
+    )
 
 
 def test_software_progress_hand_case():

@@ -133,8 +133,7 @@ def test_random_valid_configs_keep_every_invariant(cfg, seed):
 
 
 def test_relocation_escapes_trusted_release_and_keeps_accounts():
-    cfg = scenario("trusted_release", **{"talent.n_researchers": 1000,
-                                         "relocation.enabled": True})
+    cfg = scenario("trusted_release", **{"talent.n_researchers": 1000, "relocation.enabled": True})
     model = AIRaceModel(cfg, rng=1)
     _step_and_audit(model, 24)
     moved = {lab for _, lab, origin, _ in model.relocations if origin == "US"}
@@ -143,18 +142,22 @@ def test_relocation_escapes_trusted_release_and_keeps_accounts():
         if lab.name in moved:
             assert lab.jurisdiction != "US"
             assert lab.public_capability == lab.capability  # no longer bound
-    staying = AIRaceModel(scenario("baseline", **{"talent.n_researchers": 1000,
-                                                  "relocation.enabled": True}), rng=1)
+    staying = AIRaceModel(
+        scenario("baseline", **{"talent.n_researchers": 1000, "relocation.enabled": True}), rng=1
+    )
     _step_and_audit(staying, 24)
     assert staying.relocations == []  # nothing to escape without policy
 
 
 def test_adaptive_repeal_ends_trusted_release_once_the_us_trails():
-    cfg = scenario("trusted_release_repeal", **{
-        "talent.n_researchers": 1000,
-        "policy.trusted_release.compliance_delay_weeks": 26,  # the US falls behind quickly
-        "policy.adaptive.repeal_trusted_release_after_months_behind": 2,
-    })
+    cfg = scenario(
+        "trusted_release_repeal",
+        **{
+            "talent.n_researchers": 1000,
+            "policy.trusted_release.compliance_delay_weeks": 26,  # the US falls behind quickly
+            "policy.adaptive.repeal_trusted_release_after_months_behind": 2,
+        },
+    )
     model = AIRaceModel(cfg, rng=0)
     _step_and_audit(model, 24)
     us_government = model.governments["US"]

@@ -20,8 +20,12 @@ E = math.e
 def test_logit_shares_hand_case_three_labs_one_market():
     # Three labs, one market, lambda = 1, outside option K_0 = 0, K = (0, 1, 0):
     # denominator e^0 (outside) + e^0 + e^1 + e^0 = 3 + e.
-    shares = market.logit_shares(np.array([0.0, 1.0, 0.0]), np.ones((3, 1), dtype=bool),
-                                 sensitivity=1.0, outside_capability=0.0)
+    shares = market.logit_shares(
+        np.array([0.0, 1.0, 0.0]),
+        np.ones((3, 1), dtype=bool),
+        sensitivity=1.0,
+        outside_capability=0.0,
+    )
     assert shares.shape == (3, 1)
     assert shares[:, 0] == pytest.approx([1 / (3 + E), E / (3 + E), 1 / (3 + E)])
     # The outside option keeps 1 / (3 + e) of the market.
@@ -50,8 +54,9 @@ def test_logit_shares_accepts_capability_per_market():
 
 def test_logit_shares_zero_sensitivity_splits_evenly_with_outside_option():
     # lambda = 0: every option has weight 1; three labs plus the outside option -> 1/4 each.
-    shares = market.logit_shares(np.array([5.0, 30.0, 12.0]), np.ones((3, 2), dtype=bool),
-                                 0.0, 25.0)
+    shares = market.logit_shares(
+        np.array([5.0, 30.0, 12.0]), np.ones((3, 2), dtype=bool), 0.0, 25.0
+    )
     assert shares == pytest.approx(np.full((3, 2), 0.25))
 
 
@@ -65,8 +70,9 @@ def test_logit_shares_stable_for_large_capabilities():
 
 @settings(max_examples=50, deadline=None)
 @given(
-    capability=hnp.arrays(np.float64, st.integers(1, 5),
-                          elements=st.floats(-10, 10, allow_nan=False)),
+    capability=hnp.arrays(
+        np.float64, st.integers(1, 5), elements=st.floats(-10, 10, allow_nan=False)
+    ),
     n_markets=st.integers(1, 3),
     seed=st.integers(0, 2**16),
     sensitivity=st.floats(0.0, 5.0),
@@ -87,8 +93,9 @@ def test_logit_shares_properties(capability, n_markets, seed, sensitivity, outsi
 
 @settings(max_examples=50, deadline=None)
 @given(
-    capability=hnp.arrays(np.float64, st.integers(2, 5),
-                          elements=st.floats(-5, 5, allow_nan=False)),
+    capability=hnp.arrays(
+        np.float64, st.integers(2, 5), elements=st.floats(-5, 5, allow_nan=False)
+    ),
     bump=st.floats(0.1, 3.0),
     sensitivity=st.floats(0.1, 3.0),
 )
@@ -114,8 +121,15 @@ def test_segmented_users_mixes_trusted_and_public_shares():
     # Trusted users see K = (1, 0): shares e/(e + 2), 1/(e + 2).
     # The public sees K = (0, 0): shares 1/3, 1/3.
     # U = 100 [0.5 trusted + 0.5 public].
-    users = market.segmented_users(np.array([1.0, 0.0]), np.array([0.0, 0.0]),
-                                   np.ones((2, 1), dtype=bool), np.array([100.0]), 0.5, 1.0, 0.0)
+    users = market.segmented_users(
+        np.array([1.0, 0.0]),
+        np.array([0.0, 0.0]),
+        np.ones((2, 1), dtype=bool),
+        np.array([100.0]),
+        0.5,
+        1.0,
+        0.0,
+    )
     expected = 100 * np.array([0.5 * E / (E + 2) + 0.5 / 3, 0.5 / (E + 2) + 0.5 / 3])
     assert users[:, 0] == pytest.approx(expected)
 
@@ -124,8 +138,9 @@ def test_segmented_users_no_trusted_segment_uses_public_capability():
     access = np.ones((2, 2), dtype=bool)
     market_users = np.array([100.0, 40.0])
     public = np.array([0.0, 0.0])
-    users = market.segmented_users(np.array([3.0, 0.0]), public, access, market_users, 0.0, 1.0,
-                                   0.0)
+    users = market.segmented_users(
+        np.array([3.0, 0.0]), public, access, market_users, 0.0, 1.0, 0.0
+    )
     # Equal public capabilities with K_0 = K: three options share each market equally.
     assert users == pytest.approx(np.array([[100 / 3, 40 / 3], [100 / 3, 40 / 3]]))
 
@@ -134,8 +149,9 @@ def test_segmented_users_same_capability_scales_shares_by_market_size():
     capability = np.array([2.0, 1.0])
     access = np.array([[True, False], [True, True]])
     market_users = np.array([50.0, 10.0])
-    users = market.segmented_users(capability, capability.copy(), access, market_users, 0.3, 1.5,
-                                   0.5)
+    users = market.segmented_users(
+        capability, capability.copy(), access, market_users, 0.3, 1.5, 0.5
+    )
     shares = market.logit_shares(capability, access, 1.5, 0.5)
     assert users == pytest.approx(shares * market_users[None, :])
 
@@ -192,15 +208,15 @@ def test_revenue_cents_hand_case():
 
 def test_revenue_cents_rounds_to_nearest_cent():
     # 1 user at 0.016 USD -> 1.6 cents -> 2; 1 user at 0.014 USD -> 1.4 cents -> 1.
-    revenue = market.revenue_cents(np.array([[1.0], [1.0]]), np.array([0.016]),
-                                   np.array([1.0, 0.875]))
+    revenue = market.revenue_cents(
+        np.array([[1.0], [1.0]]), np.array([0.016]), np.array([1.0, 0.875])
+    )
     assert revenue.tolist() == [2, 1]
 
 
 def test_inference_cost_cents_hand_case():
     # Lab 0: 10 * 0.2 + 20 * 0.05 = 3 USD = 300 cents; lab 1: 5 * 0.05 = 0.25 USD = 25 cents.
-    cost = market.inference_cost_cents(np.array([[10.0, 20.0], [0.0, 5.0]]),
-                                       np.array([0.2, 0.05]))
+    cost = market.inference_cost_cents(np.array([[10.0, 20.0], [0.0, 5.0]]), np.array([0.2, 0.05]))
     assert cost.dtype == np.int64
     assert cost.tolist() == [300, 25]
 

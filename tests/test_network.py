@@ -9,8 +9,10 @@ from agentsim.network import Ties, build_graph, small_world, ties_from_edges
 
 
 def _neighbour_sets(ties):
-    return [set(ties.neighbours[ties.indptr[i]:ties.indptr[i + 1]].tolist())
-            for i in range(ties.n_nodes)]
+    return [
+        set(ties.neighbours[ties.indptr[i] : ties.indptr[i + 1]].tolist())
+        for i in range(ties.n_nodes)
+    ]
 
 
 # --- ties_from_edges ----------------------------------------------------------------------------
@@ -37,7 +39,7 @@ def test_ties_from_edges_empty():
 
 def test_ties_neighbours_sorted_within_node():
     ties = ties_from_edges(5, np.array([4, 0, 0, 3]), np.array([0, 2, 1, 0]))
-    assert ties.neighbours[ties.indptr[0]:ties.indptr[1]].tolist() == [1, 2, 3, 4]
+    assert ties.neighbours[ties.indptr[0] : ties.indptr[1]].tolist() == [1, 2, 3, 4]
 
 
 @settings(max_examples=50, deadline=None)
@@ -84,8 +86,9 @@ def test_small_world_places_nodes_on_ring_in_given_order():
 
 def test_small_world_with_rewiring_keeps_mean_degree_close():
     n, degree = 2000, 6
-    ties = small_world(np.random.default_rng(0), np.random.default_rng(1).permutation(n), degree,
-                       0.2)
+    ties = small_world(
+        np.random.default_rng(0), np.random.default_rng(1).permutation(n), degree, 0.2
+    )
     mean = ties.degree().mean()
     # Rewired ties that hit an existing tie or the node itself are dropped: a little below 6.
     assert degree - 0.1 < mean <= degree
@@ -133,12 +136,20 @@ def test_build_graph_nodes_and_edges():
 
     assert g.number_of_nodes() == 7
     kinds = {n: d["kind"] for n, d in g.nodes(data=True)}
-    assert kinds == {100: "lab", 101: "lab", 200: "investor", 201: "investor", 1: "researcher",
-                     2: "researcher", 3: "researcher"}
+    assert kinds == {
+        100: "lab",
+        101: "lab",
+        200: "investor",
+        201: "investor",
+        1: "researcher",
+        2: "researcher",
+        3: "researcher",
+    }
 
     edges = {frozenset((a, b)): d for a, b, d in g.edges(data=True)}
-    assert set(edges) == {frozenset(p) for p in [(1, 100), (2, 101), (1, 2), (2, 3), (200, 100),
-                                                 (100, 101)]}
+    assert set(edges) == {
+        frozenset(p) for p in [(1, 100), (2, 101), (1, 2), (2, 3), (200, 100), (100, 101)]
+    }
     assert edges[frozenset((1, 100))]["kind"] == "employment"
     assert edges[frozenset((2, 101))]["kind"] == "employment"
     assert edges[frozenset((1, 2))]["kind"] == "collaboration"
@@ -153,7 +164,14 @@ def test_build_graph_nodes_and_edges():
 
 def test_build_graph_without_ties():
     empty = Ties(indptr=np.zeros(3, np.int64), neighbours=np.zeros(0, np.int64))
-    g = build_graph([10], [20], [1, 2], np.array([-1, -1]), empty, np.zeros((1, 1)),
-                    np.zeros((1, 1), dtype=bool))
+    g = build_graph(
+        [10],
+        [20],
+        [1, 2],
+        np.array([-1, -1]),
+        empty,
+        np.zeros((1, 1)),
+        np.zeros((1, 1), dtype=bool),
+    )
     assert g.number_of_nodes() == 4
     assert g.number_of_edges() == 0

@@ -33,14 +33,16 @@ def test_compute_price_falls_30_percent_after_twelve_steps():
     # Two years: 30,000 * 0.49 = 14,700; six months: 30,000 * sqrt(0.7).
     assert policy.compute_price(24, 30_000.0, 0.3, ones, ones)[0] == pytest.approx(14_700.0)
     assert policy.compute_price(6, 30_000.0, 0.3, ones, ones)[0] == pytest.approx(
-        30_000.0 * 0.7**0.5)
+        30_000.0 * 0.7**0.5
+    )
 
 
 def test_compute_price_scales_with_local_and_export_multipliers():
     # Step 12, P_0 = 10,000, pi = 0.3: base 7,000; lab 1 pays 1.2 locally and 2x under controls:
     # 7,000 * 2.4 = 16,800.
-    price = policy.compute_price(12, 10_000.0, 0.3, np.array([1.0, 1.2, 0.9]),
-                                 np.array([1.0, 2.0, 1.0]))
+    price = policy.compute_price(
+        12, 10_000.0, 0.3, np.array([1.0, 1.2, 0.9]), np.array([1.0, 2.0, 1.0])
+    )
     assert price == pytest.approx([7_000.0, 16_800.0, 6_300.0])
 
 
@@ -52,9 +54,15 @@ NO_CAP = np.array([np.inf])
 def test_capex_plan_target_growth_with_ample_cash():
     # C = 1200, monthly growth 1.01^12^(1/12) - 1 = 0.01, no depreciation -> want 12 H100e.
     # Price 1000 USD -> cost 12 * 1000 * 100 = 1,200,000 cents.
-    bought, cost = policy.capex_plan(np.array([1200.0]), np.array([1000.0]),
-                                     np.array([10**10], dtype=np.int64), 1.01**12, 0.0, 0.5,
-                                     NO_CAP)
+    bought, cost = policy.capex_plan(
+        np.array([1200.0]),
+        np.array([1000.0]),
+        np.array([10**10], dtype=np.int64),
+        1.01**12,
+        0.0,
+        0.5,
+        NO_CAP,
+    )
     assert bought[0] == pytest.approx(12.0)
     assert cost.dtype == np.int64
     assert cost.tolist() == [1_200_000]
@@ -62,18 +70,30 @@ def test_capex_plan_target_growth_with_ample_cash():
 
 def test_capex_plan_limited_by_cash_share():
     # Cash 500,000 cents, share 0.5 -> 250,000 cents = 2,500 USD -> 2.5 H100e at 1000 USD.
-    bought, cost = policy.capex_plan(np.array([1200.0]), np.array([1000.0]),
-                                     np.array([500_000], dtype=np.int64), 1.01**12, 0.0, 0.5,
-                                     NO_CAP)
+    bought, cost = policy.capex_plan(
+        np.array([1200.0]),
+        np.array([1000.0]),
+        np.array([500_000], dtype=np.int64),
+        1.01**12,
+        0.0,
+        0.5,
+        NO_CAP,
+    )
     assert bought[0] == pytest.approx(2.5)
     assert cost.tolist() == [250_000]
 
 
 def test_capex_plan_limited_by_cap():
     # Wants 12 but the cap is 1205 with nothing retired: room for 5.
-    bought, cost = policy.capex_plan(np.array([1200.0]), np.array([1000.0]),
-                                     np.array([10**10], dtype=np.int64), 1.01**12, 0.0, 0.5,
-                                     np.array([1205.0]))
+    bought, cost = policy.capex_plan(
+        np.array([1200.0]),
+        np.array([1000.0]),
+        np.array([10**10], dtype=np.int64),
+        1.01**12,
+        0.0,
+        0.5,
+        np.array([1205.0]),
+    )
     assert bought[0] == pytest.approx(5.0)
     assert cost.tolist() == [500_000]
 
@@ -84,23 +104,32 @@ def test_capex_plan_replaces_depreciation_and_cap_at_capacity():
     # Cap = C: room = 1200 - (1200 - 12) = 12, so replacement is allowed, not growth.
     dep = 1.0 - 0.99**12
     cash = np.array([10**10], dtype=np.int64)
-    bought, _ = policy.capex_plan(np.array([1200.0]), np.array([1000.0]), cash, 1.0, dep, 0.5,
-                                  np.array([1200.0]))
+    bought, _ = policy.capex_plan(
+        np.array([1200.0]), np.array([1000.0]), cash, 1.0, dep, 0.5, np.array([1200.0])
+    )
     assert bought[0] == pytest.approx(12.0)
-    bought, _ = policy.capex_plan(np.array([1200.0]), np.array([1000.0]), cash, 2.0, dep, 0.5,
-                                  np.array([1200.0]))
+    bought, _ = policy.capex_plan(
+        np.array([1200.0]), np.array([1000.0]), cash, 2.0, dep, 0.5, np.array([1200.0])
+    )
     assert bought[0] == pytest.approx(12.0)
     # Capacity above the cap (cap imposed later): nothing bought.
-    bought, cost = policy.capex_plan(np.array([1200.0]), np.array([1000.0]), cash, 2.0, dep, 0.5,
-                                     np.array([500.0]))
+    bought, cost = policy.capex_plan(
+        np.array([1200.0]), np.array([1000.0]), cash, 2.0, dep, 0.5, np.array([500.0])
+    )
     assert bought[0] == 0.0
     assert cost.tolist() == [0]
 
 
 def test_capex_plan_no_growth_no_depreciation_buys_nothing():
-    bought, cost = policy.capex_plan(np.array([1200.0, 5.0]), np.array([1000.0, 900.0]),
-                                     np.array([10**10, 10**10], dtype=np.int64), 1.0, 0.0, 0.5,
-                                     np.full(2, np.inf))
+    bought, cost = policy.capex_plan(
+        np.array([1200.0, 5.0]),
+        np.array([1000.0, 900.0]),
+        np.array([10**10, 10**10], dtype=np.int64),
+        1.0,
+        0.0,
+        0.5,
+        np.full(2, np.inf),
+    )
     assert bought.tolist() == [0.0, 0.0]
     assert cost.tolist() == [0, 0]
 
@@ -115,11 +144,13 @@ def test_capex_plan_no_growth_no_depreciation_buys_nothing():
     share=st.floats(0.0, 1.0),
     cap=st.floats(0.0, 2e6),
 )
-def test_capex_plan_respects_cash_share_target_and_cap(capacity, price, cash, growth, dep, share,
-                                                       cap):
+def test_capex_plan_respects_cash_share_target_and_cap(
+    capacity, price, cash, growth, dep, share, cap
+):
     c = np.array([capacity])
-    bought, cost = policy.capex_plan(c, np.array([price]), np.array([cash], dtype=np.int64),
-                                     growth, dep, share, np.array([cap]))
+    bought, cost = policy.capex_plan(
+        c, np.array([price]), np.array([cash], dtype=np.int64), growth, dep, share, np.array([cap])
+    )
     retired = capacity * (1.0 - (1.0 - dep) ** (1.0 / 12.0))
     wanted = capacity * (growth ** (1.0 / 12.0) - 1.0) + retired
     tol = 1e-9 * max(1.0, capacity)
@@ -146,12 +177,14 @@ def test_depreciate():
 def test_access_matrix_hand_case():
     # Labs at home in US, CN, EU, CN; the US market is closed to CN labs and the CN market to US.
     access = policy.access_matrix(np.array([0, 1, 2, 1]), CODES, [("CN", "US"), ("US", "CN")])
-    expected = np.array([
-        [True, False, True],   # US lab: not in CN
-        [False, True, True],   # CN lab: not in US
-        [True, True, True],    # EU lab: everywhere
-        [False, True, True],   # CN lab
-    ])
+    expected = np.array(
+        [
+            [True, False, True],  # US lab: not in CN
+            [False, True, True],  # CN lab: not in US
+            [True, True, True],  # EU lab: everywhere
+            [False, True, True],  # CN lab
+        ]
+    )
     assert access.dtype == bool
     assert np.array_equal(access, expected)
 
@@ -169,18 +202,20 @@ def test_access_matrix_closure_is_directional():
 
 def test_allowed_investments_hand_case():
     # Investors at home in US and CN; labs in US, CN, EU; US investors may not fund CN labs.
-    allowed = policy.allowed_investments(np.array([0, 1]), np.array([0, 1, 2]), CODES,
-                                         [("US", "CN")])
+    allowed = policy.allowed_investments(
+        np.array([0, 1]), np.array([0, 1, 2]), CODES, [("US", "CN")]
+    )
     assert np.array_equal(allowed, np.array([[True, False, True], [True, True, True]]))
 
 
 def test_allowed_investments_several_bans():
-    allowed = policy.allowed_investments(np.array([0, 0, 2]), np.array([1, 2, 1]), CODES,
-                                         [("US", "CN"), ("EU", "CN"), ("US", "EU")])
+    allowed = policy.allowed_investments(
+        np.array([0, 0, 2]), np.array([1, 2, 1]), CODES, [("US", "CN"), ("EU", "CN"), ("US", "EU")]
+    )
     assert allowed.shape == (3, 3)
-    assert np.array_equal(allowed, np.array([[False, False, False],
-                                             [False, False, False],
-                                             [False, True, False]]))
+    assert np.array_equal(
+        allowed, np.array([[False, False, False], [False, False, False], [False, True, False]])
+    )
 
 
 # --- release timing -----------------------------------------------------------------------------

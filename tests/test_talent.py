@@ -16,15 +16,23 @@ def _offers(pay_scale, open_for_hiring=None, jurisdiction=None, log_compute=None
         pay_scale_usd=pay_scale,
         log_compute_per_researcher=np.zeros(n) if log_compute is None else np.asarray(log_compute),
         capability_gap=np.zeros(n) if gap is None else np.asarray(gap, dtype=float),
-        jurisdiction=np.zeros(n, dtype=np.int64) if jurisdiction is None else np.asarray(
-            jurisdiction),
-        open_for_hiring=np.ones(n, dtype=bool) if open_for_hiring is None else np.asarray(
-            open_for_hiring, dtype=bool),
+        jurisdiction=np.zeros(n, dtype=np.int64)
+        if jurisdiction is None
+        else np.asarray(jurisdiction),
+        open_for_hiring=np.ones(n, dtype=bool)
+        if open_for_hiring is None
+        else np.asarray(open_for_hiring, dtype=bool),
     )
 
 
-PAY_ONLY = Preferences(pay_weight=1.0, compute_weight=0.0, frontier_weight=0.0,
-                       home_preference=0.0, switching_cost=0.1, pay_elasticity=0.5)
+PAY_ONLY = Preferences(
+    pay_weight=1.0,
+    compute_weight=0.0,
+    frontier_weight=0.0,
+    home_preference=0.0,
+    switching_cost=0.1,
+    pay_elasticity=0.5,
+)
 
 
 def _csr(neighbour_lists):
@@ -38,8 +46,9 @@ def _csr(neighbour_lists):
 
 def test_pay_hand_case():
     # w = 100,000 * 4^0.5 = 200,000; skill 1 earns the scale.
-    assert talent.pay(np.array([100_000.0, 50_000.0]), np.array([4.0, 1.0]), 0.5) == \
-        pytest.approx([200_000.0, 50_000.0])
+    assert talent.pay(np.array([100_000.0, 50_000.0]), np.array([4.0, 1.0]), 0.5) == pytest.approx(
+        [200_000.0, 50_000.0]
+    )
 
 
 def test_job_utility_hand_case():
@@ -77,9 +86,12 @@ def test_hire_within_budget_best_skilled_first():
     # Lab 0 (budget 500) gets applicants with skill 1, 3, 2 and pay 100, 300, 200:
     # by skill 3 (300), 2 (running 500 <= 500), 1 (running 600 > 500) -> hires the 3 and the 2.
     # Lab 1 (budget 400) gets one applicant costing 500 -> none.
-    hired = talent.hire_within_budget(np.array([0, 0, 0, 1]), np.array([1.0, 3.0, 2.0, 5.0]),
-                                      np.array([100.0, 300.0, 200.0, 500.0]),
-                                      np.array([500.0, 400.0]))
+    hired = talent.hire_within_budget(
+        np.array([0, 0, 0, 1]),
+        np.array([1.0, 3.0, 2.0, 5.0]),
+        np.array([100.0, 300.0, 200.0, 500.0]),
+        np.array([500.0, 400.0]),
+    )
     assert hired.dtype == bool
     assert hired.tolist() == [False, True, True, False]
 
@@ -97,17 +109,23 @@ def test_hire_within_budget_interleaved_proposals_keep_their_order():
 def test_hire_within_budget_stops_at_first_applicant_that_does_not_fit():
     # "Best-skilled first while the pay stays within budget": once the running total passes the
     # budget, cheaper applicants further down the list are not taken either.
-    hired = talent.hire_within_budget(np.array([0, 0, 0]), np.array([3.0, 2.0, 1.0]),
-                                      np.array([300.0, 200.0, 100.0]), np.array([450.0]))
+    hired = talent.hire_within_budget(
+        np.array([0, 0, 0]),
+        np.array([3.0, 2.0, 1.0]),
+        np.array([300.0, 200.0, 100.0]),
+        np.array([450.0]),
+    )
     assert hired.tolist() == [True, False, False]
 
 
 def test_hire_within_budget_zero_budget_and_empty():
-    hired = talent.hire_within_budget(np.array([0, 1]), np.array([1.0, 2.0]),
-                                      np.array([10.0, 10.0]), np.array([0.0, 10.0]))
+    hired = talent.hire_within_budget(
+        np.array([0, 1]), np.array([1.0, 2.0]), np.array([10.0, 10.0]), np.array([0.0, 10.0])
+    )
     assert hired.tolist() == [False, True]
-    empty = talent.hire_within_budget(np.zeros(0, np.int64), np.zeros(0), np.zeros(0),
-                                      np.array([1.0]))
+    empty = talent.hire_within_budget(
+        np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.array([1.0])
+    )
     assert empty.shape == (0,)
     assert empty.dtype == bool
 
@@ -120,8 +138,15 @@ def test_candidate_labs_draws_collaborators_employer():
     indptr, neighbours = _csr([[1, 2], [0], [0], []])
     employer = np.array([0, 2, 2, 1])
     for seed in range(20):
-        labs = talent.candidate_labs(np.random.default_rng(seed), np.array([0, 1]), indptr,
-                                     neighbours, employer, n_labs=3, random_offers=0)
+        labs = talent.candidate_labs(
+            np.random.default_rng(seed),
+            np.array([0, 1]),
+            indptr,
+            neighbours,
+            employer,
+            n_labs=3,
+            random_offers=0,
+        )
         assert labs.shape == (2, 1)
         assert labs[:, 0].tolist() == [2, 0]
 
@@ -132,8 +157,15 @@ def test_candidate_labs_without_ties_or_with_unemployed_collaborator_falls_back_
     employer = np.array([UNEMPLOYED, 2, 2, 1])
     seen = set()
     for seed in range(50):
-        labs = talent.candidate_labs(np.random.default_rng(seed), np.array([1, 3]), indptr,
-                                     neighbours, employer, n_labs=4, random_offers=0)
+        labs = talent.candidate_labs(
+            np.random.default_rng(seed),
+            np.array([1, 3]),
+            indptr,
+            neighbours,
+            employer,
+            n_labs=4,
+            random_offers=0,
+        )
         assert np.all((labs >= 0) & (labs < 4))
         seen.update(labs.ravel().tolist())
     assert seen == {0, 1, 2, 3}
@@ -142,8 +174,15 @@ def test_candidate_labs_without_ties_or_with_unemployed_collaborator_falls_back_
 def test_candidate_labs_adds_random_offers():
     indptr, neighbours = _csr([[1], [0]])
     employer = np.array([1, 3])
-    labs = talent.candidate_labs(np.random.default_rng(0), np.array([0, 1, 0]), indptr,
-                                 neighbours, employer, n_labs=5, random_offers=3)
+    labs = talent.candidate_labs(
+        np.random.default_rng(0),
+        np.array([0, 1, 0]),
+        indptr,
+        neighbours,
+        employer,
+        n_labs=5,
+        random_offers=3,
+    )
     assert labs.shape == (3, 4)
     assert labs[:, 0].tolist() == [3, 1, 3]
     assert np.all((labs[:, 1:] >= 0) & (labs[:, 1:] < 5))
@@ -152,17 +191,36 @@ def test_candidate_labs_adds_random_offers():
 # --- search_jobs --------------------------------------------------------------------------------
 
 
-def _search(employer, ties, offers, prefs=PAY_ONLY, search_rate=1.0, random_offers=0,
-            budget=None, skill=None, seed=0):
+def _search(
+    employer,
+    ties,
+    offers,
+    prefs=PAY_ONLY,
+    search_rate=1.0,
+    random_offers=0,
+    budget=None,
+    skill=None,
+    seed=0,
+):
     employer = np.asarray(employer, dtype=np.int64)
     n = employer.size
     indptr, neighbours = _csr(ties)
     n_labs = offers.pay_scale_usd.size
     return talent.search_jobs(
-        np.random.default_rng(seed), np.ones(n) if skill is None else np.asarray(skill, float),
-        np.zeros(n, np.int64), np.zeros(n, np.int64), employer, indptr, neighbours, offers, prefs,
-        np.zeros(1), search_rate, random_offers,
-        np.full(n_labs, 1e12) if budget is None else np.asarray(budget, float))
+        np.random.default_rng(seed),
+        np.ones(n) if skill is None else np.asarray(skill, float),
+        np.zeros(n, np.int64),
+        np.zeros(n, np.int64),
+        employer,
+        indptr,
+        neighbours,
+        offers,
+        prefs,
+        np.zeros(1),
+        search_rate,
+        random_offers,
+        np.full(n_labs, 1e12) if budget is None else np.asarray(budget, float),
+    )
 
 
 def test_search_jobs_moves_to_strictly_better_lab_not_worse():
@@ -191,8 +249,9 @@ def test_search_jobs_switching_cost_can_outweigh_pay():
 def test_search_jobs_unemployed_always_search():
     # search_rate 0: the employed never look; unemployed researcher 2 hears of lab 1 through
     # researcher 1 and is hired even though lab 1 pays less than lab 0.
-    movers, target = _search([0, 1, UNEMPLOYED], [[], [2], [1]], _offers([1e6, 1e5]),
-                             search_rate=0.0)
+    movers, target = _search(
+        [0, 1, UNEMPLOYED], [[], [2], [1]], _offers([1e6, 1e5]), search_rate=0.0
+    )
     assert movers.tolist() == [2]
     assert target.tolist() == [1]
 
@@ -227,25 +286,47 @@ def test_search_jobs_moves_are_always_improvements():
     location = rng.integers(0, 3, n)
     employer = rng.integers(-1, n_labs, n)
     indptr, neighbours = _csr([rng.choice(n, 3, replace=False).tolist() for _ in range(n)])
-    offers = _offers(rng.uniform(1e5, 1e6, n_labs), open_for_hiring=rng.random(n_labs) < 0.8,
-                     jurisdiction=rng.integers(0, 3, n_labs),
-                     log_compute=rng.normal(0, 1, n_labs), gap=-rng.random(n_labs))
+    offers = _offers(
+        rng.uniform(1e5, 1e6, n_labs),
+        open_for_hiring=rng.random(n_labs) < 0.8,
+        jurisdiction=rng.integers(0, 3, n_labs),
+        log_compute=rng.normal(0, 1, n_labs),
+        gap=-rng.random(n_labs),
+    )
     prefs = Preferences(1.0, 0.3, 1.0, 0.5, 0.2, 0.5)
     friction = np.array([0.3, 0.6, 0.9])
     budget = rng.uniform(0.0, 3e6, n_labs)
-    movers, target = talent.search_jobs(rng, skill, origin, location, employer, indptr,
-                                        neighbours, offers, prefs, friction, 0.5, 2, budget)
+    movers, target = talent.search_jobs(
+        rng,
+        skill,
+        origin,
+        location,
+        employer,
+        indptr,
+        neighbours,
+        offers,
+        prefs,
+        friction,
+        0.5,
+        2,
+        budget,
+    )
     assert movers.size > 0
     assert np.unique(movers).size == movers.size
     assert np.all(offers.open_for_hiring[target])
     assert np.all(target != employer[movers])
     employed = employer[movers] != UNEMPLOYED
     e = movers[employed]
-    new = talent.job_utility(target[employed], skill[e], origin[e], location[e], employer[e],
-                             offers, prefs, friction)
-    old = talent.job_utility(employer[e], skill[e], origin[e], location[e], employer[e], offers,
-                             prefs, friction)
+    new = talent.job_utility(
+        target[employed], skill[e], origin[e], location[e], employer[e], offers, prefs, friction
+    )
+    old = talent.job_utility(
+        employer[e], skill[e], origin[e], location[e], employer[e], offers, prefs, friction
+    )
     assert np.all(new > old)
-    spent = np.bincount(target, weights=talent.pay(offers.pay_scale_usd[target], skill[movers],
-                                                   prefs.pay_elasticity), minlength=n_labs)
+    spent = np.bincount(
+        target,
+        weights=talent.pay(offers.pay_scale_usd[target], skill[movers], prefs.pay_elasticity),
+        minlength=n_labs,
+    )
     assert np.all(spent <= budget + 1e-6)

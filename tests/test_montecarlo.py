@@ -1,0 +1,695 @@
+"""Batches of runs: seeds, executors, resume after a kill, failures, manifests, statistics.
+
+Covers :mod:`agentsim.montecarlo`, :mod:`agentsim.executors` and the ``mc``, ``sweep`` and
+``compare`` commands, on small configs (few researchers, few months) so the file stays fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import agentsim.montecarlo as montecarlo
+from agentsim.cli import app
+from agentsim.config import config_to_dict, load_config
+from agentsim.executors import DaskCluster, InProcess, ProcessPool
+from agentsim.montecarlo import (
+    completed_run_ids,
+    mean_ci,
+    paired_differences,
+    plan_comparison,
+    plan_monte_carlo,
+    plan_sweep,
+    replicate_seeds,
+    run_batch,
+    wilson_interval,
+)
+from tests.conftest import scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs"
+BASELINE = CONFIGS / "baseline.yaml"
+TRUSTED = CONFIGS / "trusted_release.yaml"
+
+SMALL = {"talent.n_researchers": 300, "simulation.steps": 12}
+FRACTION = "policy.trusted_release.trusted_fraction"
+ENABLED = "policy.trusted_release.enabled"
+Z95 = 1.959963984540054  # two-sided 95% normal quantile
+
+
+def small_config(**overrides: Any) -> dict[str, Any]:
+    """The baseline as a dict, shrunk to a few hundred researchers and a year."""
+    return config_to_dict(scenario("baseline", **{**SMALL, **overrides}))
+
+
+def write_scenario(path: Path, name: str, steps: int) -> Path:
+    path.write_text(
+        f"extends: {BASELINE}\nname: {name}\ntalent:\n  n_researchers: 300\n"
+        f"simulation:\n  steps: {steps}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def cli(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
+    return subprocess.run(
+        [sys.executable, "-m", "agentsim.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=timeout,
+    )
+
+
+def invoke(*args: str | Path):
+    """Run a command in this process (so monkeypatches reach the workers of --workers 1)."""
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def read_results(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """runs.parquet and timeseries.parquet, read back and sorted by run id (and step)."""
+    runs = pd.read_parquet(folder / "runs.parquet")
+    runs = runs.sort_values("run_id", kind="stable").reset_index(drop=True)
+    series = pd.read_parquet(folder / "timeseries.parquet")
+    series = series.sort_values(["run_id", "step"], kind="stable").reset_index(drop=True)
+    return runs, series
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+
+
+def hidden(folder: Path) -> list[str]:
+    """Temporary files (and folders) anywhere under ``folder``: names starting with '.'."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob(".*"))
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def assert_results_equal(left: Path, right: Path) -> None:
+    runs_l, series_l = read_results(left)
+    runs_r, series_r = read_results(right)
+    pd.testing.assert_frame_equal(runs_l, runs_r)
+    pd.testing.assert_frame_equal(series_l, series_r)
+
+
+def assert_usage_error(proc: subprocess.CompletedProcess[str], *fragments: str) -> str:
+    """Exit code 2 and exactly one stderr line, ``error: ...``, holding every fragment."""
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    line = lines[0]
+    assert line.startswith("error:"), line
+    for fragment in fragments:
+        assert fragment in line, line
+    return line
+
+
+@pytest.fixture(scope="module")
+def small_yaml(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A scenario file: the baseline with 300 researchers over 12 months."""
+    return write_scenario(tmp_path_factory.mktemp("scenario") / "small.yaml", "small", 12)
+
+
+# --------------------------------------------------------------------------- seeds
+
+
+def test_replicate_seeds_are_deterministic_and_distinct():
+    seeds = replicate_seeds(2024, 200)
+    assert seeds == replicate_seeds(2024, 200)
+    assert len(seeds) == 200
+    assert len(set(seeds)) == 200
+    assert all(isinstance(s, int) and 0 <= s < 2**63 for s in seeds)
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 7, 50])
+def test_replicate_seeds_are_prefix_stable(k: int):
+    assert replicate_seeds(5, k) == replicate_seeds(5, 50)[:k]
+
+
+def test_replicate_seeds_depend_on_the_root():
+    zero, one, big = (replicate_seeds(root, 30) for root in (0, 1, 2**40))
+    assert zero != one != big != zero
+    assert not set(zero) & set(one)
+    assert not set(one) & set(big)
+
+
+def test_plans_put_the_same_seeds_on_every_scenario_and_grid_point():
+    config = small_config()
+    seeds = replicate_seeds(3, 4)
+    mc = plan_monte_carlo(config, 4, 3)
+    assert [s.seed for s in mc.specs] == seeds
+    assert [s.run_id for s in mc.specs] == [0, 1, 2, 3]
+    sweep = plan_sweep(config, {FRACTION: [0.01, 0.1], ENABLED: [True]}, 4, 3)
+    assert [s.run_id for s in sweep.specs] == list(range(8))
+    for point in ({FRACTION: 0.01, ENABLED: True}, {FRACTION: 0.1, ENABLED: True}):
+        specs = [s for s in sweep.specs if dict(s.grid) == point]
+        assert [s.seed for s in specs] == seeds
+        assert [s.replicate for s in specs] == [0, 1, 2, 3]
+    other = {**config, "name": "other"}
+    compare = plan_comparison({"baseline": config, "other": other}, 4, 3)
+    for name in ("baseline", "other"):
+        assert [s.seed for s in compare.specs if s.scenario == name] == seeds
+    assert len({s.run_id for s in compare.specs}) == 8
+
+
+# --------------------------------------------------------------------------- executors
+
+
+def test_executors_and_chunk_sizes_give_identical_results(tmp_path: Path):
+    plan = plan_monte_carlo(small_config(), runs=10, root_seed=11)
+    variants = {
+        "in_process": (InProcess(), None),
+        "in_process_chunks_of_4": (InProcess(), 4),
+        "process_pool": (ProcessPool(2), None),
+        "dask_chunks_of_3": (DaskCluster("local", 2), 3),
+    }
+    calls: list[tuple[int, int]] = []
+    for name, (executor, chunk_size) in variants.items():
+        result = run_batch(
+            plan,
+            tmp_path / name,
+            executor,
+            chunk_size=chunk_size,
+            progress=(lambda done, total: calls.append((done, total)))
+            if name == "in_process"
+            else None,
+        )
+        assert result.failures.empty, (name, result.failures["error"].tolist())
+        assert read_manifest(tmp_path / name)["completed_run_ids"] == list(range(10))
+        assert hidden(tmp_path / name) == []
+        assert not (tmp_path / name / "parts").exists()
+    assert calls[0] == (0, 10) and calls[-1] == (10, 10)
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+
+    runs, series = read_results(tmp_path / "in_process")
+    assert runs["run_id"].tolist() == list(range(10))
+    assert runs["seed"].tolist() == replicate_seeds(11, 10)
+    assert runs["error"].isna().all()
+    assert runs["final_us_user_share"].nunique() > 1  # the seeds matter
+    assert len(series) == 10 * 13
+    assert sorted(series["run_id"].unique()) == list(range(10))
+    for name in variants:
+        assert_results_equal(tmp_path / "in_process", tmp_path / name)
+
+
+# --------------------------------------------------------------------------- resume
+
+
+KILLED_RUNS = 60
+
+
+def _started(folder: Path) -> bool:
+    """A part file is on disk and the manifest lists at least one completed run."""
+    if not list((folder / "parts").glob("runs-*.parquet")):
+        return False
+    try:
+        return bool(read_manifest(folder)["completed_run_ids"])
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+@pytest.fixture
+def started() -> Iterator[list[subprocess.Popen]]:
+    """Processes a test starts; any still running at the end are killed."""
+    procs: list[subprocess.Popen] = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
+def start(procs: list[subprocess.Popen], *args: str | Path) -> subprocess.Popen[str]:
+    """Start the command line in the background."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agentsim.cli", *map(str, args)],
+        cwd=ROOT,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "120"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    procs.append(proc)
+    return proc
+
+
+def finish(proc: subprocess.Popen[str]) -> str:
+    """Wait for a started command; it must succeed. Returns its stderr."""
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    return stderr
+
+
+def test_resume_after_kill_matches_an_uninterrupted_batch(tmp_path: Path, started):
+    config = write_scenario(tmp_path / "slowish.yaml", "slowish", 24)
+    runs = str(KILLED_RUNS)
+    reference, killed, copy = tmp_path / "reference", tmp_path / "killed", tmp_path / "copy"
+    # the same batch, never interrupted (runs alongside)
+    uninterrupted = start(
+        started, "mc", config, "--runs", runs, "--workers", "1", "--out", reference
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agentsim.cli", "mc", str(config), "--runs", runs,
+         "--workers", "1", "--out", str(killed)],
+        cwd=ROOT,
+        env={**os.environ, "NO_COLOR": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    started.append(proc)
+    deadline = time.monotonic() + 90
+    while not _started(killed):
+        assert proc.poll() is None, "the batch ended before it could be killed"
+        assert time.monotonic() < deadline, "the batch wrote no part file in time"
+        time.sleep(0.002)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+    manifest = read_manifest(killed)
+    completed = manifest["completed_run_ids"]
+    assert 0 < len(completed) < KILLED_RUNS
+    assert set(completed) <= completed_run_ids(killed) < set(range(KILLED_RUNS))
+    assert manifest["finished"] is None
+    assert not (killed / "runs.parquet").exists()
+    shutil.copytree(killed, copy)
+
+    resumes = [
+        start(started, "mc", "--resume", killed, "--workers", "1"),  # from the folder alone
+        start(
+            started, "mc", config, "--runs", runs, "--out", copy, "--resume", copy, "--workers", "1"
+        ),
+    ]
+    for resumed in resumes:
+        finish(resumed)
+    finish(uninterrupted)
+
+    for folder in (killed, copy):
+        assert_results_equal(reference, folder)
+        assert hidden(folder) == []
+        assert not (folder / "parts").exists()
+        resumed = read_manifest(folder)
+        assert resumed["completed_run_ids"] == list(range(KILLED_RUNS))
+        assert resumed["failed_run_ids"] == []
+        assert resumed["finished"] is not None
+        assert resumed["fingerprint"] == read_manifest(reference)["fingerprint"]
+    frame, series = read_results(killed)
+    assert frame["run_id"].tolist() == list(range(KILLED_RUNS))
+    assert len(series) == KILLED_RUNS * 25
+
+
+def test_resuming_a_finished_batch_changes_nothing(tmp_path: Path):
+    plan = plan_monte_carlo(small_config(), runs=4, root_seed=1)
+    run_batch(plan, tmp_path / "batch", InProcess())
+    before = read_results(tmp_path / "batch")
+    result = run_batch(plan, tmp_path / "batch", InProcess(), resume=True)
+    after = read_results(tmp_path / "batch")
+    pd.testing.assert_frame_equal(before[0], after[0])
+    pd.testing.assert_frame_equal(before[1], after[1])
+    assert result.manifest["completed_run_ids"] == [0, 1, 2, 3]
+    assert hidden(tmp_path / "batch") == []
+
+
+# --------------------------------------------------------------------------- failures
+
+
+FAILING_RUNS = 6
+FAILING_REPLICATE = 2
+
+
+def fail_on_seed(monkeypatch: pytest.MonkeyPatch, bad_seeds: set[int]) -> None:
+    """Make the model raise for the given seeds (in this process)."""
+    original = montecarlo.run_model
+
+    def flaky(config, seed=0, **kwargs):
+        if seed in bad_seeds:
+            raise RuntimeError(f"injected failure for seed {seed}")
+        return original(config, seed=seed, **kwargs)
+
+    monkeypatch.setattr(montecarlo, "run_model", flaky)
+
+
+def test_a_failing_run_is_recorded_and_the_batch_completes(tmp_path, monkeypatch):
+    bad = replicate_seeds(0, FAILING_RUNS)[FAILING_REPLICATE]
+    fail_on_seed(monkeypatch, {bad})
+    plan = plan_monte_carlo(small_config(), FAILING_RUNS, 0)
+    result = run_batch(plan, tmp_path / "batch", InProcess(), chunk_size=2)
+
+    runs, series = read_results(tmp_path / "batch")
+    pd.testing.assert_frame_equal(result.runs.reset_index(drop=True), runs)
+    assert len(runs) == FAILING_RUNS
+    failed = runs[runs["error"].notna()]
+    assert failed["run_id"].tolist() == [FAILING_REPLICATE]
+    row = failed.iloc[0]
+    assert row["seed"] == bad
+    assert row["error"] == f"RuntimeError: injected failure for seed {bad}"
+    assert "injected failure" in row["traceback"]
+    assert pd.isna(row["final_us_user_share"])
+    ok = runs[runs["error"].isna()]
+    assert len(ok) == FAILING_RUNS - 1
+    assert ok["final_us_user_share"].between(0, 1).all()
+    assert ok["traceback"].isna().all()
+    assert sorted(series["run_id"].unique()) == ok["run_id"].tolist()
+    assert result.failures["run_id"].tolist() == [FAILING_REPLICATE]
+    manifest = read_manifest(tmp_path / "batch")
+    assert manifest["failed_run_ids"] == [FAILING_REPLICATE]
+    assert manifest["completed_run_ids"] == list(range(FAILING_RUNS))
+
+
+def test_cli_reports_failed_runs_with_exit_1(tmp_path, monkeypatch, small_yaml):
+    bad = replicate_seeds(0, FAILING_RUNS)[FAILING_REPLICATE]
+    fail_on_seed(monkeypatch, {bad})
+    out = tmp_path / "batch"
+    result = invoke("mc", small_yaml, "--runs", FAILING_RUNS, "--workers", "1", "--out", out)
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert f"1 of {FAILING_RUNS} runs failed" in result.output
+    assert str(bad) in result.output
+    assert "injected failure" in result.output
+    assert read_manifest(out)["failed_run_ids"] == [FAILING_REPLICATE]
+
+
+def test_cli_reports_a_batch_where_every_run_failed(tmp_path, monkeypatch, small_yaml):
+    fail_on_seed(monkeypatch, set(replicate_seeds(0, 3)))
+    out = tmp_path / "batch"
+    result = invoke("mc", small_yaml, "--runs", "3", "--workers", "1", "--out", out)
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "3 of 3 runs failed" in result.output
+    assert read_manifest(out)["failed_run_ids"] == [0, 1, 2]
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+def test_mc_manifest_records_how_the_batch_was_made(tmp_path: Path, small_yaml: Path):
+    out = tmp_path / "batch"
+    before = datetime.now().astimezone()
+    result = invoke("mc", small_yaml, "--runs", "6", "--seed", "5", "--workers", "1", "--out", out)
+    assert result.exit_code == 0, result.output
+    manifest = read_manifest(out)
+
+    config = config_to_dict(load_config(small_yaml))
+    assert manifest["kind"] == "mc"
+    assert manifest["fingerprint"] == plan_monte_carlo(config, 6, 5).fingerprint()
+    assert re.fullmatch(r"[0-9a-f]{64}", manifest["fingerprint"])
+    assert manifest["root_seed"] == 5
+    assert manifest["runs_per_point"] == 6
+    assert manifest["total_runs"] == 6
+    assert manifest["grid"] == {}
+    assert manifest["configs"] == {"small": config}
+    assert manifest["configs"]["small"]["talent"]["n_researchers"] == 300
+    expected_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+    assert manifest["config_hashes"] == {"small": expected_hash}
+    versions = manifest["versions"]
+    assert versions["python"] == platform.python_version()
+    for package in ("mesa", "numpy", "pandas"):
+        assert versions[package] == metadata.version(package)
+    assert "git_commit" in manifest
+    assert manifest["git_commit"] is None or re.fullmatch(r"[0-9a-f]{40}", manifest["git_commit"])
+    started = datetime.fromisoformat(manifest["started"])
+    finished = datetime.fromisoformat(manifest["finished"])
+    assert started.tzinfo is not None and finished.tzinfo is not None
+    assert before.replace(microsecond=0) <= started <= finished <= datetime.now().astimezone()
+    assert manifest["completed_run_ids"] == list(range(6))
+    assert manifest["failed_run_ids"] == []
+
+    runs, _ = read_results(out)
+    assert runs["seed"].tolist() == replicate_seeds(5, 6)
+    assert (runs["scenario"] == "small").all()
+    assert sorted(p.name for p in out.iterdir()) == [
+        "manifest.json",
+        "runs.parquet",
+        "timeseries.parquet",
+    ]
+
+
+# --------------------------------------------------------------------------- sweep, compare
+
+
+def test_sweep_runs_every_grid_point_on_the_same_seeds(tmp_path: Path, small_yaml: Path):
+    out = tmp_path / "sweep"
+    result = invoke(
+        "sweep",
+        small_yaml,
+        "--grid",
+        f"{FRACTION}=0.01,0.1",
+        "--grid",
+        f"{ENABLED}=true",
+        "--runs",
+        "3",
+        "--workers",
+        "1",
+        "--out",
+        out,
+    )
+    assert result.exit_code == 0, result.output
+    runs, series = read_results(out)
+    assert len(runs) == 6
+    assert {FRACTION, ENABLED} <= set(runs.columns)
+    assert runs["error"].isna().all()
+    assert sorted(runs[FRACTION].unique()) == [0.01, 0.1]
+    assert runs[ENABLED].astype(bool).all()
+    seeds = replicate_seeds(0, 3)
+    for _, point in runs.groupby(FRACTION):
+        assert point.sort_values("replicate")["seed"].tolist() == seeds
+        assert point["replicate"].tolist() == [0, 1, 2]
+    assert sorted(series["run_id"].unique()) == list(range(6))
+    manifest = read_manifest(out)
+    assert manifest["kind"] == "sweep"
+    assert manifest["total_runs"] == 6
+    assert manifest["grid"] == {FRACTION: [0.01, 0.1], ENABLED: [True]}
+
+
+def test_compare_writes_paired_differences(tmp_path: Path):
+    out = tmp_path / "compare"
+    result = invoke(
+        "compare",
+        BASELINE,
+        TRUSTED,
+        "--set",
+        "talent.n_researchers=300",
+        "--set",
+        "simulation.steps=12",
+        "--runs",
+        "4",
+        "--workers",
+        "1",
+        "--out",
+        out,
+    )
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "comparison.csv")
+    assert {"outcome", "difference", "ci_low", "ci_high", "effect_size_dz", "n_pairs"} <= set(
+        table.columns
+    )
+    row = table.set_index("outcome").loc["final_us_user_share"]
+    assert row["difference"] < 0
+    assert row["ci_low"] <= row["difference"] <= row["ci_high"]
+    assert row["n_pairs"] == 4
+    runs, _ = read_results(out)
+    assert sorted(runs["scenario"].unique()) == ["baseline", "trusted_release"]
+    seeds = replicate_seeds(0, 4)
+    for _, group in runs.groupby("scenario"):
+        assert group.sort_values("replicate")["seed"].tolist() == seeds
+    assert read_manifest(out)["kind"] == "compare"
+    assert hidden(out) == []
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def test_wilson_interval_by_hand():
+    # 0 of 10: p = 0 and the upper bound is z^2/n / (1 + z^2/n)
+    p, low, high = wilson_interval(0, 10)
+    z2n = Z95**2 / 10
+    assert p == 0
+    assert low == pytest.approx(0.0, abs=1e-12)
+    assert high == pytest.approx(z2n / (1 + z2n), abs=1e-12)
+    assert high == pytest.approx(0.2775, abs=1e-4)
+    # 5 of 10: symmetric about 1/2
+    p, low, high = wilson_interval(5, 10)
+    half = Z95 * math.sqrt(0.25 / 10 + Z95**2 / 400) / (1 + z2n)
+    assert p == 0.5
+    assert low == pytest.approx(0.5 - half, abs=1e-12)
+    assert high == pytest.approx(0.5 + half, abs=1e-12)
+    assert (low, high) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    assert wilson_interval(10, 10)[1:] == pytest.approx((1 - z2n / (1 + z2n), 1.0))
+    assert all(math.isnan(v) for v in wilson_interval(0, 0))
+
+
+@pytest.mark.parametrize(
+    ("successes", "n"), [(0, 10), (5, 10), (10, 10), (0, 6), (6, 6), (1, 3), (99, 100), (0, 1)]
+)
+def test_wilson_interval_contains_the_proportion(successes: int, n: int):
+    p, low, high = wilson_interval(successes, n)
+    assert p == successes / n
+    assert 0.0 <= low <= p <= high <= 1.0
+    if successes == 0:
+        assert low == 0.0
+    if successes == n:
+        assert high == 1.0
+
+
+def test_mean_ci():
+    mean, low, high, n = mean_ci(pd.Series([0.3] * 8))
+    assert (mean, n) == (pytest.approx(0.3), 8)
+    assert low == pytest.approx(mean) and high == pytest.approx(mean)
+    mean, low, high, n = mean_ci(pd.Series([1.0, 2.0, 3.0, None]))
+    half = 4.302652729911275 / math.sqrt(3)  # t(0.975, 2 df) * sd 1 / sqrt(3)
+    assert (mean, n) == (2.0, 3)
+    assert (low, high) == pytest.approx((2.0 - half, 2.0 + half))
+    mean, low, high, n = mean_ci(pd.Series([4.0]))
+    assert (mean, n) == (4.0, 1) and math.isnan(low) and math.isnan(high)
+
+
+def test_paired_differences_by_hand():
+    rows = [
+        # scenario, replicate, x, y, error
+        ("a", 0, 1.0, 5.0, None),
+        ("a", 1, 2.0, 5.0, None),
+        ("a", 2, 3.0, 5.0, None),
+        ("a", 3, 9.0, 9.0, "RuntimeError: boom"),  # a failed run drops its pair
+        ("b", 2, 6.0, 5.0, None),  # rows out of order: pairing is by replicate
+        ("b", 0, 2.0, 5.0, None),
+        ("b", 1, 4.0, 5.0, None),
+        ("b", 3, 0.0, 0.0, None),
+    ]
+    runs = pd.DataFrame(rows, columns=["scenario", "replicate", "x", "y", "error"])
+    runs.insert(0, "run_id", range(len(runs)))
+    runs["seed"] = runs["replicate"] * 7
+    table = paired_differences(runs, "a", "b").set_index("outcome")
+    assert set(table.index) == {"x", "y"}  # ids, seeds and text are not outcomes
+    x = table.loc["x"]
+    # differences b - a: 1, 2, 3 -> mean 2, sd 1, d_z 2
+    assert x["difference"] == pytest.approx(2.0)
+    assert x["effect_size_dz"] == pytest.approx(2.0)
+    assert x["n_pairs"] == 3
+    assert x["mean_a"] == pytest.approx(2.0) and x["mean_b"] == pytest.approx(4.0)
+    half = 4.302652729911275 / math.sqrt(3)
+    assert (x["ci_low"], x["ci_high"]) == pytest.approx((2.0 - half, 2.0 + half))
+    y = table.loc["y"]
+    assert y["difference"] == 0.0 and math.isnan(y["effect_size_dz"])
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.fixture(scope="module")
+def finished_batch(tmp_path_factory: pytest.TempPathFactory, small_yaml: Path) -> Path:
+    """A finished 3-run mc batch of small.yaml (root seed 0), as `mc small.yaml --runs 3`."""
+    out = tmp_path_factory.mktemp("finished") / "batch"
+    plan = plan_monte_carlo(config_to_dict(load_config(small_yaml)), 3, 0)
+    run_batch(plan, out, InProcess())
+    return out
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["mc", "{small}", "--runs", "0"], ["--runs", ">= 1", "0"]),
+        (
+            [
+                "sweep",
+                "{small}",
+                "--grid",
+                "policy.trusted_release.trusted_fracton=0.1,0.2",
+                "--runs",
+                "2",
+            ],
+            ["trusted_fracton", "did you mean 'trusted_fraction'"],
+        ),
+        (
+            ["sweep", "{small}", "--grid", f"{FRACTION}=0.1,2", "--runs", "2"],
+            [FRACTION, "<= 1", "2"],
+        ),
+        (["sweep", "{small}", "--grid", FRACTION, "--runs", "2"], ["--grid", "KEY=V1,V2"]),
+        (["sweep", "{small}", "--grid", "=0.1", "--runs", "2"], ["--grid"]),
+        (["mc", "--resume", "{empty}"], ["--resume", "manifest.json"]),
+        (
+            ["mc", "{small}", "--runs", "2", "--scheduler", "tcp://127.0.0.1:9"],
+            ["--workers", "--scheduler"],
+        ),
+    ],
+    ids=[
+        "mc-runs-0",
+        "sweep-unknown-key",
+        "sweep-bad-value",
+        "sweep-no-equals",
+        "sweep-no-key",
+        "resume-without-manifest",
+        "workers-and-scheduler",
+    ],
+)
+def test_batch_bad_input_is_one_line_exit_2(args, fragments, small_yaml, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not a batch\n", encoding="utf-8")
+    out = tmp_path / "out"
+    filled = [a.format(small=small_yaml, empty=empty) for a in args]
+    if "--resume" not in filled:
+        filled += ["--out", str(out)]
+    proc = cli(*filled, "--workers", "1")
+    assert_usage_error(proc, *fragments)
+    assert not out.exists()
+    assert sorted(p.name for p in empty.iterdir()) == ["notes.txt"]
+
+
+def test_mc_into_a_non_empty_folder_is_refused(tmp_path: Path, small_yaml: Path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("keep me\n", encoding="utf-8")
+    proc = cli("mc", small_yaml, "--runs", "3", "--workers", "1", "--out", out)
+    assert_usage_error(proc, "--out", "not empty")
+    assert snapshot(out) == {"keep.txt": b"keep me\n"}
+
+
+@pytest.mark.parametrize("with_config", [True, False], ids=["with-config", "folder-only"])
+def test_resume_with_other_runs_is_refused(with_config, finished_batch, small_yaml):
+    before = snapshot(finished_batch)
+    config = [small_yaml] if with_config else []
+    proc = cli("mc", *config, "--runs", "5", "--resume", finished_batch, "--workers", "1")
+    assert_usage_error(proc, "--resume")
+    assert snapshot(finished_batch) == before
+
+
+@pytest.mark.slow
+def test_unreachable_scheduler_is_one_line_exit_2(tmp_path: Path, small_yaml: Path):
+    proc = cli(
+        "mc",
+        small_yaml,
+        "--runs",
+        "2",
+        "--scheduler",
+        "tcp://127.0.0.1:9",
+        "--out",
+        tmp_path / "out",
+    )
+    assert_usage_error(proc, "tcp://127.0.0.1:9", "cannot start or reach workers")
