@@ -7,8 +7,9 @@ PYTHON ?= $(shell for p in python3.12 python3.13 python3.14 python3 python; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
 	&& { echo $$p; break; }; done)
 OUT ?= results/baseline
+RUNS ?= 40
 
-.PHONY: run test test-fast bench docs lint clean
+.PHONY: run viz test test-fast bench docs lint clean
 
 $(PY):
 	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.12 found on PATH" >&2; exit 2; }
@@ -16,15 +17,24 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: $(PY) pyproject.toml
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e '.[dist,viz]'
 	@touch $@
 
 $(VENV)/.installed-dev: $(PY) pyproject.toml
-	$(PY) -m pip install --quiet -e '.[dev,dist]'
+	$(PY) -m pip install --quiet -e '.[dev,dist,viz]'
 	@touch $(VENV)/.installed $@
 
+# One baseline run (results and figures), then baseline vs trusted release as a small paired
+# Monte Carlo with its comparison figures.
 run: $(VENV)/.installed
 	$(VENV)/bin/agentsim run configs/baseline.yaml --out $(OUT) --overwrite
+	rm -rf results/comparison
+	$(VENV)/bin/agentsim compare configs/baseline.yaml configs/trusted_release.yaml \
+		--runs $(RUNS) --out results/comparison
+	$(VENV)/bin/agentsim plot results/comparison
+
+viz: $(VENV)/.installed
+	$(VENV)/bin/agentsim viz configs/baseline.yaml
 
 # The whole suite (slow multi-seed tests included; benchmarks are run by `make bench`).
 test: $(VENV)/.installed-dev

@@ -364,6 +364,77 @@ def compare(
 
 
 @app.command()
+def plot(
+    results: Annotated[
+        Path, typer.Argument(help="A run or batch folder (run, mc, sweep or compare output).")
+    ],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Where to write the figures (default: RESULTS/figures)."),
+    ] = None,
+) -> None:
+    """Draw figures (PNG and PDF) from stored results, whichever command made them."""
+    from agentsim.figures import save_batch_figures, save_run_figures
+
+    if not results.is_dir():
+        fail(f"{results}: folder not found")
+    try:
+        if (results / "manifest.json").is_file():
+            paths = save_batch_figures(results, out_dir)
+        elif (results / "summary.json").is_file():
+            paths = save_run_figures(results, out_dir)
+        else:
+            fail(f"{results}: holds neither a run (summary.json) nor a batch (manifest.json)")
+    except ConfigError as exc:
+        fail(str(exc))
+    except (OSError, ValueError, KeyError) as exc:
+        fail(f"{results}: cannot read stored results ({exc.__class__.__name__}: {exc})")
+    for path in paths:
+        if path.suffix == ".png":
+            out.print(str(path))
+
+
+@app.command()
+def viz(
+    config: Annotated[
+        Path | None, typer.Argument(help="Scenario YAML file (default: the baseline).")
+    ] = None,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port on 127.0.0.1.")] = 8765,
+) -> None:
+    """Serve the interactive app (Mesa SolaraViz) on http://127.0.0.1:PORT."""
+    import os
+    import subprocess
+
+    from agentsim.run import DEFAULT_CONFIG
+
+    path = (config or DEFAULT_CONFIG).resolve()
+    _load(path, None)  # bad input stops here, with one line
+    try:
+        import solara  # noqa: F401
+    except ImportError:
+        fail("viz: the app needs the viz extra: pip install 'agentsim[viz]'")
+    env = {**os.environ, "AGENTSIM_VIZ_CONFIG": str(path)}
+    command = [
+        sys.executable,
+        "-m",
+        "solara",
+        "run",
+        "agentsim.app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-open",
+        "--production",
+    ]
+    out.print(f"serving {path.name} on http://127.0.0.1:{port} (Ctrl-C to stop)")
+    try:
+        raise typer.Exit(subprocess.call(command, env=env))
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
+@app.command()
 def validate(
     config: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     set_: SetOption = None,

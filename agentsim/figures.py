@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -109,6 +107,211 @@ def frontier_race(model: pd.DataFrame) -> Figure:
     return fig
 
 
+def talent_flows(
+    flows: pd.DataFrame, title: str = "Researcher moves between jurisdictions"
+) -> Figure:
+    """Heatmap of researcher moves from (rows) and to (columns) each jurisdiction."""
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN, 2.8))
+        values = flows.to_numpy(dtype=float)
+        image = ax.imshow(values, cmap="Blues")
+        ax.set_xticks(range(flows.shape[1]), flows.columns)
+        ax.set_yticks(range(flows.shape[0]), flows.index)
+        ax.set_xlabel("to (jurisdiction)")
+        ax.set_ylabel("from (jurisdiction)")
+        ax.grid(False)
+        for (i, j), v in np.ndenumerate(values):
+            ax.text(
+                j,
+                i,
+                f"{v:.0f}",
+                ha="center",
+                va="center",
+                fontsize=6,
+                color="white" if v > values.max() / 2 else "black",
+            )
+        fig.colorbar(image, ax=ax, label="researchers moved")
+        ax.set_title(title)
+        fig.tight_layout()
+    return fig
+
+
+def network_snapshot(
+    edges: pd.DataFrame, labs: pd.DataFrame, title: str = "Network at the end of the run"
+) -> Figure:
+    """Aggregated network: labs (size = capability, colour = jurisdiction) on an inner ring,
+    researcher pools (by origin) and investor pools (by home) on outer rings; edge width is
+    headcount (employment) or holdings (investment)."""
+    last = labs[labs["step"] == labs["step"].max()].sort_values(["jurisdiction", "lab"])
+    names = last["lab"].tolist()
+    angle = {n: 2 * np.pi * i / max(len(names), 1) for i, n in enumerate(names)}
+    position = {n: (np.cos(a), np.sin(a)) for n, a in angle.items()}
+    codes = list(dict.fromkeys(last["jurisdiction"]))
+    for k, code in enumerate(codes):
+        mine = [angle[n] for n in names if last.set_index("lab").loc[n, "jurisdiction"] == code]
+        a = float(np.mean(mine)) if mine else 2 * np.pi * k / len(codes)
+        position[f"researchers:{code}"] = (1.7 * np.cos(a - 0.15), 1.7 * np.sin(a - 0.15))
+        position[f"investors:{code}"] = (2.2 * np.cos(a + 0.15), 2.2 * np.sin(a + 0.15))
+    kinds = {
+        "employment": ("#888888", 4.0),
+        "investment": ("#2e7d32", 4.0),
+        "partnership": ("#bbbbbb", 0.6),
+    }
+    with plt.rc_context({**STYLE, "axes.grid": False}):
+        fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN * 1.6, COLUMN_WIDTH_IN * 1.6))
+        for kind, (colour, width) in kinds.items():
+            chunk = edges[
+                (edges["kind"] == kind)
+                & edges["source"].isin(position)
+                & edges["target"].isin(position)
+            ]
+            top = chunk["weight"].max() if len(chunk) else 1.0
+            for row in chunk.itertuples():
+                (x0, y0), (x1, y1) = position[row.source], position[row.target]
+                ax.plot(
+                    [x0, x1],
+                    [y0, y1],
+                    color=colour,
+                    alpha=0.5,
+                    lw=0.2 + width * row.weight / top,
+                    zorder=1,
+                )
+        capability = last["capability"].to_numpy()
+        size = 40 + 400 * (capability - capability.min()) / max(np.ptp(capability), 1e-9)
+        for (name, code), s_ in zip(
+            zip(names, last["jurisdiction"], strict=True), size, strict=True
+        ):
+            x, y = position[name]
+            ax.scatter(x, y, s=s_, color=_colour(code), edgecolor="black", lw=0.4, zorder=3)
+            ax.annotate(
+                name,
+                (x, y),
+                fontsize=5,
+                ha="center",
+                va="center",
+                zorder=4,
+                xytext=(0, -9),
+                textcoords="offset points",
+            )
+        for code in codes:
+            for pool, marker in (("researchers", "^"), ("investors", "s")):
+                x, y = position[f"{pool}:{code}"]
+                ax.scatter(x, y, s=60, marker=marker, color=_colour(code), alpha=0.7, zorder=3)
+                ax.annotate(
+                    f"{pool}\n{code}",
+                    (x, y),
+                    fontsize=5,
+                    ha="center",
+                    xytext=(0, 7),
+                    textcoords="offset points",
+                )
+        handles = [plt.Line2D([], [], color=c, lw=2, label=k) for k, (c, _) in kinds.items()]
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+        ax.set_title(f"{title} (labs sized by capability)")
+        ax.set_aspect("equal")
+        ax.axis("off")
+        fig.tight_layout()
+    return fig
+
+
+def fan_chart(
+    timeseries: pd.DataFrame, runs: pd.DataFrame, column: str, ylabel: str, title: str
+) -> Figure:
+    """Median with 50% and 90% bands of ``column`` over time, one colour per scenario."""
+    merged = timeseries.merge(runs[["run_id", "scenario"]], on="run_id")
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN, 2.6))
+        for k, (scenario, group) in enumerate(merged.groupby("scenario", sort=False)):
+            q = group.groupby("date")[column].quantile([0.05, 0.25, 0.5, 0.75, 0.95]).unstack()
+            colour = palette[k % len(palette)]
+            ax.fill_between(q.index, q[0.05], q[0.95], color=colour, alpha=0.15, lw=0)
+            ax.fill_between(q.index, q[0.25], q[0.75], color=colour, alpha=0.3, lw=0)
+            ax.plot(q.index, q[0.5], color=colour, lw=1.2, label=str(scenario))
+        ax.set_xlabel("date")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.legend(frameon=False, title="median; 50% and 90% bands", title_fontsize=6)
+        fig.tight_layout()
+    return fig
+
+
+def overtake_survival(runs: pd.DataFrame, steps: int) -> Figure:
+    """Share of runs in which no non-US lab has led yet, by month, per scenario."""
+    ok = runs[runs["error"].isna()]
+    months = np.arange(steps + 1)
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN, 2.6))
+        dashes = ["-", "--", ":", "-."]  # paired scenarios often coincide early: keep both visible
+        for k, (scenario, group) in enumerate(ok.groupby("scenario", sort=False)):
+            first = group["overtake_month"].to_numpy(dtype=float)
+            alive = [(~(first <= m)).mean() for m in months]
+            ax.step(
+                months,
+                alive,
+                where="post",
+                ls=dashes[k % len(dashes)],
+                lw=1.3,
+                label=f"{scenario} (n={len(group)})",
+            )
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("months since start")
+        ax.set_ylabel("share of runs with the US still leading")
+        ax.set_title("Time to a non-US overtake")
+        ax.legend(frameon=False)
+        fig.tight_layout()
+    return fig
+
+
+def mean_talent_flows(runs: pd.DataFrame) -> Figure:
+    """Mean researcher moves between jurisdictions over a batch's runs."""
+    ok = runs[runs["error"].isna()]
+    columns = [c for c in ok.columns if c.startswith("talent_flow_")]
+    codes = list(dict.fromkeys(c.split("_")[2] for c in columns))
+    matrix = pd.DataFrame(
+        [[ok[f"talent_flow_{a}_{b}"].mean() for b in codes] for a in codes],
+        index=codes,
+        columns=codes,
+    )
+    return talent_flows(matrix, title=f"Mean researcher moves per run (n={len(ok)})")
+
+
+def sweep_heatmap(
+    runs: pd.DataFrame,
+    grid: dict,
+    outcome: str = "overtaken",
+    label: str = "probability of a non-US overtake",
+) -> Figure:
+    """Heatmap of an outcome's mean over the first two swept keys (others averaged)."""
+    ok = runs[runs["error"].isna()]
+    keys = list(grid)
+    rows_key = keys[0]
+    cols_key = keys[1] if len(keys) > 1 else None
+    with plt.rc_context({**STYLE, "axes.grid": False}):
+        fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN, 2.8))
+        if cols_key is None:
+            table = ok.groupby(rows_key)[outcome].mean().to_frame().T
+        else:
+            table = ok.pivot_table(index=rows_key, columns=cols_key, values=outcome, aggfunc="mean")
+        image = ax.imshow(
+            table.to_numpy(dtype=float),
+            cmap="viridis",
+            aspect="auto",
+            vmin=0,
+            vmax=1 if outcome == "overtaken" else None,
+        )
+        ax.set_yticks(range(table.shape[0]), [f"{v:g}" for v in table.index] if cols_key else [""])
+        ax.set_xticks(range(table.shape[1]), [f"{v:g}" for v in table.columns])
+        ax.set_ylabel(rows_key.rsplit(".", 1)[-1] if cols_key else "")
+        ax.set_xlabel((cols_key or rows_key).rsplit(".", 1)[-1])
+        for (i, j), v in np.ndenumerate(table.to_numpy(dtype=float)):
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6, color="white")
+        fig.colorbar(image, ax=ax, label=label)
+        ax.set_title(f"Sweep: {label}")
+        fig.tight_layout()
+    return fig
+
+
 def save_figure(fig: Figure, stem: Path) -> list[Path]:
     """Save ``fig`` as ``stem``.png and ``stem``.pdf atomically; close it."""
     paths = []
@@ -128,4 +331,43 @@ def save_run_figures(run_dir: Path, out: Path | None = None) -> list[Path]:
     paths += save_figure(frontier_race(stored["model"]), out / "frontier")
     paths += save_figure(capability_paths(stored["labs"]), out / "capability")
     paths += save_figure(share_panels(stored["model"]), out / "shares")
+    paths += save_figure(talent_flows(stored["flows"]), out / "talent_flows")
+    paths += save_figure(network_snapshot(stored["network"], stored["labs"]), out / "network")
+    return paths
+
+
+def save_batch_figures(batch_dir: Path, out: Path | None = None) -> list[Path]:
+    """Draw the figures of a stored Monte Carlo, sweep or comparison into ``out``."""
+    from agentsim.montecarlo import read_manifest
+
+    batch_dir = Path(batch_dir)
+    manifest = read_manifest(batch_dir)
+    runs = pd.read_parquet(batch_dir / "runs.parquet")
+    timeseries = pd.read_parquet(batch_dir / "timeseries.parquet")
+    out = Path(out) if out is not None else batch_dir / "figures"
+    paths: list[Path] = []
+    steps = int(timeseries["step"].max()) if len(timeseries) else 0
+    fans = [
+        ("frontier_capability_us", "US frontier capability (log10 FLOP)", "fan_frontier_us"),
+        (
+            "frontier_capability_non_us",
+            "non-US frontier capability (log10 FLOP)",
+            "fan_frontier_non_us",
+        ),
+        ("us_user_share", "US share of users (0-1)", "fan_us_user_share"),
+        ("us_capital_share", "US share of invested capital (0-1)", "fan_us_capital_share"),
+        ("us_talent_share", "US share of talent (0-1)", "fan_us_talent_share"),
+    ]
+    if len(timeseries):
+        for column, ylabel, stem in fans:
+            fig = fan_chart(timeseries, runs, column, ylabel, ylabel.split(" (")[0])
+            paths += save_figure(fig, out / stem)
+    paths += save_figure(overtake_survival(runs, steps), out / "overtake_survival")
+    paths += save_figure(mean_talent_flows(runs), out / "talent_flows")
+    if manifest.get("kind") == "sweep" and manifest.get("grid"):
+        paths += save_figure(sweep_heatmap(runs, manifest["grid"]), out / "sweep_overtake")
+        paths += save_figure(
+            sweep_heatmap(runs, manifest["grid"], "final_us_user_share", "final US share of users"),
+            out / "sweep_user_share",
+        )
     return paths

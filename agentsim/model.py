@@ -15,6 +15,7 @@ from typing import Any
 import mesa
 import networkx as nx
 import numpy as np
+import pandas as pd
 
 from agentsim import capital, flywheel, market, policy, talent
 from agentsim.agents import Government, Investor, Lab, ReleaseState, Researcher
@@ -80,17 +81,29 @@ class AIRaceModel(mesa.Model):
     Args:
         config: a :class:`Config`, a path to a scenario YAML, or None for the built-in defaults.
         rng: root seed (non-negative int); every random stream derives from it.
-        **levers: policy levers by short name (see :data:`LEVERS`), as SolaraViz passes them.
+        trusted_release ... n_researchers: policy levers (see :data:`LEVERS`; None keeps the
+            config's value). The constructor's keywords are what the app's controls set.
     """
 
     def __init__(
-        self, config: Config | str | Path | None = None, rng: int = 0, **levers: Any
+        self,
+        config: Config | str | Path | None = None,
+        rng: int = 0,
+        *,
+        trusted_release: bool | None = None,
+        trusted_fraction: float | None = None,
+        restricted_months: float | None = None,
+        compliance_delay_weeks: float | None = None,
+        export_controls: bool | None = None,
+        export_price_multiplier: float | None = None,
+        flywheel_strength: float | None = None,
+        n_researchers: int | None = None,
     ) -> None:
+        levers = {name: value for name, value in locals().items() if name in LEVERS}
+        if isinstance(rng, str) and rng.strip().isdigit():  # from a text box in the app
+            rng = int(rng)
         if isinstance(rng, bool) or not isinstance(rng, int | np.integer) or rng < 0:
             raise ValueError(f"rng: must be a non-negative integer seed (got {rng!r})")
-        unknown = sorted(set(levers) - set(LEVERS))
-        if unknown:
-            raise TypeError(f"unknown lever(s) {unknown}; known levers are {sorted(LEVERS)}")
         if config is None or isinstance(config, str | Path):
             config = load_config(config)
         overrides = {LEVERS[k]: v for k, v in levers.items() if v is not None}
@@ -846,6 +859,29 @@ class AIRaceModel(mesa.Model):
             )
             self._graph_step = self.steps
         return self._graph
+
+    def network_snapshot(self) -> pd.DataFrame:
+        """Aggregated ties now: source, target, kind, weight (one row per aggregated edge).
+
+        Researchers are pooled by origin (``researchers:CODE`` -> lab, weight = headcount),
+        investors by home (``investors:CODE`` -> lab, weight = holdings in USD); lab-lab
+        partnerships have weight 1. Readable at 5,000 or 100,000 researchers alike.
+        """
+        rows = []
+        employed = self.researcher_employer >= 0
+        staff = np.zeros((len(self.codes), self.n_labs), dtype=np.int64)
+        np.add.at(staff, (self.researcher_origin[employed], self.researcher_employer[employed]), 1)
+        holdings = np.zeros((len(self.codes), self.n_labs))
+        np.add.at(holdings, self.investor_home, self.investor_holdings / CENTS_PER_USD)
+        for c, code in enumerate(self.codes):
+            for j, lab in enumerate(self.lab_names):
+                if staff[c, j]:
+                    rows.append((f"researchers:{code}", lab, "employment", float(staff[c, j])))
+                if holdings[c, j] > 0:
+                    rows.append((f"investors:{code}", lab, "investment", float(holdings[c, j])))
+        for a, b in zip(*np.nonzero(np.triu(self.partners, 1)), strict=True):
+            rows.append((self.lab_names[a], self.lab_names[b], "partnership", 1.0))
+        return pd.DataFrame(rows, columns=["source", "target", "kind", "weight"])
 
     def audit(self, before: dict[str, np.ndarray] | None = None) -> list[str]:
         """Accounting and conservation checks; returns the violations (empty when all hold).

@@ -37,6 +37,7 @@ class RunResult:
     lab_frame: pd.DataFrame
     summary: dict[str, Any]
     flows: pd.DataFrame
+    network: pd.DataFrame  #: aggregated ties at the end (see AIRaceModel.network_snapshot)
 
 
 def month_dates(start: str, steps: int) -> pd.DatetimeIndex:
@@ -105,6 +106,7 @@ def collect(model: AIRaceModel) -> RunResult:
         lab_frame=labs.reset_index(drop=True),
         summary=summarize(model, frame),
         flows=flows,
+        network=model.network_snapshot(),
     )
 
 

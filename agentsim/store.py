@@ -21,7 +21,14 @@ import pandas as pd
 from agentsim.config import ConfigError, dump_config
 from agentsim.run import RunResult
 
-RUN_FILES = ("model.parquet", "labs.parquet", "summary.json", "flows.csv", "config.yaml")
+RUN_FILES = (
+    "model.parquet",
+    "labs.parquet",
+    "summary.json",
+    "flows.csv",
+    "config.yaml",
+    "network.parquet",
+)
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -111,6 +118,7 @@ def write_run(
         write_json(staging / "summary.json", result.summary)
         atomic_write(staging / "flows.csv", lambda tmp: result.flows.to_csv(tmp))
         write_text(staging / "config.yaml", dump_config(result.config))
+        write_parquet(staging / "network.parquet", result.network)
         if extras is not None:
             extras(staging)
         if out.exists():
@@ -138,4 +146,5 @@ def read_run(path: Path) -> dict[str, Any]:
         "summary": json.loads((path / "summary.json").read_text(encoding="utf-8")),
         "flows": pd.read_csv(path / "flows.csv", index_col=0),
         "config": (path / "config.yaml").read_text(encoding="utf-8"),
+        "network": pd.read_parquet(path / "network.parquet"),
     }
