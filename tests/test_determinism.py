@@ -83,7 +83,7 @@ def test_simulate_rejects_unknown_names_with_suggestion():
 def test_model_rejects_bad_seed_and_unknown_lever():
     with pytest.raises(ValueError, match="rng"):
         AIRaceModel(_small(), rng=-1)
-    with pytest.raises(TypeError, match="unknown lever"):
+    with pytest.raises(TypeError, match="trusted_fractoin"):
         AIRaceModel(_small(), rng=0, trusted_fractoin=0.1)
 
 
