@@ -44,6 +44,11 @@ SetOption = Annotated[
 ]
 
 
+def say(message: str) -> None:
+    """Print a plain line to stdout (no markup, no wrapping: paths stay intact)."""
+    out.print(message, markup=False, soft_wrap=True, highlight=False)
+
+
 def fail(message: str) -> None:
     """Print a one-line error and exit with code 2."""
     err.print(f"error: {message}", markup=False, soft_wrap=True)
@@ -96,7 +101,7 @@ def run(
 
         save_run_figures(written)
     _print_summary(result.summary, cfg.name)
-    out.print(f"results written to {written}")
+    say(f"results written to {written}")
 
 
 def _print_summary(summary: dict, name: str) -> None:
@@ -284,7 +289,7 @@ def mc(
         fail(str(exc))
     result = _run_batch(plan, out_dir, resume, workers, scheduler, cfg.get("name", "scenario"))
     _print_frame(outcome_table(result.runs), f"{cfg.get('name')}: {runs} runs, root seed {seed}")
-    out.print(f"results written to {result.out}")
+    say(f"results written to {result.out}")
     _report_failures(result)
 
 
@@ -324,7 +329,7 @@ def sweep(
         ],
         "sweep",
     )
-    out.print(f"results written to {result.out}")
+    say(f"results written to {result.out}")
     _report_failures(result)
 
 
@@ -359,7 +364,7 @@ def compare(
     atomic_write(result.out / "comparison.csv", lambda tmp: diffs.to_csv(tmp, index=False))
     shown = diffs[diffs["outcome"].isin([*KEY_OUTCOMES, "overtaken"])]
     _print_frame(shown, f"{name_b} - {name_a}: paired differences over {runs} seeds")
-    out.print(f"results written to {result.out} (all outcomes in comparison.csv)")
+    say(f"results written to {result.out} (all outcomes in comparison.csv)")
     _report_failures(result)
 
 
@@ -391,7 +396,7 @@ def plot(
         fail(f"{results}: cannot read stored results ({exc.__class__.__name__}: {exc})")
     for path in paths:
         if path.suffix == ".png":
-            out.print(str(path))
+            say(str(path))
 
 
 @app.command()
@@ -427,7 +432,7 @@ def viz(
         "--no-open",
         "--production",
     ]
-    out.print(f"serving {path.name} on http://127.0.0.1:{port} (Ctrl-C to stop)")
+    say(f"serving {path.name} on http://127.0.0.1:{port} (Ctrl-C to stop)")
     try:
         raise typer.Exit(subprocess.call(command, env=env))
     except KeyboardInterrupt:

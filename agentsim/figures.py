@@ -37,6 +37,11 @@ STYLE = {
 COLUMN_WIDTH_IN = 3.4  # one column of a two-column paper
 
 
+def _tick(value: object) -> str:
+    """Tick label for a swept value: numbers compactly, anything else as text."""
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
+
+
 def _colour(code: str) -> str:
     return JURISDICTION_COLOURS.get(code, "#555555")
 
@@ -300,8 +305,8 @@ def sweep_heatmap(
             vmin=0,
             vmax=1 if outcome == "overtaken" else None,
         )
-        ax.set_yticks(range(table.shape[0]), [f"{v:g}" for v in table.index] if cols_key else [""])
-        ax.set_xticks(range(table.shape[1]), [f"{v:g}" for v in table.columns])
+        ax.set_yticks(range(table.shape[0]), [_tick(v) for v in table.index] if cols_key else [""])
+        ax.set_xticks(range(table.shape[1]), [_tick(v) for v in table.columns])
         ax.set_ylabel(rows_key.rsplit(".", 1)[-1] if cols_key else "")
         ax.set_xlabel((cols_key or rows_key).rsplit(".", 1)[-1])
         for (i, j), v in np.ndenumerate(table.to_numpy(dtype=float)):

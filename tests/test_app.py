@@ -19,8 +19,10 @@ from .conftest import CONFIGS, ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
-    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install "
-                       "chromium); CI installs it"),
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="Chromium is not installed (apt-get install chromium); CI installs it",
+    ),
 ]
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 pytest.importorskip("solara", reason="the viz extra is not installed")
@@ -38,9 +40,20 @@ def app_url(tmp_path_factory):
     log = tmp_path_factory.mktemp("viz") / "server.log"
     with log.open("w") as sink:
         server = subprocess.Popen(
-            [sys.executable, "-m", "agentsim.cli", "viz", str(CONFIGS / "baseline.yaml"),
-             "--port", str(port)], stdout=sink, stderr=subprocess.STDOUT, cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            [
+                sys.executable,
+                "-m",
+                "agentsim.cli",
+                "viz",
+                str(CONFIGS / "baseline.yaml"),
+                "--port",
+                str(port),
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         url = f"http://127.0.0.1:{port}/"
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -65,15 +78,28 @@ def test_app_renders_steps_and_updates_time_series(app_url, tmp_path):
     screenshots = Path(os.environ.get("AGENTSIM_SCREENSHOTS", tmp_path))
     screenshots.mkdir(parents=True, exist_ok=True)
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1100})
             page.goto(app_url, timeout=90_000)
             page.get_by_text("Labs at step 0").wait_for(timeout=90_000)
-            for label in ("Trusted fraction of users", "Compliance delay (weeks)",
-                          "Flywheel strength (gamma)", "Seed"):
+            for label in (
+                "Trusted fraction of users",
+                "Compliance delay (weeks)",
+                "Flywheel strength (gamma)",
+                "Seed",
+            ):
                 assert page.get_by_text(label).count() >= 1, label
             assert page.get_by_text("GoogleDeepMind").count() >= 1  # the table of labs
             plots = page.locator("img")

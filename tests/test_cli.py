@@ -16,8 +16,14 @@ from agentsim.config import load_config
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "configs" / "baseline.yaml"
 
-RUN_FILES = {"model.parquet", "labs.parquet", "summary.json", "flows.csv", "config.yaml",
-             "network.parquet"}
+RUN_FILES = {
+    "model.parquet",
+    "labs.parquet",
+    "summary.json",
+    "flows.csv",
+    "config.yaml",
+    "network.parquet",
+}
 MODEL_COLUMNS = [
     "step",
     "date",

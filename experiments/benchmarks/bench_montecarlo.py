@@ -61,30 +61,42 @@ def main() -> None:
     config = config_to_dict(load_config(ROOT / "configs" / "baseline.yaml"))
     big, small = plan_monte_carlo(config, args.runs, 0), plan_monte_carlo(config, args.small, 0)
 
-    results: dict[str, float | list[float] | int] = {"workers": args.workers,
-                                                     "cores": os.cpu_count() or 0}
+    results: dict[str, float | list[float] | int] = {
+        "workers": args.workers,
+        "cores": os.cpu_count() or 0,
+    }
     one, _ = timed(small, InProcess())
     pool_small, _ = timed(small, ProcessPool(args.workers))
     dask_small, _ = timed(small, DaskCluster("local", args.workers))
     pool_big, memory = timed(big, ProcessPool(args.workers), sample_memory=True)
-    results.update({
-        f"in_process_{args.small}_s": one,
-        f"pool_{args.small}_s": pool_small,
-        f"dask_local_{args.small}_s": dask_small,
-        f"pool_{args.runs}_s": pool_big,
-        "runs_per_s_per_worker": args.runs / pool_big / args.workers,
-        "efficiency_vs_1_worker": one / (args.workers * pool_small),
-        "dask_over_pool": dask_small / pool_small,
-        "worker_memory_mib_first_last_max": [memory[0], memory[-1], max(memory)] if memory else [],
-    })
-    print(f"{args.runs} runs, {args.workers} workers (process pool): {pool_big:.1f} s wall, "
-          f"{results['runs_per_s_per_worker']:.2f} runs/s per worker")
-    print(f"{args.small} runs: in-process {one:.1f} s, pool {pool_small:.1f} s "
-          f"(efficiency {results['efficiency_vs_1_worker']:.2f}), Dask LocalCluster "
-          f"{dask_small:.1f} s ({results['dask_over_pool']:.2f}x the pool)")
+    results.update(
+        {
+            f"in_process_{args.small}_s": one,
+            f"pool_{args.small}_s": pool_small,
+            f"dask_local_{args.small}_s": dask_small,
+            f"pool_{args.runs}_s": pool_big,
+            "runs_per_s_per_worker": args.runs / pool_big / args.workers,
+            "efficiency_vs_1_worker": one / (args.workers * pool_small),
+            "dask_over_pool": dask_small / pool_small,
+            "worker_memory_mib_first_last_max": [memory[0], memory[-1], max(memory)]
+            if memory
+            else [],
+        }
+    )
+    print(
+        f"{args.runs} runs, {args.workers} workers (process pool): {pool_big:.1f} s wall, "
+        f"{results['runs_per_s_per_worker']:.2f} runs/s per worker"
+    )
+    print(
+        f"{args.small} runs: in-process {one:.1f} s, pool {pool_small:.1f} s "
+        f"(efficiency {results['efficiency_vs_1_worker']:.2f}), Dask LocalCluster "
+        f"{dask_small:.1f} s ({results['dask_over_pool']:.2f}x the pool)"
+    )
     if memory:
-        print(f"worker memory (all workers, MiB): first {memory[0]:.0f}, last {memory[-1]:.0f}, "
-              f"max {max(memory):.0f} over {len(memory)} samples")
+        print(
+            f"worker memory (all workers, MiB): first {memory[0]:.0f}, last {memory[-1]:.0f}, "
+            f"max {max(memory):.0f} over {len(memory)} samples"
+        )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))
