@@ -310,7 +310,15 @@ def sweep_heatmap(
         ax.set_ylabel(rows_key.rsplit(".", 1)[-1] if cols_key else "")
         ax.set_xlabel((cols_key or rows_key).rsplit(".", 1)[-1])
         for (i, j), v in np.ndenumerate(table.to_numpy(dtype=float)):
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6, color="white")
+            ax.text(
+                j,
+                i,
+                f"{v:.2f}",
+                ha="center",
+                va="center",
+                fontsize=6,
+                color="black" if image.norm(v) > 0.6 else "white",
+            )
         fig.colorbar(image, ax=ax, label=label)
         ax.set_title(f"Sweep: {label}")
         fig.tight_layout()
@@ -352,6 +360,10 @@ def save_batch_figures(batch_dir: Path, out: Path | None = None) -> list[Path]:
     out = Path(out) if out is not None else batch_dir / "figures"
     paths: list[Path] = []
     steps = int(timeseries["step"].max()) if len(timeseries) else 0
+    if manifest.get("kind") == "sweep" and manifest.get("grid"):
+        # one curve per value of the first swept key (other keys pooled), not one per scenario
+        key = next(iter(manifest["grid"]))
+        runs = runs.assign(scenario=[f"{key.rsplit('.', 1)[-1]}={_tick(v)}" for v in runs[key]])
     fans = [
         ("frontier_capability_us", "US frontier capability (log10 FLOP)", "fan_frontier_us"),
         (
