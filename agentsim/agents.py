@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import mesa
 
 from agentsim.market import CENTS_PER_USD
+from agentsim.policy import months_behind_update
 
 if TYPE_CHECKING:
     from agentsim.model import AIRaceModel
@@ -182,7 +183,7 @@ class Government(mesa.Agent):
             return
         rules = self.model.config.policy.adaptive
         lead = self.model.us_lead
-        self.months_behind = self.months_behind + 1 if not lead >= 0 else 0
+        self.months_behind = months_behind_update(self.months_behind, not lead >= 0)
         if (
             rules.repeal_trusted_release_after_months_behind is not None
             and self.trusted_release_in_force

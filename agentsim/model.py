@@ -610,38 +610,44 @@ class AIRaceModel(mesa.Model):
         self.lab_inference = np.minimum(inference, self.lab_cash)
         self.lab_cash = self.lab_cash - self.lab_inference
         monthly_pay = self._monthly_pay_cents()
-        wage_bill = np.bincount(
-            self._employed_at(), weights=monthly_pay[self._employed()], minlength=self.n_labs
-        ).astype(np.int64)
-        short = np.flatnonzero((wage_bill > self.lab_cash) | (self.lab_inference < inference))
+        self.lab_salaries = self._wage_bill(monthly_pay)
+        short = np.flatnonzero(
+            (self.lab_salaries > self.lab_cash) | (self.lab_inference < inference)
+        )
         for i in short:
             self._lay_off(int(i), int(self.lab_cash[i]), monthly_pay)
             if self.lab_inference[i] < inference[i] or self.lab_headcount[i] == 0:
                 self._exit_lab(int(i))
-        employed = self._employed()
-        self.lab_salaries = np.bincount(
-            self.researcher_employer[employed], weights=monthly_pay[employed], minlength=self.n_labs
-        ).astype(np.int64)
+        if short.size:  # staff changed: pay the staff that is left
+            self.lab_salaries = self._wage_bill(monthly_pay)
         self.lab_cash = self.lab_cash - self.lab_salaries
         self.lab_revenue_history = np.roll(self.lab_revenue_history, -1, axis=1)
         self.lab_revenue_history[:, -1] = self.lab_revenue
+
+    def _wage_bill(self, monthly_pay: np.ndarray) -> np.ndarray:
+        """Monthly pay of each lab's staff (integer cents)."""
+        employed = self._employed()
+        return np.bincount(
+            self.researcher_employer[employed], weights=monthly_pay[employed], minlength=self.n_labs
+        ).astype(np.int64)
+
+    def _dismiss(self, lab: int, researchers: np.ndarray) -> None:
+        """Researchers leave ``lab`` for unemployment (pay stops)."""
+        self.researcher_employer[researchers] = talent.UNEMPLOYED
+        self.researcher_salary[researchers] = 0.0
+        self.lab_headcount[lab] = int((self.researcher_employer == lab).sum())
 
     def _lay_off(self, lab: int, budget_cents: int, monthly_pay: np.ndarray) -> None:
         """Keep the best-skilled staff whose pay fits the budget; the rest become unemployed."""
         staff = np.flatnonzero(self.researcher_employer == lab)
         staff = staff[np.argsort(-self.researcher_skill[staff], kind="stable")]
         keep = np.cumsum(monthly_pay[staff]) <= budget_cents
-        self.researcher_employer[staff[~keep]] = talent.UNEMPLOYED
-        self.researcher_salary[staff[~keep]] = 0.0
-        self.lab_headcount[lab] = int(keep.sum())
+        self._dismiss(lab, staff[~keep])
 
     def _exit_lab(self, lab: int) -> None:
         """A lab out of cash leaves the market: staff laid off, no users, no new releases."""
         self.lab_active[lab] = False
-        gone = self.researcher_employer == lab
-        self.researcher_employer[gone] = talent.UNEMPLOYED
-        self.researcher_salary[gone] = 0.0
-        self.lab_headcount[lab] = 0
+        self._dismiss(lab, np.flatnonzero(self.researcher_employer == lab))
         self.lab_pending_capability[lab] = np.nan
         self.lab_pending_time[lab] = np.inf
 
@@ -794,9 +800,6 @@ class AIRaceModel(mesa.Model):
 
     def _employed(self) -> np.ndarray:
         return self.researcher_employer >= 0
-
-    def _employed_at(self) -> np.ndarray:
-        return self.researcher_employer[self._employed()]
 
     def _human_capital(self) -> np.ndarray:
         employed = self._employed()
