@@ -19,10 +19,11 @@ from matplotlib.figure import Figure
 from mesa.visualization import SolaraViz, make_plot_component
 from mesa.visualization.utils import update_counter
 
-from agentsim.config import Config, load_config
+from agentsim.config import Config
 from agentsim.figures import JURISDICTION_COLOURS, network_snapshot
 from agentsim.model import AIRaceModel
 from agentsim.run import DEFAULT_CONFIG
+from agentsim.scenario_io import load_config
 
 
 def lever_controls(config: Config, path: Path) -> dict[str, Any]:

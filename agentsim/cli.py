@@ -22,7 +22,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from agentsim.config import ConfigError, dump_config, load_config
+from agentsim.config import ConfigError
+from agentsim.scenario_io import dump_config, load_config
 
 app = typer.Typer(
     add_completion=False,
@@ -244,8 +245,8 @@ def _batch_config(
     config: Path | None, set_: list[str] | None, resume: Path | None = None
 ) -> tuple[dict, dict | None]:
     """The config of a batch, from CONFIG or from the manifest of the batch being resumed."""
-    from agentsim.config import config_to_dict
     from agentsim.montecarlo import read_manifest
+    from agentsim.scenario_io import config_to_dict
 
     if config is not None:
         return config_to_dict(_load(config, set_)), None

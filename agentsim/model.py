@@ -19,9 +19,10 @@ import pandas as pd
 
 from agentsim import capital, flywheel, market, policy, talent
 from agentsim.agents import Government, Investor, Lab, ReleaseState, Researcher
-from agentsim.config import Config, apply_overrides, config_to_dict, load_config, validate_config
+from agentsim.config import Config
 from agentsim.market import CENTS_PER_USD
 from agentsim.network import Ties, build_graph, small_world
+from agentsim.scenario_io import apply_overrides, config_to_dict, load_config, validate_config
 
 #: Constructor keywords (the app's sliders) and the config paths they set.
 LEVERS: dict[str, str] = {

@@ -31,8 +31,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agentsim.config import ConfigError, apply_overrides, validate_config
+from agentsim.config import ConfigError
 from agentsim.run import run as run_model
+from agentsim.scenario_io import apply_overrides, validate_config
 from agentsim.store import write_json, write_parquet
 
 MANIFEST = "manifest.json"

@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 
 from agentsim.agents import Lab
-from agentsim.config import Config, ConfigError, load_config
+from agentsim.config import Config, ConfigError
 from agentsim.model import LAB_COLUMNS, MODEL_COLUMNS, AIRaceModel
+from agentsim.scenario_io import load_config
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "baseline.yaml"
 
@@ -189,7 +190,7 @@ def simulate(
     :class:`ConfigError` with a did-you-mean.
     """
     if isinstance(config, Config):
-        from agentsim.config import apply_overrides, config_to_dict, validate_config
+        from agentsim.scenario_io import apply_overrides, config_to_dict, validate_config
 
         cfg = validate_config(apply_overrides(config_to_dict(config), overrides))
     else:

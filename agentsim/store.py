@@ -18,8 +18,9 @@ from typing import Any
 
 import pandas as pd
 
-from agentsim.config import ConfigError, dump_config
+from agentsim.config import ConfigError
 from agentsim.run import RunResult
+from agentsim.scenario_io import dump_config
 
 RUN_FILES = (
     "model.parquet",

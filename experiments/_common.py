@@ -9,9 +9,10 @@ from pathlib import Path
 import pandas as pd
 
 from agentsim.cli import run_with_progress
-from agentsim.config import ConfigError, config_to_dict, load_config
+from agentsim.config import ConfigError
 from agentsim.executors import make_executor
 from agentsim.montecarlo import BatchPlan, BatchResult
+from agentsim.scenario_io import config_to_dict, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"

@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from agentsim.config import Config, load_config
+from agentsim.config import Config
 from agentsim.run import run
+from agentsim.scenario_io import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from agentsim.config import load_config
+from agentsim.scenario_io import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "configs" / "baseline.yaml"

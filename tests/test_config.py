@@ -7,14 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agentsim.config import (
-    Config,
-    ConfigError,
-    config_to_dict,
-    dump_config,
-    load_config,
-    validate_config,
-)
+from agentsim.config import Config, ConfigError
+from agentsim.scenario_io import config_to_dict, dump_config, load_config, validate_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))

@@ -23,7 +23,6 @@ from matplotlib.collections import PathCollection, PolyCollection
 from matplotlib.colors import same_color, to_rgb
 
 from agentsim import store
-from agentsim.config import config_to_dict
 from agentsim.executors import InProcess
 from agentsim.figures import (
     JURISDICTION_COLOURS,
@@ -41,6 +40,7 @@ from agentsim.figures import (
 )
 from agentsim.montecarlo import plan_comparison, plan_sweep, read_manifest, run_batch
 from agentsim.run import run
+from agentsim.scenario_io import config_to_dict
 from tests.conftest import scenario
 
 ROOT = Path(__file__).resolve().parents[1]

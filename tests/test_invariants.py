@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agentsim import AIRaceModel
-from agentsim.config import Config, apply_overrides, config_to_dict, validate_config
+from agentsim.config import Config
+from agentsim.scenario_io import apply_overrides, config_to_dict, validate_config
 
 from .conftest import scenario
 

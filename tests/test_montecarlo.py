@@ -29,7 +29,6 @@ from typer.testing import CliRunner
 
 import agentsim.montecarlo as montecarlo
 from agentsim.cli import app
-from agentsim.config import config_to_dict, load_config
 from agentsim.executors import DaskCluster, InProcess, ProcessPool
 from agentsim.montecarlo import (
     completed_run_ids,
@@ -42,6 +41,7 @@ from agentsim.montecarlo import (
     run_batch,
     wilson_interval,
 )
+from agentsim.scenario_io import config_to_dict, load_config
 from tests.conftest import scenario
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from agentsim import AIRaceModel
-from agentsim.config import validate_config
 from agentsim.market import window_loss_share
+from agentsim.scenario_io import validate_config
 
 from .conftest import scenario, summaries
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import psutil
 
-from agentsim.config import config_to_dict, load_config
 from agentsim.executors import DaskCluster, InProcess, ProcessPool
 from agentsim.montecarlo import plan_monte_carlo, run_batch
+from agentsim.scenario_io import config_to_dict, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
