@@ -103,6 +103,13 @@ class JurisdictionConfig(Section):
         ge=0,
         le=100,
     )
+    foreign_born_share: float = _p(
+        0.08,
+        "Share of the researchers working here at step 0 who come from another jurisdiction.",
+        "-",
+        ge=0,
+        le=1,
+    )
 
 
 class LabConfig(Section):
@@ -338,6 +345,30 @@ class CapitalConfig(Section):
     initial_ties: int = _p(
         3, "Labs outside its home an investor knows at step 0.", "labs", ge=0, le=1000
     )
+    investor_size_shape: float = _p(
+        1.5,
+        "Shape of the Pareto (Lomax) distribution of investor sizes within a home "
+        "(size = 1 + Lomax(shape); smaller is more unequal).",
+        "-",
+        gt=0,
+        le=100,
+    )
+    preference_dispersion: float = _p(
+        0.3,
+        "Log-normal sigma of each investor's home bias and policy-risk aversion "
+        "around the configured means.",
+        "-",
+        ge=0,
+        le=3,
+    )
+    revenue_history_months: int = _p(
+        6,
+        "Months of revenue history investors watch; revenue growth compares the latest "
+        "half of the window with the earliest half.",
+        "months",
+        ge=2,
+        le=120,
+    )
 
 
 class TalentConfig(Section):
@@ -381,6 +412,20 @@ class TalentConfig(Section):
         ge=0,
         le=1,
     )
+    pay_finance_elasticity: float = _p(
+        0.2,
+        "Elasticity of a lab's pay multiplier to its cash per head relative to the median "
+        "of active labs.",
+        "-",
+        ge=0,
+        le=3,
+    )
+    pay_finance_floor: float = _p(
+        0.67, "Lowest pay multiplier that a lab's finances can give.", "-", gt=0, le=1
+    )
+    pay_finance_cap: float = _p(
+        1.5, "Highest pay multiplier that a lab's finances can give.", "-", ge=1, le=100
+    )
 
 
 # --------------------------------------------------------------------------- policy
@@ -414,6 +459,7 @@ class ExportControlsConfig(Section):
     """Chip export controls: dearer and possibly capped compute for target jurisdictions."""
 
     enabled: bool = _p(False, "Whether controls are in force.")
+    issuer: JurisdictionCode = _p("US", "Government that issues the controls.", "code")
     targets: list[JurisdictionCode] = Field(
         default_factory=lambda: ["CN"],
         description="Jurisdictions whose labs are targeted.",
@@ -450,16 +496,22 @@ class ChannelsConfig(Section):
 class AdaptiveConfig(Section):
     """Adaptive government rules (all off by default)."""
 
+    government: JurisdictionCode = _p(
+        "US",
+        "Government that applies the adaptive rules; its lead is the best deployed "
+        "capability of its labs minus that of the rest.",
+        "code",
+    )
     repeal_trusted_release_after_months_behind: int | None = _p(
         None,
-        "The US government repeals trusted release after the US has trailed the frontier "
+        "The government repeals trusted release after its labs have trailed the frontier "
         "this many months in a row.",
         "months",
         ge=1,
     )
     tighten_export_controls_below_lead_ooms: float | None = _p(
         None,
-        "The US government raises the export-control price multiplier each month the US "
+        "The government raises the export-control price multiplier each month its "
         "lead is below this.",
         "OOM",
         ge=0,
@@ -500,7 +552,12 @@ class PolicyConfig(Section):
 
 def _default_jurisdictions() -> dict[str, JurisdictionConfig]:
     shares = {"US": 0.5, "CN": 0.5, "EU": 0.0, "GULF": 0.0, "ROW": 0.0}
-    return {code: JurisdictionConfig(researcher_share=share) for code, share in shares.items()}
+    return {
+        code: JurisdictionConfig(
+            researcher_share=share, foreign_born_share=0.35 if code == "US" else 0.08
+        )
+        for code, share in shares.items()
+    }
 
 
 def _default_labs() -> dict[str, LabConfig]:
@@ -545,6 +602,8 @@ class Config(Section):
             ("capital.capital_billions", self.capital.capital_billions),
             ("policy.trusted_release.jurisdictions", self.policy.trusted_release.jurisdictions),
             ("policy.export_controls.targets", self.policy.export_controls.targets),
+            ("policy.export_controls.issuer", [self.policy.export_controls.issuer]),
+            ("policy.adaptive.government", [self.policy.adaptive.government]),
             (
                 "policy.outbound_investment.banned",
                 (c for pair in self.policy.outbound_investment.banned for c in pair),

@@ -433,3 +433,46 @@ def test_dump_config_round_trips(tmp_path: Path, path: Path):
     again = load_config(dumped)
     assert again == cfg
     assert dump_config(again) == text
+
+
+# --------------------------------------------------------------------------- former constants
+
+
+def test_former_constants_have_their_old_values(baseline: Config):
+    for cfg in (baseline, Config()):
+        assert cfg.jurisdictions["US"].foreign_born_share == 0.35
+        assert all(
+            j.foreign_born_share == 0.08 for code, j in cfg.jurisdictions.items() if code != "US"
+        )
+        assert cfg.capital.investor_size_shape == 1.5
+        assert cfg.capital.preference_dispersion == 0.3
+        assert cfg.capital.revenue_history_months == 6
+        assert cfg.talent.pay_finance_elasticity == 0.2
+        assert cfg.talent.pay_finance_floor == 0.67
+        assert cfg.talent.pay_finance_cap == 1.5
+        assert cfg.policy.export_controls.issuer == "US"
+        assert cfg.policy.adaptive.government == "US"
+
+
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("jurisdictions.CN.foreign_born_share=1.2", "must be <= 1"),
+        ("capital.investor_size_shape=0", "must be > 0"),
+        ("capital.preference_dispersion=-0.1", "must be >= 0"),
+        ("capital.revenue_history_months=1", "must be >= 2"),
+        ("talent.pay_finance_floor=0", "must be > 0"),
+        ("talent.pay_finance_cap=0.9", "must be >= 1"),
+        ("talent.pay_finance_elasticity=4", "must be <= 3"),
+    ],
+)
+def test_former_constants_are_bounded(assignment: str, message: str):
+    err = config_error(BASELINE, assignments=[assignment])
+    assert str(err).startswith(f"{assignment.split('=')[0]}: {message}")
+
+
+@pytest.mark.parametrize("key", ["policy.export_controls.issuer", "policy.adaptive.government"])
+def test_issuing_government_must_be_a_known_jurisdiction(key: str):
+    err = config_error(BASELINE, assignments=[f"{key}=XX"])
+    assert str(err).startswith(f"{key}: names unknown jurisdiction(s) ['XX']")
+    assert load_config(BASELINE, assignments=[f"{key}=CN"])
