@@ -565,7 +565,13 @@ def _default_labs() -> dict[str, LabConfig]:
 
 
 class Config(Section):
-    """A whole scenario. ``Config()`` is a small valid world; baseline.yaml is calibrated."""
+    """A whole scenario.
+
+    ``Config()`` holds the schema's defaults: a small valid test world of two labs (LabUS and
+    LabCN) with uncalibrated numbers. The calibrated world, used wherever no scenario is given,
+    is :func:`agentsim.scenario_io.load_config` with no argument (the shipped
+    ``configs/baseline.yaml``).
+    """
 
     name: str = _p("scenario", "Scenario name used in output folders and figures.")
     simulation: SimulationConfig = Field(default_factory=SimulationConfig)
