@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agentsim.config import Config, ConfigError
+from agentsim.config import LEVERS, Config, ConfigError, parameter_spec
 from agentsim.scenario_io import (
     DEFAULT_SCENARIO,
     SCENARIO_DIR,
@@ -552,3 +552,72 @@ def test_wheel_ships_the_scenarios(tmp_path: Path):
         assert f"agentsim/scenarios/{path.name}" in names
     assert "agentsim/scenarios/__init__.py" in names
     assert not any(name.startswith("configs/") for name in names)
+
+
+# --------------------------------------------------------------------------- levers and specs
+
+
+def test_levers_are_the_model_keywords_and_valid_paths():
+    import inspect
+
+    from agentsim.model import AIRaceModel
+
+    assert list(LEVERS) == [
+        "trusted_release",
+        "trusted_fraction",
+        "restricted_months",
+        "compliance_delay_weeks",
+        "export_controls",
+        "export_price_multiplier",
+        "flywheel_strength",
+        "n_researchers",
+    ]
+    keywords = inspect.signature(AIRaceModel).parameters
+    assert set(LEVERS) <= set(keywords)
+    for path in LEVERS.values():
+        assert parameter_spec(path).type in (bool, int, float)
+
+
+def test_parameter_spec_reads_the_schema():
+    spec = parameter_spec("policy.trusted_release.trusted_fraction")
+    assert spec.type is float and spec.default == 0.01
+    assert (spec.lower, spec.lower_inclusive, spec.upper, spec.upper_inclusive) == (
+        0,
+        False,
+        1,
+        True,
+    )
+    assert spec.unit == "-" and "trusted" in spec.description
+    assert spec.allows(1) and spec.allows(0.5) and not spec.allows(0) and not spec.allows(1.01)
+    steps = parameter_spec("talent.n_researchers")
+    assert steps.type is int and steps.unit == "agents" and steps.lower == 1
+    assert parameter_spec("compute.price_decline_per_year").upper_inclusive is False
+    code = parameter_spec("jurisdictions.XX.foreign_born_share")
+    assert code.default == 0.08 and code.upper == 1
+    optional = parameter_spec("policy.adaptive.repeal_trusted_release_after_months_behind")
+    assert optional.type is int and optional.nullable and optional.upper is None
+    assert parameter_spec("policy.trusted_release.enabled").type is bool
+    assert parameter_spec("labs.X.jurisdiction").type is str
+
+
+@pytest.mark.parametrize(
+    ("path", "rule"),
+    [
+        ("policy", "is a section, not a parameter"),
+        ("labs.X", "is a section, not a parameter"),
+        ("flywheel.strenght", "unknown key (did you mean 'strength'?)"),
+        ("simulation.steps.x", "is a value, not a section"),
+    ],
+)
+def test_parameter_spec_of_a_non_parameter(path: str, rule: str):
+    with pytest.raises(ConfigError) as info:
+        parameter_spec(path)
+    assert rule in str(info.value)
+
+
+def test_parameter_spec_is_frozen():
+    import dataclasses
+
+    spec = parameter_spec("flywheel.strength")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.default = 1.0  # type: ignore[misc]
