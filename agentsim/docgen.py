@@ -1,8 +1,9 @@
 """Generate docs/parameters.md from the config schema and the submodel functions' docstrings.
 
-The parameter table (symbol, default, bounds, unit, meaning) is read from :mod:`agentsim.config`;
-the equation table from the ``Equation:`` line of each submodel function's docstring. A test
-regenerates the text and fails when the committed file differs (run ``make docs``).
+The parameter table (symbol, default, bounds, unit, meaning) and the table of policy levers are
+read from :mod:`agentsim.config`; the equation table from the ``Equation:`` line of each
+submodel function's docstring. A test regenerates the text and fails when the committed file
+differs (run ``make docs``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from agentsim import capital, flywheel, market, policy, talent
-from agentsim.config import Config
+from agentsim.config import LEVERS, Config
 
 SUBMODEL_MODULES = (flywheel, market, capital, talent, policy)
 
@@ -101,6 +102,12 @@ def equation_rows() -> Iterator[list[str]]:
                     break
 
 
+def lever_rows() -> Iterator[list[str]]:
+    """One row per policy lever: the model's keyword and the config key it sets."""
+    for name, path in LEVERS.items():
+        yield [f"`{name}`", f"`{path}`"]
+
+
 def _table(header: list[str], rows: Iterator[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -126,6 +133,13 @@ def render() -> str:
             "## Parameters",
             "",
             _table(["key", "symbol", "default", "bounds", "unit", "meaning"], parameter_rows()),
+            "",
+            "## Policy levers",
+            "",
+            "Keywords of `AIRaceModel` and controls of the app (`agentsim.config.LEVERS`); each",
+            "sets the config key beside it, with that key's bounds.",
+            "",
+            _table(["keyword", "key"], lever_rows()),
             "",
         ]
     )

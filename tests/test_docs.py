@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agentsim.config import LEVERS
 from agentsim.docgen import equation_rows, parameter_rows, render
 
 from .conftest import ROOT
@@ -29,3 +30,17 @@ def test_odd_names_each_submodel_function():
     odd = (ROOT / "docs" / "ODD.md").read_text(encoding="utf-8")
     for function, _equation in equation_rows():
         assert function.strip("`") in odd, f"docs/ODD.md does not mention {function}"
+
+
+def test_calibration_names_every_parameter():
+    calibration = (ROOT / "docs" / "calibration.md").read_text(encoding="utf-8")
+    for key, *_ in parameter_rows():
+        path = key.strip("`")
+        variants = {path, path.replace("<name>", "<code>")}
+        assert any(f"`{v}`" in calibration for v in variants), f"docs/calibration.md lacks {key}"
+
+
+def test_parameters_doc_lists_the_levers():
+    doc = render()
+    for name, path in LEVERS.items():
+        assert f"| `{name}` | `{path}` |" in doc
