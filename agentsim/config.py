@@ -6,16 +6,25 @@ Reading files, merging ``extends:`` chains and applying overrides live in
 Every field carries its unit (and, for model equations, its symbol) in ``json_schema_extra`` so
 that docs/parameters.md is generated from this module (see :mod:`agentsim.docgen`).
 
+The policy levers (:data:`LEVERS`) are named here too, and :func:`parameter_spec` reads any
+parameter's type, default, bounds, unit and description from the schema, so the model's
+keywords and the app's controls come from one place.
+
 Bad input raises :class:`ConfigError`, whose message is one line naming the key and the rule.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
+import types
+import typing
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticUndefined
 
 JurisdictionCode = Annotated[str, Field(pattern=r"^[A-Z][A-Z_]{1,9}$")]
 
@@ -434,7 +443,7 @@ class TalentConfig(Section):
 class TrustedReleaseConfig(Section):
     """Trusted release: new frontier models first reach only trusted users, after compliance."""
 
-    enabled: bool = _p(False, "Whether the rule is in force.")
+    enabled: bool = _p(False, "Whether the trusted-release rule is in force.")
     jurisdictions: list[JurisdictionCode] = Field(
         default_factory=lambda: ["US"],
         description="Lab headquarters the rule binds.",
@@ -458,7 +467,7 @@ class TrustedReleaseConfig(Section):
 class ExportControlsConfig(Section):
     """Chip export controls: dearer and possibly capped compute for target jurisdictions."""
 
-    enabled: bool = _p(False, "Whether controls are in force.")
+    enabled: bool = _p(False, "Whether chip export controls are in force.")
     issuer: JurisdictionCode = _p("US", "Government that issues the controls.", "code")
     targets: list[JurisdictionCode] = Field(
         default_factory=lambda: ["CN"],
@@ -565,7 +574,13 @@ def _default_labs() -> dict[str, LabConfig]:
 
 
 class Config(Section):
-    """A whole scenario. ``Config()`` is a small valid world; baseline.yaml is calibrated."""
+    """A whole scenario.
+
+    ``Config()`` holds the schema's defaults: a small valid test world of two labs (LabUS and
+    LabCN) with uncalibrated numbers. The calibrated world, used wherever no scenario is given,
+    is :func:`agentsim.scenario_io.load_config` with no argument (the shipped
+    ``configs/baseline.yaml``).
+    """
 
     name: str = _p("scenario", "Scenario name used in output folders and figures.")
     simulation: SimulationConfig = Field(default_factory=SimulationConfig)
@@ -639,3 +654,123 @@ class Config(Section):
     def lab_names(self) -> list[str]:
         """Lab names in config order."""
         return list(self.labs)
+
+
+# --------------------------------------------------------------------------- levers
+
+#: The policy levers: keyword of the model's constructor -> dotted config path it sets.
+LEVERS: dict[str, str] = {
+    "trusted_release": "policy.trusted_release.enabled",
+    "trusted_fraction": "policy.trusted_release.trusted_fraction",
+    "restricted_months": "policy.trusted_release.restricted_months",
+    "compliance_delay_weeks": "policy.trusted_release.compliance_delay_weeks",
+    "export_controls": "policy.export_controls.enabled",
+    "export_price_multiplier": "policy.export_controls.price_multiplier",
+    "flywheel_strength": "flywheel.strength",
+    "n_researchers": "talent.n_researchers",
+}
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One parameter as the schema declares it.
+
+    ``type`` is the Python type of a value (``float``, ``int``, ``bool``, ``str``, ``list``,
+    ``dict``); ``nullable`` says whether None is allowed too. A bound is None where the schema
+    sets none; ``lower_inclusive``/``upper_inclusive`` say whether the bound itself is allowed
+    (``ge``/``le``) or not (``gt``/``lt``).
+    """
+
+    path: str
+    type: type
+    default: Any
+    lower: float | None
+    lower_inclusive: bool
+    upper: float | None
+    upper_inclusive: bool
+    unit: str
+    description: str
+    nullable: bool = False
+
+    def allows(self, value: float) -> bool:
+        """Whether ``value`` lies within the bounds."""
+        if self.lower is not None and not (
+            value >= self.lower if self.lower_inclusive else value > self.lower
+        ):
+            return False
+        return self.upper is None or (
+            value <= self.upper if self.upper_inclusive else value < self.upper
+        )
+
+
+def _section_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    """The section model behind a field's annotation and whether a free key comes first."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is dict and isinstance(args[-1], type):
+        if issubclass(args[-1], BaseModel):
+            return args[-1], True
+    return None, False
+
+
+def parameter_spec(path: str) -> ParameterSpec:
+    """The schema's declaration of the parameter at a dotted ``path``.
+
+    Keys of free mappings (jurisdiction codes, lab names) may be any name, e.g.
+    ``"jurisdictions.US.foreign_born_share"`` or ``"labs.X.cash_billions"``. Raises
+    :class:`ConfigError` where the path is not a parameter.
+    """
+    parts = path.split(".")
+    model: type[BaseModel] = Config
+    i = 0
+    while True:
+        if i >= len(parts):
+            raise ConfigError(path, "is a section, not a parameter")
+        fields = model.model_fields
+        if parts[i] not in fields:
+            guess = difflib.get_close_matches(parts[i], list(fields), n=1)
+            hint = f" (did you mean {guess[0]!r}?)" if guess else f"; known keys: {list(fields)}"
+            raise ConfigError(".".join(parts[: i + 1]), f"unknown key{hint}")
+        field = fields[parts[i]]
+        section, keyed = _section_of(field.annotation)
+        if section is None:
+            break
+        model, i = section, i + (2 if keyed else 1)
+    if i != len(parts) - 1:
+        raise ConfigError(".".join(parts[: i + 1]), "is a value, not a section")
+    annotation = field.annotation
+    nullable = False
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        nullable = len(members) < len(typing.get_args(annotation))
+        annotation = members[0]
+    kind = typing.get_origin(annotation) or annotation
+    lower = upper = None
+    lower_inclusive = upper_inclusive = False
+    for item in field.metadata:
+        for attr, inclusive in (("ge", True), ("gt", False)):
+            if getattr(item, attr, None) is not None:
+                lower, lower_inclusive = getattr(item, attr), inclusive
+        for attr, inclusive in (("le", True), ("lt", False)):
+            if getattr(item, attr, None) is not None:
+                upper, upper_inclusive = getattr(item, attr), inclusive
+    if field.default is not PydanticUndefined:
+        default = field.default
+    elif field.default_factory is not None:
+        default = field.default_factory()
+    else:
+        default = None
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    return ParameterSpec(
+        path=path,
+        type=kind,
+        default=default,
+        lower=lower,
+        lower_inclusive=lower_inclusive,
+        upper=upper,
+        upper_inclusive=upper_inclusive,
+        unit=str(extra.get("unit", "-")),
+        description=field.description or "",
+        nullable=nullable,
+    )

@@ -1,10 +1,15 @@
 """Reading scenarios: YAML files, ``extends:`` chains, dotted overrides, validation and dumping.
 
 A scenario is a YAML file validated into :class:`~agentsim.config.Config`. Files may ``extends:``
-another file (path relative to the extending file) and override any key; command-line
-``--set a.b=v`` expressions and keyword overrides of :func:`agentsim.simulate` use the same
-dotted paths. Every failure raises :class:`~agentsim.config.ConfigError` with a one-line
-message naming the key and the rule.
+another file (path relative to the extending file, or the bare name of a shipped scenario) and
+override any key; command-line ``--set a.b=v`` expressions and keyword overrides of
+:func:`agentsim.simulate` use the same dotted paths. Every failure raises
+:class:`~agentsim.config.ConfigError` with a one-line message naming the key and the rule.
+
+The shipped scenarios (the repository's ``configs/`` folder) are package data of the package
+``agentsim.scenarios``, so an installed agentsim finds them: :data:`DEFAULT_SCENARIO` is the
+calibrated baseline that ``load_config(None)`` returns, and :func:`scenario_path` turns a bare
+name such as ``"baseline"`` into the shipped file.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import copy
 import difflib
 from collections.abc import Iterable, Mapping
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +25,36 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from agentsim.config import Config, ConfigError
+
+#: Folder of the shipped scenario files (``configs/`` in the repository).
+SCENARIO_DIR: Path = Path(str(files("agentsim.scenarios")))
+#: The calibrated baseline: the scenario used wherever none is given.
+DEFAULT_SCENARIO: Path = SCENARIO_DIR / "baseline.yaml"
+
+
+def shipped_scenarios() -> list[str]:
+    """Names of the shipped scenarios (file names without ``.yaml``), sorted."""
+    return sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
+
+
+def scenario_path(name_or_path: str | Path) -> Path:
+    """The scenario file for a path or a shipped scenario's name.
+
+    A path that exists wins. Otherwise a bare name (no folder), with or without ``.yaml``,
+    names a shipped scenario: ``scenario_path("baseline")`` is :data:`DEFAULT_SCENARIO`.
+    Anything else is returned unchanged, so reading it reports the missing file. A bare name
+    that is neither raises :class:`ConfigError` listing the shipped scenarios.
+    """
+    path = Path(name_or_path)
+    if path.exists() or path.parent != Path(".") or not path.name:
+        return path
+    shipped = SCENARIO_DIR / (path.name if path.suffix == ".yaml" else f"{path.name}.yaml")
+    if shipped.is_file():
+        return shipped
+    raise ConfigError(
+        str(name_or_path),
+        f"file not found, and not a shipped scenario (shipped: {shipped_scenarios()})",
+    )
 
 
 def _format_location(loc: tuple[Any, ...]) -> str:
@@ -139,7 +175,13 @@ def read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         return data
     if not isinstance(parent, str):
         raise ConfigError("extends", f"must be a file path (got {parent!r})")
-    base = read_yaml(path.parent / parent, (*_seen, resolved))
+    target = path.parent / parent
+    if not target.is_file() and Path(parent).parent == Path("."):
+        try:  # a bare name not found beside the file: a shipped scenario
+            target = scenario_path(parent)
+        except ConfigError:
+            pass  # reading ``target`` reports the missing file
+    base = read_yaml(target, (*_seen, resolved))
     return deep_merge(base, data)
 
 
@@ -182,14 +224,17 @@ def load_config(
     overrides: Mapping[str, Any] | None = None,
     assignments: Iterable[str] = (),
 ) -> Config:
-    """Load a scenario file (or the built-in defaults), apply overrides, validate.
+    """Load a scenario, apply overrides, validate.
 
-    ``overrides`` maps dotted keys to values; ``assignments`` are ``KEY=VALUE`` strings as given
-    to ``--set``. Raises :class:`ConfigError` on any bad input.
+    ``path`` is a scenario file, the name of a shipped scenario (see :func:`scenario_path`) or
+    None for the calibrated baseline (:data:`DEFAULT_SCENARIO`). ``overrides`` maps dotted keys
+    to values; ``assignments`` are ``KEY=VALUE`` strings as given to ``--set``. Raises
+    :class:`ConfigError` on any bad input.
     """
-    data = read_yaml(Path(path)) if path is not None else config_to_dict(Config())
-    if path is not None and "name" not in data:
-        data["name"] = Path(path).stem
+    source = scenario_path(path) if path is not None else DEFAULT_SCENARIO
+    data = read_yaml(source)
+    if "name" not in data:
+        data["name"] = source.stem
     merged = dict(overrides or {})
     for expression in assignments:
         key, value = parse_assignment(expression)

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 import yaml
 
-from agentsim.config import Config, ConfigError
-from agentsim.scenario_io import config_to_dict, dump_config, load_config, validate_config
+from agentsim.config import LEVERS, Config, ConfigError, parameter_spec
+from agentsim.scenario_io import (
+    DEFAULT_SCENARIO,
+    SCENARIO_DIR,
+    config_to_dict,
+    dump_config,
+    load_config,
+    scenario_path,
+    shipped_scenarios,
+    validate_config,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
@@ -403,19 +415,26 @@ def test_validate_config_errors_are_one_line():
 # --------------------------------------------------------------------------- defaults, dumps
 
 
-def test_default_config_validates():
+def test_schema_defaults_are_a_valid_small_world():
     cfg = Config()
     assert validate_config(config_to_dict(cfg)) == cfg
-    assert load_config() == cfg
+    assert len(cfg.labs) == 2
 
 
-def test_overrides_without_a_file_merge_into_the_defaults():
+def test_no_scenario_means_the_calibrated_baseline(baseline: Config):
+    assert load_config() == baseline
+    assert load_config(None) == baseline
+    assert load_config("baseline") == baseline
+    assert DEFAULT_SCENARIO.resolve() == BASELINE.resolve()
+
+
+def test_overrides_without_a_file_merge_into_the_baseline(baseline: Config):
     cfg = load_config(
         overrides={"jurisdictions.US.users_millions": 1, "labs.NewLab.jurisdiction": "US"}
     )
     assert cfg.jurisdictions["US"].users_millions == 1
-    assert set(Config().labs) < set(cfg.labs)
-    assert len(cfg.jurisdictions) == len(Config().jurisdictions)
+    assert set(baseline.labs) < set(cfg.labs)
+    assert cfg.jurisdictions["CN"] == baseline.jurisdictions["CN"]
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
@@ -476,3 +495,129 @@ def test_issuing_government_must_be_a_known_jurisdiction(key: str):
     err = config_error(BASELINE, assignments=[f"{key}=XX"])
     assert str(err).startswith(f"{key}: names unknown jurisdiction(s) ['XX']")
     assert load_config(BASELINE, assignments=[f"{key}=CN"])
+
+
+# --------------------------------------------------------------------------- shipped scenarios
+
+
+def test_shipped_scenarios_are_the_configs_folder():
+    assert SCENARIO_DIR.resolve() == (ROOT / "configs").resolve()
+    assert shipped_scenarios() == [p.stem for p in CONFIGS]
+
+
+@pytest.mark.parametrize("name", [p.stem for p in CONFIGS])
+def test_scenario_path_resolves_shipped_names(name: str):
+    shipped = SCENARIO_DIR / f"{name}.yaml"
+    assert scenario_path(name) == shipped
+    assert scenario_path(f"{name}.yaml") == shipped
+    assert load_config(name) == load_config(ROOT / "configs" / f"{name}.yaml")
+
+
+def test_existing_path_wins_over_a_shipped_name(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "baseline.yaml", "extends: baseline\nname: local\nresearch: {noise: 0.1}\n")
+    assert scenario_path("baseline.yaml") == Path("baseline.yaml")
+    cfg = load_config("baseline.yaml")
+    assert cfg.name == "local" and cfg.research.noise == 0.1
+    assert cfg.labs == load_config("baseline").labs  # the bare name is still the shipped one
+    assert scenario_path(tmp_path / "missing.yaml") == tmp_path / "missing.yaml"
+
+
+def test_unknown_bare_name_lists_the_shipped_scenarios():
+    err = config_error("no_such_scenario")
+    assert str(err).startswith("no_such_scenario: file not found")
+    assert "baseline" in str(err)
+
+
+def test_extends_a_shipped_scenario_by_name(tmp_path: Path, baseline: Config):
+    child = write(tmp_path / "mine.yaml", "extends: trusted_release\nresearch: {noise: 0.2}\n")
+    cfg = load_config(child)
+    assert cfg.policy.trusted_release.enabled
+    assert cfg.research.noise == 0.2
+    assert cfg.labs == baseline.labs
+    missing = write(tmp_path / "bad.yaml", "extends: nowhere\n")
+    assert "not found" in str(config_error(missing))
+
+
+@pytest.mark.slow
+def test_wheel_ships_the_scenarios(tmp_path: Path):
+    """A non-editable install gets configs/*.yaml as agentsim/scenarios/ (builds a wheel)."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+    )
+    (wheel,) = tmp_path.glob("agentsim-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for path in CONFIGS:
+        assert f"agentsim/scenarios/{path.name}" in names
+    assert "agentsim/scenarios/__init__.py" in names
+    assert not any(name.startswith("configs/") for name in names)
+
+
+# --------------------------------------------------------------------------- levers and specs
+
+
+def test_levers_are_the_model_keywords_and_valid_paths():
+    import inspect
+
+    from agentsim.model import AIRaceModel
+
+    assert list(LEVERS) == [
+        "trusted_release",
+        "trusted_fraction",
+        "restricted_months",
+        "compliance_delay_weeks",
+        "export_controls",
+        "export_price_multiplier",
+        "flywheel_strength",
+        "n_researchers",
+    ]
+    keywords = inspect.signature(AIRaceModel).parameters
+    assert set(LEVERS) <= set(keywords)
+    for path in LEVERS.values():
+        assert parameter_spec(path).type in (bool, int, float)
+
+
+def test_parameter_spec_reads_the_schema():
+    spec = parameter_spec("policy.trusted_release.trusted_fraction")
+    assert spec.type is float and spec.default == 0.01
+    assert (spec.lower, spec.lower_inclusive, spec.upper, spec.upper_inclusive) == (
+        0,
+        False,
+        1,
+        True,
+    )
+    assert spec.unit == "-" and "trusted" in spec.description
+    assert spec.allows(1) and spec.allows(0.5) and not spec.allows(0) and not spec.allows(1.01)
+    steps = parameter_spec("talent.n_researchers")
+    assert steps.type is int and steps.unit == "agents" and steps.lower == 1
+    assert parameter_spec("compute.price_decline_per_year").upper_inclusive is False
+    code = parameter_spec("jurisdictions.XX.foreign_born_share")
+    assert code.default == 0.08 and code.upper == 1
+    optional = parameter_spec("policy.adaptive.repeal_trusted_release_after_months_behind")
+    assert optional.type is int and optional.nullable and optional.upper is None
+    assert parameter_spec("policy.trusted_release.enabled").type is bool
+    assert parameter_spec("labs.X.jurisdiction").type is str
+
+
+@pytest.mark.parametrize(
+    ("path", "rule"),
+    [
+        ("policy", "is a section, not a parameter"),
+        ("labs.X", "is a section, not a parameter"),
+        ("flywheel.strenght", "unknown key (did you mean 'strength'?)"),
+        ("simulation.steps.x", "is a value, not a section"),
+    ],
+)
+def test_parameter_spec_of_a_non_parameter(path: str, rule: str):
+    with pytest.raises(ConfigError) as info:
+        parameter_spec(path)
+    assert rule in str(info.value)
+
+
+def test_parameter_spec_is_frozen():
+    import dataclasses
+
+    spec = parameter_spec("flywheel.strength")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.default = 1.0  # type: ignore[misc]
