@@ -1,14 +1,20 @@
-"""AIRaceModel: builds the world from a Config and steps the monthly phases in a fixed order.
+"""AIRaceModel: a month clock and the list of monthly phases, in the order of docs/ODD.md.
 
-The model owns the state (numpy arrays over labs, investors and researchers, read by the agent
-views in :mod:`agentsim.agents`) and the order of phases; the arithmetic of each phase lives in
-:mod:`agentsim.flywheel`, :mod:`agentsim.market`, :mod:`agentsim.capital`, :mod:`agentsim.talent`
-and :mod:`agentsim.policy`. It does no file I/O.
+The model builds its world from a :class:`~agentsim.config.Config` (:mod:`agentsim.world`),
+holds the state (:mod:`agentsim.state`) and steps the phases; the arithmetic of each phase
+lives in a rule module (:mod:`agentsim.compute`, :mod:`agentsim.flywheel`,
+:mod:`agentsim.releases`, :mod:`agentsim.market`, :mod:`agentsim.capital`,
+:mod:`agentsim.talent`, :mod:`agentsim.policy`) and what is recorded in
+:mod:`agentsim.observe`. It does no file I/O.
+
+The clock: Mesa counts a step before calling :meth:`AIRaceModel.step`, so during step ``k``
+(``model.steps == k``, 1-based) the model simulates month ``model.month == k - 1``, the month
+[k - 1, k) counted from ``simulation.start``; its results are the record of step ``k``.
+Record 0 is the world before the first month.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -17,95 +23,47 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from agentsim import capital, flywheel, market, policy, talent
-from agentsim.agents import Government, Investor, Lab, ReleaseState, Researcher
-from agentsim.config import Config
+from agentsim import capital, compute, flywheel, market, observe, policy, releases, talent
+from agentsim.agents import Government, Investor, Lab, RelocationOutlook, Researcher
+from agentsim.config import LEVERS, Config
 from agentsim.market import CENTS_PER_USD
-from agentsim.network import Ties, build_graph, small_world
+from agentsim.network import build_graph
 from agentsim.scenario_io import apply_overrides, config_to_dict, load_config, validate_config
-
-#: Constructor keywords (the app's sliders) and the config paths they set.
-LEVERS: dict[str, str] = {
-    "trusted_release": "policy.trusted_release.enabled",
-    "trusted_fraction": "policy.trusted_release.trusted_fraction",
-    "restricted_months": "policy.trusted_release.restricted_months",
-    "compliance_delay_weeks": "policy.trusted_release.compliance_delay_weeks",
-    "export_controls": "policy.export_controls.enabled",
-    "export_price_multiplier": "policy.export_controls.price_multiplier",
-    "flywheel_strength": "flywheel.strength",
-    "n_researchers": "talent.n_researchers",
-}
-
-#: Model-level columns recorded every step (a contract: see docs/ODD.md, section Outputs).
-MODEL_COLUMNS = (
-    "frontier_capability_us",
-    "frontier_capability_non_us",
-    "leader_jurisdiction",
-    "us_user_share",
-    "us_revenue_share",
-    "us_capital_share",
-    "us_talent_share",
-    "us_rd_spend",
-    "non_us_rd_spend",
-    "us_frontier_releases",
-    "non_us_frontier_releases",
+from agentsim.world import (
+    build_investors,
+    build_jurisdictions,
+    build_labs,
+    build_researchers,
+    open_markets,
+    opening_holdings,
 )
-#: Per-lab columns recorded every step.
-LAB_COLUMNS = (
-    "capability",
-    "cash",
-    "capacity",
-    "users",
-    "revenue",
-    "researchers",
-    "jurisdiction",
-    "internal_capability",
-    "public_capability",
-)
-
-
-def _split(total: int, weights: np.ndarray) -> np.ndarray:
-    """Split an integer total in proportion to weights (largest remainder)."""
-    weights = np.asarray(weights, dtype=float)
-    if total == 0 or weights.sum() <= 0:
-        return np.zeros(weights.size, dtype=np.int64)
-    exact = total * weights / weights.sum()
-    counts = np.floor(exact).astype(np.int64)
-    remainder = total - counts.sum()
-    counts[np.argsort(-(exact - counts), kind="stable")[:remainder]] += 1
-    return counts
 
 
 class AIRaceModel(mesa.Model):
     """The frontier-AI race: labs, investors, researchers and governments on a network.
 
     Args:
-        config: a :class:`Config`, a path to a scenario YAML, or None for the built-in defaults.
+        config: a :class:`Config`, a path to a scenario YAML, or None for the calibrated
+            baseline scenario shipped with the package.
         rng: root seed (non-negative int); every random stream derives from it.
-        trusted_release ... n_researchers: policy levers (see :data:`LEVERS`; None keeps the
-            config's value). The constructor's keywords are what the app's controls set.
+        **levers: policy levers by their keyword in :data:`agentsim.config.LEVERS` (the app's
+            controls); each overrides the config's value.
+
+    Raises:
+        ConfigError: a lever value the schema rejects, or a bad scenario.
+        TypeError: an unknown lever.
+        ValueError: a seed that is not a non-negative integer.
     """
 
-    def __init__(
-        self,
-        config: Config | str | Path | None = None,
-        rng: int = 0,
-        *,
-        trusted_release: bool | None = None,
-        trusted_fraction: float | None = None,
-        restricted_months: float | None = None,
-        compliance_delay_weeks: float | None = None,
-        export_controls: bool | None = None,
-        export_price_multiplier: float | None = None,
-        flywheel_strength: float | None = None,
-        n_researchers: int | None = None,
-    ) -> None:
-        levers = {name: value for name, value in locals().items() if name in LEVERS}
+    def __init__(self, config: Config | str | Path | None = None, rng: int = 0, **levers: Any):
+        unknown = sorted(set(levers) - set(LEVERS))
+        if unknown:
+            raise TypeError(f"{unknown[0]}: unknown lever; known levers: {sorted(LEVERS)}")
         if isinstance(rng, str) and rng.strip().isdigit():  # from a text box in the app
             rng = int(rng)
         if isinstance(rng, bool) or not isinstance(rng, int | np.integer) or rng < 0:
             raise ValueError(f"rng: must be a non-negative integer seed (got {rng!r})")
-        if config is None or isinstance(config, str | Path):
+        if not isinstance(config, Config):
             config = load_config(config)
         overrides = {LEVERS[k]: v for k, v in levers.items() if v is not None}
         if overrides:
@@ -114,270 +72,164 @@ class AIRaceModel(mesa.Model):
         self.seed = int(rng)
         streams = np.random.SeedSequence(self.seed).spawn(4)
         super().__init__(rng=np.random.default_rng(streams[0]))
-        self._population_rng = np.random.default_rng(streams[1])
-        self._network_rng = np.random.default_rng(streams[2])
+        population_rng = np.random.default_rng(streams[1])
+        network_rng = np.random.default_rng(streams[2])
         self._dynamics_rng = np.random.default_rng(streams[3])
 
-        self.codes: list[str] = config.jurisdiction_codes
-        self._code_index = {c: i for i, c in enumerate(self.codes)}
-        self._build_jurisdictions()
-        self._build_labs()
-        self._build_researchers()
-        self._build_investors()
-        self.governments: dict[str, Government] = {c: Government(self, c) for c in self.codes}
-        self.labs: list[Lab] = sorted(self.agents_by_type[Lab], key=lambda a: a.index)
+        self.jurisdictions = build_jurisdictions(config)
+        self.lab_state = build_labs(config, self.jurisdictions)
+        self.researcher_state = build_researchers(
+            config, self.jurisdictions, self.lab_state, population_rng, network_rng
+        )
+        self.investor_state = build_investors(
+            config, self.jurisdictions, self.lab_state, population_rng
+        )
+        codes = self.jurisdictions.codes
+        self.is_us_code = np.array([code == "US" for code in codes])
+        #: (L, J) bool: which labs may serve which markets (closures follow a lab's origin)
+        self.access = policy.access_matrix(self.lab_state.origin, codes, config.market.closed)
+        #: (L, L) bool: labs that serve a common market
+        self.overlap = (self.access.astype(int) @ self.access.T.astype(int)) > 0
+        targets = self.jurisdictions.positions(config.policy.export_controls.targets)
+        self._targeted_code = np.isin(np.arange(len(codes)), targets)
+        #: (J, J) researcher moves so far, from -> to
+        self.talent_flows = np.zeros((len(codes), len(codes)), dtype=np.int64)
+        self.releases: list[releases.Release] = []
+        self.relocations: list[tuple[int, str, str, str]] = []  # step, lab, from, to
+
+        self.labs: list[Lab] = [Lab(self, i, name) for i, name in enumerate(self.lab_state.names)]
+        self.governments: dict[str, Government] = {c: Government(self, c) for c in codes}
+        self._views_created = False
         self._graph: nx.Graph | None = None
         self._graph_step = -1
 
-        self._serve_markets(self._market_size(0), released=np.zeros(self.n_labs, bool))
-        self.lab_data = self.lab_users.sum(axis=1) / config.flywheel.data_decay_per_month
-        self.lab_revenue = market.revenue_cents(
-            self.lab_users * 1e6, self.revenue_per_user, self.lab_price_power
-        )
-        self.lab_revenue_history = np.repeat(self.lab_revenue[:, None].astype(float), 6, axis=1)
-        self._init_portfolios()
-        self.indicators: dict[str, Any] = {}
-        self._measure()
-        self.datacollector = mesa.DataCollector(
-            model_reporters={name: _indicator(name) for name in MODEL_COLUMNS},
-            agenttype_reporters={Lab: {name: name for name in LAB_COLUMNS}},
-        )
-        self.datacollector.collect(self)
-
-    # ------------------------------------------------------------------ build
-
-    def _build_jurisdictions(self) -> None:
-        cfg = self.config
-        juris = [cfg.jurisdictions[c] for c in self.codes]
-        self.market_users0 = np.array([j.users_millions for j in juris])
-        self.market_growth = np.array([j.user_growth_per_year for j in juris])
-        self.revenue_per_user = np.array([j.revenue_per_user_usd for j in juris])
-        self.inference_per_user = np.array([j.inference_cost_per_user_usd for j in juris])
-        self.base_salary = np.array([j.salary_usd_thousands * 1e3 for j in juris])
-        self.local_price = np.array([j.compute_price_multiplier for j in juris])
-        self.friction_into = np.array([j.immigration_friction for j in juris])
-        self.is_us_code = np.array([c == "US" for c in self.codes])
-
-    def _build_labs(self) -> None:
-        cfg = self.config
-        labs = [cfg.labs[name] for name in cfg.lab_names]
-        self.n_labs = len(labs)
-        self.lab_names = cfg.lab_names
-        self.lab_jurisdiction = np.array([self._code_index[lab.jurisdiction] for lab in labs])
-        self.lab_origin = self.lab_jurisdiction.copy()  # market closures follow a lab's origin
-        self.access = policy.access_matrix(self.lab_origin, self.codes, cfg.market.closed)
-        self.overlap = (self.access.astype(int) @ self.access.T.astype(int)) > 0
-        self.lab_open = np.array([lab.open_weights for lab in labs])
-        self.lab_active = np.ones(self.n_labs, dtype=bool)
-        self.lab_cash = np.array(
-            [round(lab.cash_billions * 1e9 * CENTS_PER_USD) for lab in labs], dtype=np.int64
-        )
-        self.lab_capacity = np.array([lab.capacity_h100e for lab in labs], dtype=float)
-        self.lab_software = np.array([lab.software_ooms for lab in labs], dtype=float)
-        self.lab_pay_premium = np.array([lab.pay_premium for lab in labs])
-        self.lab_internal = self._internal_capability()
-        self.lab_deployed = self.lab_internal - np.array([lab.deployed_lag_ooms for lab in labs])
-        self.lab_public = self.lab_deployed.copy()
-        self._month_deployed, self._month_public = self.lab_deployed, self.lab_public
-        self.lab_leaked = np.full(self.n_labs, -np.inf)
-        self.lab_release_state = np.full(self.n_labs, ReleaseState.TRAINING, dtype=np.int8)
-        self.lab_pending_capability = np.full(self.n_labs, np.nan)
-        self.lab_pending_time = np.full(self.n_labs, np.inf)
-        self.lab_pending_trusted = np.zeros(self.n_labs, dtype=bool)
-        self.lab_trusted_queue: list[deque[tuple[float, float]]] = [deque() for _ in labs]
-        self.lab_price_power = np.ones(self.n_labs)
-        self.lab_frontier_releases = np.zeros(self.n_labs, dtype=np.int64)
-        self.release_log: list[tuple[int, int, float, bool]] = []  # step, lab, capability, frontier
-        self.lab_headcount = np.zeros(self.n_labs, dtype=np.int64)
-        for flow in ("revenue", "investment", "salaries", "inference", "capex", "relocation"):
-            setattr(self, f"lab_{flow}", np.zeros(self.n_labs, dtype=np.int64))
-        self.relocations: list[tuple[int, str, str, str]] = []  # step, lab, from, to
-        self._set_headquarters(self.lab_jurisdiction)
-        for i, name in enumerate(self.lab_names):
-            Lab(self, i, name)
-
-    def _set_headquarters(self, jurisdiction: np.ndarray) -> None:
-        """Place labs' headquarters and derive what follows: which side they count for, partners."""
-        self.lab_jurisdiction = jurisdiction
-        self.lab_is_us = self.is_us_code[jurisdiction]
-        same_home = jurisdiction[:, None] == jurisdiction[None, :]
-        self.partners = same_home & ~np.eye(self.n_labs, dtype=bool)
-
-    def _build_researchers(self) -> None:
-        cfg, rng = self.config, self._population_rng
-        n = cfg.talent.n_researchers
-        shares = np.array([cfg.jurisdictions[c].researcher_share for c in self.codes])
-        per_code = _split(n, shares)
-        employer = []
-        for code_i, count in enumerate(per_code):
-            labs = np.flatnonzero(self.lab_jurisdiction == code_i)
-            weights = np.array([cfg.labs[self.lab_names[j]].talent_weight for j in labs])
-            employer.append(np.repeat(labs, _split(int(count), weights)))
-        self.researcher_employer = np.concatenate(employer).astype(np.int64)
-        self.researcher_location = self.lab_jurisdiction[self.researcher_employer]
-        sigma = cfg.talent.skill_sigma
-        self.researcher_skill = np.exp(sigma * rng.standard_normal(n) - 0.5 * sigma * sigma)
-        self.researcher_origin = self._draw_origins(rng)
-        self.researcher_salary = np.zeros(n)
-        self._reprice_salaries()
-        self.collaboration: Ties = small_world(
-            self._network_rng,
-            np.argsort(self.researcher_employer, kind="stable"),
-            cfg.talent.collaboration_degree,
-            cfg.talent.rewiring,
-        )
-        self.talent_flows = np.zeros((len(self.codes), len(self.codes)), dtype=np.int64)
-        for i in range(n):
-            Researcher(self, i)
-        self.researchers = self.agents_by_type[Researcher]
-
-    def _draw_origins(self, rng: np.random.Generator) -> np.ndarray:
-        """Origins: most researchers come from where they work; US labs draw more from abroad."""
-        origin = self.researcher_location.copy()
-        shares = np.array([self.config.jurisdictions[c].researcher_share for c in self.codes])
-        foreign_share = np.where(self.is_us_code, 0.35, 0.08)[origin]
-        foreign = rng.random(origin.size) < foreign_share
-        for code_i in range(len(self.codes)):
-            pick = foreign & (origin == code_i)
-            weights = shares.copy()
-            weights[code_i] = 0
-            if pick.any() and weights.sum() > 0:
-                origin[pick] = rng.choice(
-                    len(self.codes), size=int(pick.sum()), p=weights / weights.sum()
-                )
-        return origin
-
-    def _build_investors(self) -> None:
-        cfg, rng = self.config.capital, self._population_rng
-        amounts = np.array([cfg.capital_billions.get(c, 0.0) for c in self.codes])
-        funded = (amounts > 0).astype(np.int64)  # every funded home gets an investor if it can
-        if cfg.n_investors >= funded.sum():
-            per_code = funded + _split(cfg.n_investors - int(funded.sum()), amounts)
-        else:
-            per_code = _split(cfg.n_investors, amounts)
-        self.investor_home = np.repeat(np.arange(len(self.codes)), per_code)
-        size = rng.pareto(1.5, self.investor_home.size) + 1.0
-        capital = np.zeros(self.investor_home.size)
-        for code_i in range(len(self.codes)):
-            mine = self.investor_home == code_i
-            if mine.any():
-                capital[mine] = amounts[code_i] * 1e9 * size[mine] / size[mine].sum()
-        self.investor_capital = np.rint(capital * CENTS_PER_USD).astype(np.int64)
-        jitter = rng.lognormal(0.0, 0.3, size=(2, self.investor_home.size))
-        self.investor_home_bias = cfg.home_bias * jitter[0]
-        self.investor_risk_aversion = cfg.policy_risk_aversion * jitter[1]
-        home_match = self.investor_home[:, None] == self.lab_jurisdiction[None, :]
-        random_ties = np.zeros_like(home_match)
-        if cfg.initial_ties:
-            picks = rng.integers(0, self.n_labs, size=(self.investor_home.size, cfg.initial_ties))
-            np.put_along_axis(random_ties, picks, True, axis=1)
-        self.investor_known = home_match | random_ties
-        self.investor_home_match = home_match.astype(float)
-        self.investor_weights = np.zeros((self.investor_home.size, self.n_labs))
-        self.investor_holdings = np.zeros((self.investor_home.size, self.n_labs), dtype=np.int64)
-        self.investor_commitments = np.zeros(self.investor_home.size, dtype=np.int64)
-        for i in range(self.investor_home.size):
-            Investor(self, i)
-
-    def _init_portfolios(self) -> None:
-        """Opening portfolios: today's targets; funding to date split by those weights."""
+        self._allowed = self._allowed_investments()
+        self.reprice_salaries()
+        open_markets(config, self.jurisdictions, self.lab_state, self.access)
         eligible = self._eligible_investments()
-        # opening portfolios are the pre-policy allocation: the rule has not yet been observed
-        self.investor_weights = self._target_portfolios(eligible, np.zeros(self.n_labs))
-        funding = np.array([self.config.labs[n].funding_to_date_billions for n in self.lab_names])
-        column = self.investor_weights * self.investor_capital[:, None].astype(float)
-        total = column.sum(axis=0, keepdims=True)
-        share = np.divide(column, total, out=np.zeros_like(column), where=total > 0)
-        self.investor_holdings = np.rint(share * funding * 1e9 * CENTS_PER_USD).astype(np.int64)
+        # opening portfolios are the pre-policy allocation: no rule has been observed yet
+        self.investor_state.weights = self._target_portfolios(eligible, np.zeros(self.n_labs))
+        self.investor_state.holdings_cents = opening_holdings(
+            config, self.lab_state, self.investor_state, self.investor_state.weights
+        )
+        self.indicators: dict[str, Any] = {}
+        self.observer = observe.Observer(self)
+        self.datacollector = self.observer.collector
+        self.observer.record()
+
+    # ------------------------------------------------------------------ clock and views
+
+    @property
+    def month(self) -> int:
+        """The month being simulated in the current step (0-based: month t is [t, t + 1))."""
+        return self.steps - 1
+
+    @property
+    def n_labs(self) -> int:
+        """Number of labs (active or not)."""
+        return self.lab_state.size
+
+    def _create_agent_views(self) -> None:
+        """Create the Researcher and Investor agents the first time a caller asks for agents."""
+        if self._views_created:
+            return
+        self._views_created = True
+        for i in range(self.investor_state.size):
+            Investor(self, i)
+        for i in range(self.researcher_state.size):
+            Researcher(self, i)
+
+    @property
+    def agents(self) -> mesa.agent.AgentSet:
+        """Every agent (Mesa's ``model.agents``); researcher and investor views on first use."""
+        self._create_agent_views()
+        return super().agents
+
+    @property
+    def agents_by_type(self) -> dict[type, mesa.agent.AgentSet]:
+        """Agents by class (Mesa's ``model.agents_by_type``)."""
+        self._create_agent_views()
+        return super().agents_by_type
+
+    @property
+    def agent_types(self) -> list[type]:
+        """Agent classes present (Mesa's ``model.agent_types``)."""
+        self._create_agent_views()
+        return super().agent_types
+
+    @property
+    def researchers(self) -> mesa.agent.AgentSet:
+        """The Researcher agents."""
+        return self.agents_by_type[Researcher]
+
+    @property
+    def investors(self) -> mesa.agent.AgentSet:
+        """The Investor agents."""
+        return self.agents_by_type[Investor]
 
     # ------------------------------------------------------------------ step
 
     def step(self) -> None:
-        """One month, phase by phase (the order is part of the model; see docs/ODD.md)."""
-        for code in self.codes:
-            self.governments[code].review()
-        self.lab_investment[:] = 0
-        self.lab_relocation[:] = 0
-        self._buy_compute()
-        self._advance_software()
-        released = self._release_models()
-        self._serve_markets(self._market_size(self.steps), released)
-        self._allocate_capital()
-        self._settle_accounts()
-        relocation = self.config.relocation
-        if relocation.enabled and self.steps % relocation.review_every_months == 0:
-            self._consider_relocation()
-        if self.config.policy.channels.talent_mobility:
-            self._search_jobs()
-        self._reprice_salaries()
-        self._measure()
-        self.datacollector.collect(self)
+        """One month, phase by phase (the order is part of the model; see docs/ODD.md 3)."""
+        self.open_books()
+        self.review_policies()
+        self.buy_compute()
+        self.advance_research()
+        released = self.release_models()
+        self.serve_markets(released)
+        self.allocate_capital()
+        self.settle_accounts()
+        self.relocate_labs()
+        self.search_jobs()
+        self.reprice_salaries()
+        self.observer.record()
 
-    def _market_size(self, step: int) -> np.ndarray:
-        """Potential users per market this month (millions)."""
-        return self.market_users0 * (1.0 + self.market_growth) ** (step / 12.0)
+    def open_books(self) -> None:
+        """This month's one-off flows (investment received, relocation costs) start at zero."""
+        self.lab_state.investment_cents = np.zeros(self.n_labs, dtype=np.int64)
+        self.lab_state.relocation_cents = np.zeros(self.n_labs, dtype=np.int64)
 
-    def _internal_capability(self) -> np.ndarray:
+    def review_policies(self) -> None:
+        """Phase 1: governments apply their adaptive rules to last month's outcomes."""
+        for government in self.governments.values():
+            government.review()
+
+    def buy_compute(self) -> None:
+        """Phase 2: capex buys capacity at this month's (export-controlled) price; depreciation."""
         c = self.config.compute
-        return flywheel.internal_capability(
-            self.lab_capacity * c.flops_per_h100e,
-            self.lab_software,
-            c.run_length_months,
-            c.utilization,
-        )
-
-    def _export_multiplier(self) -> np.ndarray:
-        """Export-control price multiplier each lab pays now (1 where no control binds)."""
-        ec = self.config.policy.export_controls
-        issuer = self.governments["US"] if "US" in self.governments else None
-        if issuer is None or not issuer.issues_export_controls or self.steps < ec.start_month:
-            return np.ones(self.n_labs)
-        targeted = np.isin(self.lab_jurisdiction, [self._code_index[c] for c in ec.targets])
-        return np.where(targeted, issuer.export_price_multiplier, 1.0)
-
-    def _capacity_cap(self) -> np.ndarray:
-        ec = self.config.policy.export_controls
-        cap = np.full(self.n_labs, np.inf)
-        if ec.enabled and ec.capacity_cap_h100e is not None and self.steps >= ec.start_month:
-            targeted = np.isin(self.lab_jurisdiction, [self._code_index[c] for c in ec.targets])
-            cap[targeted] = ec.capacity_cap_h100e
-        return cap
-
-    def _buy_compute(self) -> None:
-        """Capex: buy capacity at this month's (export-controlled) price; capacity depreciates."""
-        c = self.config.compute
-        price = policy.compute_price(
-            self.steps - 1,
+        labs = self.lab_state
+        price = compute.compute_price(
+            self.month,
             c.price_per_h100e_usd,
             c.price_decline_per_year,
-            self.local_price[self.lab_jurisdiction],
-            self._export_multiplier(),
+            self.jurisdictions.compute_price_multiplier[labs.jurisdiction],
+            self.export_multiplier(),
         )
-        bought, cost = policy.capex_plan(
-            self.lab_capacity,
+        bought, cost = compute.capex_plan(
+            labs.capacity_h100e,
             price,
-            self.lab_cash,
+            labs.cash_cents,
             c.target_growth_per_year,
             c.depreciation_per_year,
             c.max_capex_share,
             self._capacity_cap(),
         )
-        bought = np.where(self.lab_active, bought, 0.0)
-        cost = np.where(self.lab_active, cost, 0)
-        self.lab_capex = cost
-        self.lab_cash = self.lab_cash - cost
-        self.lab_capacity = policy.depreciate(self.lab_capacity, c.depreciation_per_year) + bought
+        bought = np.where(labs.active, bought, 0.0)
+        labs.capex_cents = np.where(labs.active, cost, 0)
+        labs.cash_cents = labs.cash_cents - labs.capex_cents
+        labs.capacity_h100e = compute.depreciate(labs.capacity_h100e, c.depreciation_per_year)
+        labs.capacity_h100e = labs.capacity_h100e + bought
 
-    def _advance_software(self) -> None:
-        """Software progress with the data flywheel, then spillovers from open and leaked models."""
+    def advance_research(self) -> None:
+        """Phase 3: software progress with the data flywheel, then spillovers."""
         cfg = self.config
         r, f = cfg.research, cfg.flywheel
-        human_capital = self._human_capital()
+        labs = self.lab_state
         strength = f.strength if cfg.policy.channels.flywheel else 0.0
-        productivity = (1.0 - r.productivity_decline_per_year) ** ((self.steps - 1) / 12.0)
+        productivity = (1.0 - r.productivity_decline_per_year) ** (self.month / 12.0)
         gain = flywheel.software_progress(
-            human_capital,
-            self.lab_data,
+            self.human_capital(),
+            labs.data_stock,
             r.base_rate_ooms_per_month,
             r.reference_human_capital,
             r.talent_elasticity,
@@ -391,361 +243,171 @@ class AIRaceModel(mesa.Model):
             self._dynamics_rng, self.n_labs, r.breakthrough_probability, r.breakthrough_size_ooms
         )
         internal = self._internal_capability()
-        open_models = np.where(self.lab_open & self.lab_active, self.lab_public, -np.inf)
-        best_open = float(max(open_models.max(initial=-np.inf), self.lab_leaked.max()))
-        partner_best = np.where(self.partners, self.lab_public[None, :], -np.inf).max(axis=1)
+        open_models = np.where(labs.open_weights & labs.active, labs.public_capability, -np.inf)
+        best_open = float(max(open_models.max(initial=-np.inf), labs.leaked_capability.max()))
+        partner_best = np.where(labs.partners, labs.public_capability[None, :], -np.inf).max(1)
         spill = flywheel.spillover(
             internal, best_open, partner_best, r.open_spillover_rate, r.partner_spillover_rate
         )
-        self.lab_software = self.lab_software + np.where(self.lab_active, gain + spill, 0.0)
-        self.lab_internal = self._internal_capability()
+        labs.software_ooms = labs.software_ooms + np.where(labs.active, gain + spill, 0.0)
+        labs.internal_capability = self._internal_capability()
 
-    def _trusted_release_binds(self) -> np.ndarray:
-        tr = self.config.policy.trusted_release
-        binds = np.zeros(self.n_labs, dtype=bool)
-        if self.steps < tr.start_month:
-            return binds
-        for code, gov in self.governments.items():
-            if gov.trusted_release_in_force:
-                binds |= self.lab_jurisdiction == self._code_index[code]
-        return binds
+    def release_models(self) -> np.ndarray:
+        """Phase 4: the release pipeline (:func:`agentsim.releases.release_models`).
 
-    def _release_models(self) -> np.ndarray:
-        """Start compliance for finished models, release those due, open trusted-only models.
-
-        Returns the labs whose model reached the public this month. Sets ``_served`` (share of
-        the month each new model served) for the market phase.
+        Returns the labs whose public model improved this month.
         """
         cfg = self.config
-        tr, now = cfg.policy.trusted_release, self.steps - 1
-        binds = self._trusted_release_binds() & (self.lab_internal >= tr.capability_threshold)
-        ready = (
-            self.lab_active
-            & np.isnan(self.lab_pending_capability)
-            & (self.lab_internal - self.lab_deployed >= cfg.research.generation_gap_ooms)
+        tr = cfg.policy.trusted_release
+        labs = self.lab_state
+        binds = self.trusted_release_binds() & (labs.internal_capability >= tr.capability_threshold)
+        released, new = releases.release_models(
+            labs,
+            binds,
+            self.month,
+            self.steps,
+            cfg.research.generation_gap_ooms,
+            tr.compliance_delay_weeks,
+            tr.restricted_months,
+            self._dynamics_rng,
+            cfg.research.leak_probability,
         )
-        delay = np.where(binds, policy.weeks_to_months(tr.compliance_delay_weeks), 0.0)
-        self.lab_pending_capability = np.where(
-            ready, self.lab_internal, self.lab_pending_capability
-        )
-        self.lab_pending_time = np.where(
-            ready, policy.release_timing(now, delay), self.lab_pending_time
-        )
-        self.lab_pending_trusted = np.where(ready, binds, self.lab_pending_trusted)
+        self.releases.extend(new)
+        return released
 
-        previous_deployed, previous_public = self.lab_deployed.copy(), self.lab_public.copy()
-        served_deployed = np.ones(self.n_labs)
-        served_public = np.ones(self.n_labs)
-        frontier = float(previous_deployed[self.lab_active].max(initial=-np.inf))
-        due = policy.is_due(self.lab_pending_time, now)
-        for i in np.flatnonzero(due):
-            k, when = float(self.lab_pending_capability[i]), float(self.lab_pending_time[i])
-            self.lab_deployed[i] = k
-            served_deployed[i] = market.served_fraction(when, now)
-            is_frontier = k > frontier
-            self.lab_frontier_releases[i] += is_frontier
-            self.release_log.append((self.steps, int(i), k, bool(is_frontier)))
-            if self.lab_pending_trusted[i] and tr.restricted_months > 0:
-                self.lab_trusted_queue[i].append((when + tr.restricted_months, k))
-            else:
-                self.lab_public[i] = k
-                served_public[i] = served_deployed[i]
-        self.lab_pending_capability[due] = np.nan
-        self.lab_pending_time[due] = np.inf
-        for i, queue in enumerate(self.lab_trusted_queue):
-            while queue and queue[0][0] < now + 1.0:
-                when, k = queue.popleft()
-                self.lab_public[i] = k
-                served_public[i] = market.served_fraction(when, now)
-        self._leak_restricted_models()
-        self.lab_release_state = np.where(
-            ~np.isnan(self.lab_pending_capability),
-            ReleaseState.COMPLIANCE,
-            np.where(
-                self.lab_deployed > self.lab_public,
-                ReleaseState.TRUSTED_ONLY,
-                ReleaseState.TRAINING,
-            ),
-        ).astype(np.int8)
-        self._month_deployed = previous_deployed + served_deployed * (
-            self.lab_deployed - previous_deployed
-        )
-        self._month_public = previous_public + served_public * (self.lab_public - previous_public)
-        return self.lab_public > previous_public
-
-    def _leak_restricted_models(self) -> None:
-        """Closed weights (including models in their trusted-only phase) leak now and then."""
-        closed = self.lab_active & ~self.lab_open
-        leaks = closed & (
-            self._dynamics_rng.random(self.n_labs) < self.config.research.leak_probability
-        )
-        self.lab_leaked = np.where(
-            leaks, np.maximum(self.lab_leaked, self.lab_deployed), self.lab_leaked
-        )
-
-    def release_restricted_models(self, code: str) -> None:
-        """Make every trusted-only model of labs in ``code`` public and ship pending ones now."""
-        mine = self.lab_jurisdiction == self._code_index[code]
-        for i in np.flatnonzero(mine):
-            self.lab_trusted_queue[i].clear()
-        self.lab_public = np.where(mine, self.lab_deployed, self.lab_public)
-        self.lab_pending_time = np.where(
-            mine & ~np.isnan(self.lab_pending_capability),
-            np.minimum(self.lab_pending_time, self.steps - 1),
-            self.lab_pending_time,
-        )
-        self.lab_pending_trusted[mine] = False
-
-    def _serve_markets(self, market_users: np.ndarray, released: np.ndarray) -> None:
-        """Users choose among models they may access; feedback data accrues; price power erodes."""
+    def serve_markets(self, released: np.ndarray) -> None:
+        """Phase 5: users choose among models they may access; data accrues; price power erodes."""
         cfg = self.config
-        tau = cfg.policy.trusted_release.trusted_fraction
-        deployed, public = self._month_deployed, self._month_public
-        access = self.access & self.lab_active[:, None]
-        self.lab_users = market.segmented_users(
-            deployed,
-            public,
-            access,
-            market_users,
-            tau,
+        labs = self.lab_state
+        self.jurisdictions.users_millions = self.jurisdictions.users_at(self.steps)
+        labs.users_millions = market.segmented_users(
+            labs.served_deployed,
+            labs.served_public,
+            self.access & labs.active[:, None],
+            self.jurisdictions.users_millions,
+            cfg.policy.trusted_release.trusted_fraction,
             cfg.market.capability_sensitivity,
             cfg.market.outside_option_capability,
         )
-        self.market_users = market_users
-        if self.steps > 0:
-            f = cfg.flywheel
-            self.lab_data = flywheel.update_data_stock(
-                self.lab_data, self.lab_users.sum(axis=1), f.data_decay_per_month, f.data_pooling
-            )
-        self.lab_price_power = market.erode_price_power(
-            self.lab_price_power,
+        f = cfg.flywheel
+        labs.data_stock = flywheel.update_data_stock(
+            labs.data_stock, labs.users_millions.sum(axis=1), f.data_decay_per_month, f.data_pooling
+        )
+        labs.price_power = market.erode_price_power(
+            labs.price_power,
             released,
-            self.lab_public,
+            labs.public_capability,
             self.overlap,
             cfg.market.price_erosion,
             cfg.market.price_floor,
         )
 
-    def _eligible_investments(self) -> np.ndarray:
-        banned = (
-            self.config.policy.outbound_investment.banned
-            if self.config.policy.outbound_investment.enabled
-            else []
-        )
-        allowed = policy.allowed_investments(
-            self.investor_home, self.lab_jurisdiction, self.codes, banned
-        )
-        return self.investor_known & allowed & self.lab_active[None, :]
-
-    def _target_portfolios(
-        self, eligible: np.ndarray, restricted: np.ndarray | None = None
-    ) -> np.ndarray:
+    def allocate_capital(self) -> None:
+        """Phase 6: investors learn of labs, re-weight portfolios and invest this month's flow."""
         c = self.config.capital
-        history = self.lab_revenue_history
-        recent, before = history[:, -3:].sum(axis=1), history[:, :3].sum(axis=1)
-        growth = np.log((recent + 1.0) / (before + 1.0))
-        world = self.market_users.sum()
-        reach = (self.access * self.market_users[None, :]).sum(axis=1) / world
-        if restricted is None:
-            restricted = self._trusted_release_binds().astype(float)
-        rank = capital.capability_rank(self.lab_deployed, self.lab_active)
-        score = capital.expected_return(
-            growth, rank, reach, c.revenue_growth_weight, c.capability_weight, c.reach_weight
-        )
-        return capital.target_portfolio(
-            score,
-            self.investor_home_match,
-            self.investor_home_bias,
-            restricted,
-            self.investor_risk_aversion,
-            eligible,
-            c.return_sensitivity,
-        )
-
-    def _allocate_capital(self) -> None:
-        """Investors learn of labs, re-weight portfolios and put this month's flow into labs."""
-        c = self.config.capital
+        investors = self.investor_state
         rng = self._dynamics_rng
-        discovering = np.flatnonzero(rng.random(self.investor_home.size) < c.discovery_rate)
+        discovering = np.flatnonzero(rng.random(investors.size) < c.discovery_rate)
         if discovering.size:
-            known = self.investor_known[discovering]
+            known = investors.known[discovering]
             via = np.argmax(rng.random(known.shape) * known, axis=1)
-            partner_rows = self.partners[via]
+            partner_rows = self.lab_state.partners[via]
             learned = np.argmax(rng.random(partner_rows.shape) * partner_rows, axis=1)
             has_partner = partner_rows.any(axis=1)
-            self.investor_known[discovering[has_partner], learned[has_partner]] = True
+            investors.known[discovering[has_partner], learned[has_partner]] = True
         eligible = self._eligible_investments()
         if c.adjustment_speed > 0 and self.config.policy.channels.capital_mobility:
             target = self._target_portfolios(eligible)
-            self.investor_weights = capital.adjust_portfolio(
-                self.investor_weights, target, c.adjustment_speed, eligible
-            )
+            speed = c.adjustment_speed
         else:
-            self.investor_weights = capital.adjust_portfolio(
-                self.investor_weights, self.investor_weights, 0.0, eligible
-            )
+            target, speed = investors.weights, 0.0
+        investors.weights = capital.adjust_portfolio(investors.weights, target, speed, eligible)
         flows = capital.investment_flows(
-            self.investor_capital, self.investor_weights, c.deploy_rate_per_month
+            investors.capital_cents, investors.weights, c.deploy_rate_per_month
         )
-        self.investor_commitments = capital.commitments_cents(
-            self.investor_capital, c.deploy_rate_per_month, c.commitments_growth_per_year
+        investors.commitments_cents = capital.commitments_cents(
+            investors.capital_cents, c.deploy_rate_per_month, c.commitments_growth_per_year
         )
-        self.investor_capital = (
-            self.investor_capital - flows.sum(axis=1) + self.investor_commitments
+        investors.capital_cents = (
+            investors.capital_cents - flows.sum(axis=1) + investors.commitments_cents
         )
-        self.investor_holdings = self.investor_holdings + flows
-        self.lab_investment = flows.sum(axis=0)
+        investors.holdings_cents = investors.holdings_cents + flows
+        self.lab_state.investment_cents = flows.sum(axis=0)
 
-    def _settle_accounts(self) -> None:
-        """Revenue and investment in; inference and salaries out; layoffs and exit when short."""
-        users_people = self.lab_users * 1e6
-        self.lab_revenue = np.where(
-            self.lab_active,
-            market.revenue_cents(users_people, self.revenue_per_user, self.lab_price_power),
+    def settle_accounts(self) -> None:
+        """Phase 7: revenue and investment in; inference and salaries out; layoffs and exit."""
+        labs, juris = self.lab_state, self.jurisdictions
+        users_people = labs.users_millions * 1e6
+        labs.revenue_cents = np.where(
+            labs.active,
+            market.revenue_cents(users_people, juris.revenue_per_user_usd, labs.price_power),
             0,
         )
         inference = np.where(
-            self.lab_active, market.inference_cost_cents(users_people, self.inference_per_user), 0
+            labs.active, market.inference_cost_cents(users_people, juris.inference_per_user_usd), 0
         )
-        self.lab_cash = self.lab_cash + self.lab_revenue + self.lab_investment
-        self.lab_inference = np.minimum(inference, self.lab_cash)
-        self.lab_cash = self.lab_cash - self.lab_inference
-        monthly_pay = self._monthly_pay_cents()
-        self.lab_salaries = self._wage_bill(monthly_pay)
+        labs.cash_cents = labs.cash_cents + labs.revenue_cents + labs.investment_cents
+        labs.inference_cents = np.minimum(inference, labs.cash_cents)
+        labs.cash_cents = labs.cash_cents - labs.inference_cents
+        monthly_pay = np.rint(self.researcher_state.salary_usd / 12.0 * CENTS_PER_USD)
+        labs.salaries_cents = self._wage_bill(monthly_pay)
         short = np.flatnonzero(
-            (self.lab_salaries > self.lab_cash) | (self.lab_inference < inference)
+            (labs.salaries_cents > labs.cash_cents) | (labs.inference_cents < inference)
         )
         for i in short:
-            self._lay_off(int(i), int(self.lab_cash[i]), monthly_pay)
-            if self.lab_inference[i] < inference[i] or self.lab_headcount[i] == 0:
+            self._lay_off(int(i), int(labs.cash_cents[i]), monthly_pay)
+            if labs.inference_cents[i] < inference[i] or labs.headcount[i] == 0:
                 self._exit_lab(int(i))
         if short.size:  # staff changed: pay the staff that is left
-            self.lab_salaries = self._wage_bill(monthly_pay)
-        self.lab_cash = self.lab_cash - self.lab_salaries
-        self.lab_revenue_history = np.roll(self.lab_revenue_history, -1, axis=1)
-        self.lab_revenue_history[:, -1] = self.lab_revenue
+            labs.salaries_cents = self._wage_bill(monthly_pay)
+        labs.cash_cents = labs.cash_cents - labs.salaries_cents
+        labs.revenue_history_cents = np.roll(labs.revenue_history_cents, -1, axis=1)
+        labs.revenue_history_cents[:, -1] = labs.revenue_cents
 
-    def _wage_bill(self, monthly_pay: np.ndarray) -> np.ndarray:
-        """Monthly pay of each lab's staff (integer cents)."""
-        employed = self._employed()
-        return np.bincount(
-            self.researcher_employer[employed], weights=monthly_pay[employed], minlength=self.n_labs
-        ).astype(np.int64)
+    def relocate_labs(self) -> None:
+        """Phase 8 (optional): at each review, labs move where the expected gain beats the cost.
 
-    def _dismiss(self, lab: int, researchers: np.ndarray) -> None:
-        """Researchers leave ``lab`` for unemployment (pay stops)."""
-        self.researcher_employer[researchers] = talent.UNEMPLOYED
-        self.researcher_salary[researchers] = 0.0
-        self.lab_headcount[lab] = int((self.researcher_employer == lab).sum())
-
-    def _lay_off(self, lab: int, budget_cents: int, monthly_pay: np.ndarray) -> None:
-        """Keep the best-skilled staff whose pay fits the budget; the rest become unemployed."""
-        staff = np.flatnonzero(self.researcher_employer == lab)
-        staff = staff[np.argsort(-self.researcher_skill[staff], kind="stable")]
-        keep = np.cumsum(monthly_pay[staff]) <= budget_cents
-        self._dismiss(lab, staff[~keep])
-
-    def _exit_lab(self, lab: int) -> None:
-        """A lab out of cash leaves the market: staff laid off, no users, no new releases."""
-        self.lab_active[lab] = False
-        self._dismiss(lab, np.flatnonzero(self.researcher_employer == lab))
-        self.lab_pending_capability[lab] = np.nan
-        self.lab_pending_time[lab] = np.inf
-
-    def _consider_relocation(self) -> None:
-        """Labs move headquarters when the expected profit gain abroad beats the moving cost.
-
-        A lab compares, for each other jurisdiction, its monthly revenue there (under that
-        jurisdiction's trusted-release rule) less the export-control premium on its compute
-        spending, over the configured horizon, with the moving cost: the base cost times one
-        plus the destination's immigration friction (its staff move with it). Market closures
-        follow a lab's origin, so moving buys escape from rules, not new markets.
+        Each active lab in turn applies :meth:`Lab.best_headquarters` to the outlook of the
+        month (rules in force, export-control prices), taken once before any lab moves.
         """
-        cfg = self.config
-        binds_here = self._trusted_release_binds()
-        bound_codes = {c for c, g in self.governments.items() if g.trusted_release_in_force}
-        multiplier = self._export_multiplier()
-        ec = cfg.policy.export_controls
-        us = self.governments.get("US")
-        targeted = (
-            {c for c in ec.targets} if us is not None and us.issues_export_controls else set()
+        cfg = self.config.relocation
+        if not cfg.enabled or self.steps % cfg.review_every_months != 0:
+            return
+        ec = self.config.policy.export_controls
+        issuer = self.governments.get(ec.issuer)
+        controls = issuer is not None and issuer.issues_export_controls
+        outlook = RelocationOutlook(
+            bound_codes=frozenset(
+                c for c, g in self.governments.items() if g.trusted_release_in_force
+            ),
+            bound_now=self.trusted_release_binds(),
+            export_multiplier=self.export_multiplier(),
+            targeted=frozenset(ec.targets) if controls else frozenset(),
+            target_multiplier=issuer.export_price_multiplier if controls else 1.0,
         )
-        base_cost = cfg.relocation.cost_billions * 1e9 * CENTS_PER_USD
-        for i in np.flatnonzero(self.lab_active):
-            here = int(self.lab_jurisdiction[i])
-            staying = self._revenue_if(bool(binds_here[i]), i)
-            best_gain, best_code, best_cost = 0.0, here, 0
-            for code_j, code in enumerate(self.codes):
-                cost = round(base_cost * (1.0 + self.friction_into[code_j]))
-                if code_j == here or cost > self.lab_cash[i]:
-                    continue
-                mult_there = us.export_price_multiplier if code in targeted else 1.0
-                premium = self.lab_capex[i] * (mult_there / multiplier[i] - 1.0)
-                revenue = self._revenue_if(code in bound_codes, i)
-                gain = (revenue - staying - premium) * cfg.relocation.horizon_months - cost
-                if gain > best_gain:
-                    best_gain, best_code, best_cost = gain, code_j, cost
-            if best_code != here:
-                self._relocate(int(i), best_code, best_cost)
+        for i in np.flatnonzero(self.lab_state.active):
+            choice = self.labs[i].best_headquarters(outlook)
+            if choice is not None:
+                self.move_lab(int(i), *choice)
 
-    def _revenue_if(self, bound: bool, lab: int) -> float:
-        """Monthly revenue (cents) the lab would earn now with or without trusted release."""
-        cfg = self.config
-        access = self.access & self.lab_active[:, None]
-        public = self.lab_public.copy()
-        if not bound:
-            public[lab] = self.lab_deployed[lab]
-        users = market.segmented_users(
-            self.lab_deployed,
-            public,
-            access,
-            self.market_users,
-            cfg.policy.trusted_release.trusted_fraction,
-            cfg.market.capability_sensitivity,
-            cfg.market.outside_option_capability,
-        )
-        return float(
-            self.lab_price_power[lab] * (users[lab] * 1e6) @ self.revenue_per_user * CENTS_PER_USD
-        )
-
-    def _relocate(self, lab: int, code: int, cost: int) -> None:
-        staff = self.researcher_employer == lab
-        np.add.at(self.talent_flows, (self.researcher_location[staff], code), 1)
-        self.researcher_location[staff] = code
-        self.relocations.append(
-            (
-                self.steps,
-                self.lab_names[lab],
-                self.codes[self.lab_jurisdiction[lab]],
-                self.codes[code],
-            )
-        )
-        jurisdiction = self.lab_jurisdiction.copy()
-        jurisdiction[lab] = code
-        self._set_headquarters(jurisdiction)
-        self.lab_cash[lab] -= cost
-        self.lab_relocation[lab] += cost
-        if not self._trusted_release_binds()[lab]:
-            self.lab_trusted_queue[lab].clear()
-            self.lab_public[lab] = self.lab_deployed[lab]
-            self.lab_pending_trusted[lab] = False
-
-    def _search_jobs(self) -> None:
-        """Researchers look for jobs through collaborators and at random; some move."""
+    def search_jobs(self) -> None:
+        """Phase 9: researchers look for jobs through collaborators and at random; some move."""
+        if not self.config.policy.channels.talent_mobility:
+            return
         t = self.config.talent
-        headcount = np.maximum(self.lab_headcount, 1)
-        compute_per_head = self.lab_capacity / headcount
+        labs, researchers = self.lab_state, self.researcher_state
+        headcount = np.maximum(labs.headcount, 1)
+        compute_per_head = labs.capacity_h100e / headcount
         reference = (
-            max(float(np.median(compute_per_head[self.lab_active])), 1e-9)
-            if self.lab_active.any()
-            else 1.0
+            max(talent.median(compute_per_head[labs.active]), 1e-9) if labs.active.any() else 1.0
         )
         offers = talent.LabOffers(
-            pay_scale_usd=self._pay_scale(),
+            pay_scale_usd=self.pay_scale(),
             log_compute_per_researcher=np.log(np.maximum(compute_per_head, 1e-9) / reference),
-            capability_gap=self.lab_internal - self.lab_internal[self.lab_active].max(initial=0.0),
-            jurisdiction=self.lab_jurisdiction,
-            open_for_hiring=self.lab_active,
+            capability_gap=labs.internal_capability
+            - labs.internal_capability[labs.active].max(initial=0.0),
+            jurisdiction=labs.jurisdiction,
+            open_for_hiring=labs.active,
         )
         prefs = talent.Preferences(
             t.pay_weight,
@@ -755,205 +417,248 @@ class AIRaceModel(mesa.Model):
             t.switching_cost,
             t.pay_elasticity,
         )
-        budget = t.hiring_budget_share * np.maximum(self.lab_cash, 0) / CENTS_PER_USD
+        budget = t.hiring_budget_share * np.maximum(labs.cash_cents, 0) / CENTS_PER_USD
         movers, target = talent.search_jobs(
             self._dynamics_rng,
-            self.researcher_skill,
-            self.researcher_origin,
-            self.researcher_location,
-            self.researcher_employer,
-            self.collaboration.indptr,
-            self.collaboration.neighbours,
+            researchers.skill,
+            researchers.origin,
+            researchers.location,
+            researchers.employer,
+            researchers.collaboration.indptr,
+            researchers.collaboration.neighbours,
             offers,
             prefs,
-            self.friction_into,
+            self.jurisdictions.immigration_friction,
             t.search_rate,
             t.random_offers,
             budget,
         )
-        new_location = self.lab_jurisdiction[target]
-        np.add.at(self.talent_flows, (self.researcher_location[movers], new_location), 1)
-        self.researcher_employer[movers] = target
-        self.researcher_location[movers] = new_location
+        new_location = labs.jurisdiction[target]
+        np.add.at(self.talent_flows, (researchers.location[movers], new_location), 1)
+        researchers.employer[movers] = target
+        researchers.location[movers] = new_location
 
-    def _pay_scale(self) -> np.ndarray:
-        """Annual pay of a skill-1 researcher at each lab: home norm x premium x finances."""
-        headcount = np.maximum(self.lab_headcount, 1)
-        cash_per_head = np.maximum(self.lab_cash, 0) / headcount
-        median = np.median(cash_per_head[self.lab_active]) if self.lab_active.any() else 1.0
-        finances = np.clip((cash_per_head / max(median, 1.0)) ** 0.2, 0.67, 1.5)
-        return self.base_salary[self.lab_jurisdiction] * self.lab_pay_premium * finances
+    def reprice_salaries(self) -> None:
+        """Phase 10: pay every employed researcher their lab's current offer; headcounts."""
+        labs, researchers = self.lab_state, self.researcher_state
+        employed = researchers.employed
+        labs.headcount = np.bincount(researchers.employer[employed], minlength=self.n_labs).astype(
+            np.int64
+        )
+        scale = self.pay_scale()[researchers.employer]  # -1 (unemployed) is masked below
+        researchers.salary_usd = np.where(employed, scale * researchers.pay_factor, 0.0)
 
-    def _reprice_salaries(self) -> None:
-        """Pay every employed researcher their lab's current offer; refresh headcounts."""
-        employed = self._employed()
-        self.lab_headcount = np.bincount(
-            self.researcher_employer[employed], minlength=self.n_labs
-        ).astype(np.int64)
-        scale = self._pay_scale()[self.researcher_employer[employed]]
-        self.researcher_salary = np.zeros(self.researcher_skill.size)
-        self.researcher_salary[employed] = talent.pay(
-            scale, self.researcher_skill[employed], self.config.talent.pay_elasticity
+    # ------------------------------------------------------------------ shared quantities
+
+    def trusted_release_binds(self) -> np.ndarray:
+        """Labs (L,) a trusted-release rule binds this month."""
+        tr = self.config.policy.trusted_release
+        binds = np.zeros(self.n_labs, dtype=bool)
+        if self.month < tr.start_month:
+            return binds
+        index = self.jurisdictions.index
+        for code, government in self.governments.items():
+            if government.trusted_release_in_force:
+                binds |= self.lab_state.jurisdiction == index[code]
+        return binds
+
+    def _targeted(self) -> np.ndarray:
+        """Labs (L,) headquartered in a jurisdiction export controls target."""
+        return self._targeted_code[self.lab_state.jurisdiction]
+
+    def export_multiplier(self) -> np.ndarray:
+        """Export-control price multiplier each lab pays now (L,; 1 where no control binds)."""
+        ec = self.config.policy.export_controls
+        issuer = self.governments.get(ec.issuer)
+        in_force = (
+            issuer is not None and issuer.issues_export_controls and self.month >= ec.start_month
+        )
+        multiplier = issuer.export_price_multiplier if issuer is not None else 1.0
+        return compute.export_multiplier(self._targeted(), in_force, multiplier)
+
+    def _capacity_cap(self) -> np.ndarray:
+        ec = self.config.policy.export_controls
+        in_force = ec.enabled and self.month >= ec.start_month
+        return compute.capacity_cap(self._targeted(), in_force, ec.capacity_cap_h100e)
+
+    def _internal_capability(self) -> np.ndarray:
+        c = self.config.compute
+        return flywheel.internal_capability(
+            self.lab_state.capacity_h100e * c.flops_per_h100e,
+            self.lab_state.software_ooms,
+            c.run_length_months,
+            c.utilization,
         )
 
-    def _monthly_pay_cents(self) -> np.ndarray:
-        return np.rint(self.researcher_salary / 12.0 * CENTS_PER_USD)
-
-    def _employed(self) -> np.ndarray:
-        return self.researcher_employer >= 0
-
-    def _human_capital(self) -> np.ndarray:
-        employed = self._employed()
+    def human_capital(self) -> np.ndarray:
+        """Skill-weighted headcount of each lab (L,)."""
+        researchers = self.researcher_state
+        employed = researchers.employed
         return np.bincount(
-            self.researcher_employer[employed],
-            weights=self.researcher_skill[employed],
+            researchers.employer[employed],
+            weights=researchers.skill[employed],
             minlength=self.n_labs,
         )
 
-    # ------------------------------------------------------------------ measure
+    def pay_scale(self) -> np.ndarray:
+        """Annual pay of a skill-1 researcher at each lab (USD, (L,)); see talent.pay_scale."""
+        t, labs = self.config.talent, self.lab_state
+        return talent.pay_scale(
+            self.jurisdictions.base_salary_usd[labs.jurisdiction],
+            labs.pay_premium,
+            labs.cash_cents,
+            labs.headcount,
+            labs.active,
+            t.pay_finance_elasticity,
+            t.pay_finance_floor,
+            t.pay_finance_cap,
+        )
+
+    def lead_of(self, code: str) -> float:
+        """Best deployed capability of ``code``'s labs minus the rest's (OOM; NaN if undefined)."""
+        labs = self.lab_state
+        deployed = np.where(labs.active, labs.deployed_capability, -np.inf)
+        mine = labs.jurisdiction == self.jurisdictions.index[code]
+        ours, theirs = deployed[mine].max(initial=-np.inf), deployed[~mine].max(initial=-np.inf)
+        if not (np.isfinite(ours) and np.isfinite(theirs)):
+            return float("nan")
+        return float(ours - theirs)
+
+    def _allowed_investments(self) -> np.ndarray:
+        """(I, L) bool: investments outbound-investment rules allow (recomputed when labs move)."""
+        outbound = self.config.policy.outbound_investment
+        banned = outbound.banned if outbound.enabled else []
+        return policy.allowed_investments(
+            self.investor_state.home, self.lab_state.jurisdiction, self.jurisdictions.codes, banned
+        )
+
+    def _eligible_investments(self) -> np.ndarray:
+        allowed = self._allowed
+        return self.investor_state.known & allowed & self.lab_state.active[None, :]
+
+    def _target_portfolios(
+        self, eligible: np.ndarray, restricted: np.ndarray | None = None
+    ) -> np.ndarray:
+        c = self.config.capital
+        labs, investors = self.lab_state, self.investor_state
+        history = labs.revenue_history_cents
+        half = history.shape[1] // 2
+        recent, before = history[:, -half:].sum(axis=1), history[:, :half].sum(axis=1)
+        growth = np.log((recent + 1.0) / (before + 1.0))
+        users = self.jurisdictions.users_millions
+        reach = (self.access * users[None, :]).sum(axis=1) / users.sum()
+        if restricted is None:
+            restricted = self.trusted_release_binds().astype(float)
+        rank = capital.capability_rank(labs.deployed_capability, labs.active)
+        score = capital.expected_return(
+            growth, rank, reach, c.revenue_growth_weight, c.capability_weight, c.reach_weight
+        )
+        return capital.target_portfolio(
+            score,
+            investors.home_match,
+            investors.home_bias,
+            restricted,
+            investors.risk_aversion,
+            eligible,
+            c.return_sensitivity,
+        )
+
+    def _wage_bill(self, monthly_pay: np.ndarray) -> np.ndarray:
+        """Monthly pay of each lab's staff (integer cents)."""
+        researchers = self.researcher_state
+        employed = researchers.employed
+        return np.bincount(
+            researchers.employer[employed], weights=monthly_pay[employed], minlength=self.n_labs
+        ).astype(np.int64)
+
+    def _dismiss(self, lab: int, staff: np.ndarray) -> None:
+        """Researchers leave ``lab`` for unemployment (pay stops)."""
+        researchers = self.researcher_state
+        researchers.employer[staff] = talent.UNEMPLOYED
+        researchers.salary_usd[staff] = 0.0
+        self.lab_state.headcount[lab] = int((researchers.employer == lab).sum())
+
+    def _lay_off(self, lab: int, budget_cents: int, monthly_pay: np.ndarray) -> None:
+        """Keep the best-skilled staff whose pay fits the budget; the rest become unemployed."""
+        researchers = self.researcher_state
+        staff = np.flatnonzero(researchers.employer == lab)
+        staff = staff[np.argsort(-researchers.skill[staff], kind="stable")]
+        keep = np.cumsum(monthly_pay[staff]) <= budget_cents
+        self._dismiss(lab, staff[~keep])
+
+    def _exit_lab(self, lab: int) -> None:
+        """A lab out of cash leaves the market: staff laid off, no users, no new releases."""
+        labs = self.lab_state
+        labs.active[lab] = False
+        self._dismiss(lab, np.flatnonzero(self.researcher_state.employer == lab))
+        labs.pending_capability[lab] = np.nan
+        labs.pending_time[lab] = np.inf
+
+    # ------------------------------------------------------------------ events
+
+    def lift_restrictions(self, code: str) -> None:
+        """Make every trusted-only model of labs in ``code`` public and ship pending ones now."""
+        mine = self.lab_state.jurisdiction == self.jurisdictions.index[code]
+        releases.lift_restrictions(self.lab_state, mine, self.month)
+
+    def move_lab(self, lab: int, code: int, cost_cents: int) -> None:
+        """Move a lab's headquarters (and staff) to jurisdiction ``code``, paying the cost."""
+        labs, researchers, codes = self.lab_state, self.researcher_state, self.jurisdictions.codes
+        staff = researchers.employer == lab
+        np.add.at(self.talent_flows, (researchers.location[staff], code), 1)
+        researchers.location[staff] = code
+        self.relocations.append(
+            (self.steps, labs.names[lab], codes[labs.jurisdiction[lab]], codes[code])
+        )
+        jurisdiction = labs.jurisdiction.copy()
+        jurisdiction[lab] = code
+        labs.move_headquarters(jurisdiction, self.is_us_code)
+        self._allowed = self._allowed_investments()
+        labs.cash_cents[lab] -= cost_cents
+        labs.relocation_cents[lab] += cost_cents
+        if not self.trusted_release_binds()[lab]:
+            releases.escape_restrictions(labs, lab)
+
+    # ------------------------------------------------------------------ observation
 
     @property
     def us_lead(self) -> float:
-        """US frontier capability minus the rest's (OOM; negative when the US trails)."""
+        """US frontier capability minus the rest's (OOM; NaN when a side has no active lab)."""
         return (
             self.indicators["frontier_capability_us"]
             - self.indicators["frontier_capability_non_us"]
         )
 
-    def _measure(self) -> None:
-        """Compute this month's model-level indicators (the MODEL_COLUMNS)."""
-        us, active = self.lab_is_us, self.lab_active
-        deployed = np.where(active, self.lab_deployed, -np.inf)
-        users = self.lab_users.sum(axis=1)
-        employed = self._employed()
-        skill_at = np.bincount(
-            self.researcher_employer[employed],
-            weights=self.researcher_skill[employed],
-            minlength=self.n_labs,
-        )
-        holdings = self.investor_holdings.sum(axis=0)
-        rd = (self.lab_salaries + self.lab_capex) / CENTS_PER_USD
-        leader = int(np.argmax(deployed))
-        self.indicators = {
-            "frontier_capability_us": _best(deployed[us]),
-            "frontier_capability_non_us": _best(deployed[~us]),
-            "leader_jurisdiction": self.codes[self.lab_jurisdiction[leader]],
-            "us_user_share": _share(users, us),
-            "us_revenue_share": _share(self.lab_revenue.astype(float), us),
-            "us_capital_share": _share(holdings.astype(float), us),
-            "us_talent_share": _share(skill_at, us),
-            "us_rd_spend": float(rd[us].sum()),
-            "non_us_rd_spend": float(rd[~us].sum()),
-            "us_frontier_releases": int(self.lab_frontier_releases[us].sum()),
-            "non_us_frontier_releases": int(self.lab_frontier_releases[~us].sum()),
-        }
-
     @property
     def network(self) -> nx.Graph:
-        """networkx graph of every agent and tie, rebuilt from the model's arrays when stale."""
+        """networkx graph of every agent and tie, rebuilt from the state when stale."""
         if self._graph is None or self._graph_step != self.steps:
+            self._create_agent_views()
+            by_index = lambda agents: [a.unique_id for a in sorted(agents, key=_index)]  # noqa: E731
             self._graph = build_graph(
                 [lab.unique_id for lab in self.labs],
-                [a.unique_id for a in sorted(self.agents_by_type[Investor], key=_index)],
-                [a.unique_id for a in sorted(self.researchers, key=_index)],
-                self.researcher_employer,
-                self.collaboration,
-                self.investor_holdings / CENTS_PER_USD,
-                self.partners,
+                by_index(self.investors),
+                by_index(self.researchers),
+                self.researcher_state.employer,
+                self.researcher_state.collaboration,
+                self.investor_state.holdings_cents / CENTS_PER_USD,
+                self.lab_state.partners,
             )
             self._graph_step = self.steps
         return self._graph
 
     def network_snapshot(self) -> pd.DataFrame:
-        """Aggregated ties now: source, target, kind, weight (one row per aggregated edge).
+        """Aggregated ties now (see :func:`agentsim.observe.network_snapshot`)."""
+        return observe.network_snapshot(self)
 
-        Researchers are pooled by origin (``researchers:CODE`` -> lab, weight = headcount),
-        investors by home (``investors:CODE`` -> lab, weight = holdings in USD); lab-lab
-        partnerships have weight 1. Readable at 5,000 or 100,000 researchers alike.
-        """
-        rows = []
-        employed = self.researcher_employer >= 0
-        staff = np.zeros((len(self.codes), self.n_labs), dtype=np.int64)
-        np.add.at(staff, (self.researcher_origin[employed], self.researcher_employer[employed]), 1)
-        holdings = np.zeros((len(self.codes), self.n_labs))
-        np.add.at(holdings, self.investor_home, self.investor_holdings / CENTS_PER_USD)
-        for c, code in enumerate(self.codes):
-            for j, lab in enumerate(self.lab_names):
-                if staff[c, j]:
-                    rows.append((f"researchers:{code}", lab, "employment", float(staff[c, j])))
-                if holdings[c, j] > 0:
-                    rows.append((f"investors:{code}", lab, "investment", float(holdings[c, j])))
-        for a, b in zip(*np.nonzero(np.triu(self.partners, 1)), strict=True):
-            rows.append((self.lab_names[a], self.lab_names[b], "partnership", 1.0))
-        return pd.DataFrame(rows, columns=["source", "target", "kind", "weight"])
+    def audit(self, before: dict[str, dict[str, np.ndarray]] | None = None) -> list[str]:
+        """Accounting and conservation violations now (see :func:`agentsim.observe.audit`)."""
+        return observe.audit(self, before)
 
-    def audit(self, before: dict[str, np.ndarray] | None = None) -> list[str]:
-        """Accounting and conservation checks; returns the violations (empty when all hold).
-
-        With ``before`` (a :meth:`snapshot` taken before the step) also checks that each lab's
-        cash and each investor's capital changed by exactly their recorded flows.
-        """
-        problems: list[str] = []
-        for name in (
-            "lab_cash",
-            "lab_capacity",
-            "lab_data",
-            "lab_users",
-            "investor_capital",
-            "investor_holdings",
-            "lab_revenue",
-            "lab_capex",
-            "lab_relocation",
-            "lab_salaries",
-            "lab_inference",
-            "lab_investment",
-        ):
-            value = getattr(self, name)
-            if np.any(value < 0):
-                problems.append(f"{name} has negative entries")
-        if self.researcher_employer.size != self.config.talent.n_researchers:
-            problems.append("researchers are not conserved")
-        if int(self.lab_headcount.sum()) != int(self._employed().sum()):
-            problems.append("lab headcounts do not add up to employed researchers")
-        if before is not None:
-            inflow = self.lab_revenue + self.lab_investment
-            outflow = self.lab_salaries + self.lab_inference + self.lab_capex + self.lab_relocation
-            if np.any(self.lab_cash - before["lab_cash"] != inflow - outflow):
-                problems.append("lab cash changed by other than revenue + investment - costs")
-            invested = self.investor_holdings.sum(axis=1) - before["investor_holdings"].sum(axis=1)
-            expected = before["investor_capital"] + self.investor_commitments - invested
-            if np.any(self.investor_capital != expected):
-                problems.append("investor capital changed by other than commitments - investment")
-            if int(invested.sum()) != int(self.lab_investment.sum()):
-                problems.append("money invested differs from money received by labs")
-        return problems
-
-    def snapshot(self) -> dict[str, np.ndarray]:
-        """Copies of the stocks :meth:`audit` compares across a step."""
-        return {
-            name: getattr(self, name).copy()
-            for name in ("lab_cash", "investor_capital", "investor_holdings")
-        }
-
-
-def _best(capability: np.ndarray) -> float:
-    """Best capability among labs (NaN when there is no active lab on that side)."""
-    best = capability.max(initial=-np.inf)
-    return float(best) if np.isfinite(best) else float("nan")
-
-
-def _share(values: np.ndarray, mask: np.ndarray) -> float:
-    total = float(values.sum())
-    return min(float(values[mask].sum()) / total, 1.0) if total > 0 else 0.0
+    def snapshot(self) -> dict[str, dict[str, np.ndarray]]:
+        """The stocks :meth:`audit` compares across a step."""
+        return observe.snapshot(self)
 
 
 def _index(agent: Any) -> int:
     return agent.index
-
-
-def _indicator(name: str):
-    def report(model: AIRaceModel) -> Any:
-        return model.indicators[name]
-
-    report.__name__ = name
-    return report

@@ -41,10 +41,12 @@ def ties_from_edges(n: int, u: np.ndarray, v: np.ndarray) -> Ties:
     """CSR ties from an undirected edge list, dropping self-loops and duplicates."""
     keep = u != v
     a, b = np.minimum(u[keep], v[keep]), np.maximum(u[keep], v[keep])
-    pairs = np.unique(a.astype(np.int64) * n + b)
+    pairs = np.sort(a.astype(np.int64) * n + b)
+    if pairs.size:
+        pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
     a, b = pairs // n, pairs % n
     src, dst = np.concatenate([a, b]), np.concatenate([b, a])
-    order = np.lexsort((dst, src))
+    order = np.argsort(src * n + dst, kind="stable")  # ties are unique: (src, dst) order
     counts = np.bincount(src, minlength=n)
     indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     return Ties(indptr=indptr, neighbours=dst[order].astype(np.int64))

@@ -44,6 +44,44 @@ def pay(pay_scale_usd: np.ndarray, skill: np.ndarray, elasticity: float) -> np.n
     return pay_scale_usd * np.power(skill, elasticity)
 
 
+def median(values: np.ndarray) -> float:
+    """Median of a 1-D array without NaNs (the same number as ``np.median``, faster for few labs).
+
+    Raises ValueError on an empty array.
+    """
+    if values.size == 0:
+        raise ValueError("median of an empty array")
+    ordered = np.sort(values)
+    half = ordered.size // 2
+    if ordered.size % 2:
+        return float(ordered[half])
+    return float((ordered[half - 1] + ordered[half]) / 2)
+
+
+def pay_scale(
+    base_salary_usd: np.ndarray,
+    pay_premium: np.ndarray,
+    cash_cents: np.ndarray,
+    headcount: np.ndarray,
+    active: np.ndarray,
+    finance_elasticity: float,
+    finance_floor: float,
+    finance_cap: float,
+) -> np.ndarray:
+    """Annual pay of a skill-1 researcher at each lab (USD, (L,)): home norm x premium x finances.
+
+    Equation: W_j = w_home(j) x premium_j x clip((c_j / median_k c_k)^e_f, f_min, f_max), with
+    c_j the lab's cash per researcher and the median over active labs. ``base_salary_usd`` is
+    the pay norm of each lab's jurisdiction.
+    """
+    cash_per_head = np.maximum(cash_cents, 0) / np.maximum(headcount, 1)
+    typical = median(cash_per_head[active]) if active.any() else 1.0
+    finances = np.clip(
+        (cash_per_head / max(typical, 1.0)) ** finance_elasticity, finance_floor, finance_cap
+    )
+    return base_salary_usd * pay_premium * finances
+
+
 def job_utility(
     labs: np.ndarray,
     skill: np.ndarray,

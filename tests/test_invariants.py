@@ -15,14 +15,14 @@ from .conftest import scenario
 
 
 def _step_and_audit(model: AIRaceModel, steps: int) -> None:
-    n = model.researcher_employer.size
+    n = model.researcher_state.employer.size
     for _ in range(steps):
         before = model.snapshot()
         model.step()
         assert model.audit(before) == [], f"step {model.steps}"
-        assert model.researcher_employer.size == n
-        assert np.all(model.lab_headcount >= 0)
-        assert np.all(model.researcher_salary[model.researcher_employer < 0] == 0)
+        assert model.researcher_state.employer.size == n
+        assert np.all(model.lab_state.headcount >= 0)
+        assert np.all(model.researcher_state.salary_usd[model.researcher_state.employer < 0] == 0)
         shares = [
             model.indicators[k]
             for k in ("us_user_share", "us_revenue_share", "us_capital_share", "us_talent_share")
@@ -52,21 +52,21 @@ def test_cash_crunch_lays_off_and_exits_without_breaking_accounts():
     )
     model = AIRaceModel(cfg, rng=4)
     _step_and_audit(model, 36)
-    assert not model.lab_active.all(), "labs with no income and no cash should exit"
-    gone = np.flatnonzero(~model.lab_active)
-    assert np.all(model.lab_users[gone] == 0)
-    assert not np.isin(model.researcher_employer, gone).any()
+    assert not model.lab_state.active.all(), "labs with no income and no cash should exit"
+    gone = np.flatnonzero(~model.lab_state.active)
+    assert np.all(model.lab_state.users_millions[gone] == 0)
+    assert not np.isin(model.researcher_state.employer, gone).any()
 
 
 def test_researchers_never_vanish_and_flows_count_moves():
     model = AIRaceModel(scenario("trusted_release", **{"talent.n_researchers": 2000}), rng=3)
     _step_and_audit(model, 48)
-    employed = model.researcher_employer >= 0
+    employed = model.researcher_state.employer >= 0
     assert employed.sum() + (~employed).sum() == 2000
     assert model.talent_flows.sum() > 0
     assert (
-        np.bincount(model.researcher_employer[employed], minlength=model.n_labs).tolist()
-        == model.lab_headcount.tolist()
+        np.bincount(model.researcher_state.employer[employed], minlength=model.n_labs).tolist()
+        == model.lab_state.headcount.tolist()
     )
 
 
@@ -164,6 +164,6 @@ def test_adaptive_repeal_ends_trusted_release_once_the_us_trails():
     us_government = model.governments["US"]
     assert us_government.repealed_at is not None
     assert not us_government.trusted_release_in_force
-    us = model.lab_is_us
-    assert (model.lab_public[us] == model.lab_deployed[us]).all()
-    assert not model.lab_pending_trusted[us].any()
+    us = model.lab_state.is_us
+    assert (model.lab_state.public_capability[us] == model.lab_state.deployed_capability[us]).all()
+    assert not model.lab_state.pending_trusted[us].any()

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from agentsim import market
-from agentsim.policy import WEEKS_PER_MONTH
+from agentsim.releases import WEEKS_PER_MONTH
 
 E = math.e
 

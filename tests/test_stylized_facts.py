@@ -141,8 +141,10 @@ def _lone_lab(delay_weeks: float):
         enabled=delay_weeks > 0, restricted_months=0.0, compliance_delay_weeks=delay_weeks
     )
     model = AIRaceModel(validate_config(data), rng=0)
-    model.lab_deployed[0] -= model.config.research.generation_gap_ooms  # next model is ready
-    model.lab_public[0] = model.lab_deployed[0]
+    model.lab_state.deployed_capability[0] -= (
+        model.config.research.generation_gap_ooms
+    )  # next model is ready
+    model.lab_state.public_capability[0] = model.lab_state.deployed_capability[0]
     return model
 
 
@@ -152,7 +154,7 @@ def test_compliance_delay_costs_a_lone_lab_its_lost_weeks():
     for weeks in (0.0, 2.0, 5.0):  # 5 weeks: the new model ships only next month
         model = _lone_lab(weeks)
         model.step()
-        revenue[weeks] = model.lab_revenue[0]
+        revenue[weeks] = model.lab_state.revenue_cents[0]
     gain = revenue[0.0] - revenue[5.0]
     assert gain > 0
     lost = (revenue[0.0] - revenue[2.0]) / gain
@@ -171,7 +173,10 @@ def test_backtest_frontier_growth_and_initial_china_gap():
     gap = base["initial_us_lead_months"]
     assert 4.0 <= gap.mean() <= 14.0
     initial = AIRaceModel(scenario("baseline"), rng=0)
-    cn = initial.lab_jurisdiction == initial.codes.index("CN")
-    us = initial.lab_is_us
-    lead = initial.lab_deployed[us].max() - initial.lab_deployed[cn].max()
+    cn = initial.lab_state.jurisdiction == initial.jurisdictions.codes.index("CN")
+    us = initial.lab_state.is_us
+    lead = (
+        initial.lab_state.deployed_capability[us].max()
+        - initial.lab_state.deployed_capability[cn].max()
+    )
     assert 4.0 <= lead / (growth.mean() / 12) <= 14.0

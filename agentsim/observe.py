@@ -1,0 +1,330 @@
+"""Observation (ODD 7.10): what a run records each month, its tables, summary and audit.
+
+The model calls :meth:`Observer.record` at step 0 and after every step. Model-level indicators
+(:data:`MODEL_COLUMNS`, a contract: see docs/ODD.md) go into a Mesa ``DataCollector``, so
+``model.datacollector.get_model_vars_dataframe()`` and Mesa's plot components work as users
+know them; per-lab columns (:data:`LAB_COLUMNS`) are recorded as arrays, one row per month.
+:func:`model_frame`, :func:`lab_frame` and :func:`summarize` turn the records into tables;
+:func:`audit` checks accounting and conservation.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from agentsim.market import CENTS_PER_USD
+from agentsim.state import InvestorState, LabState, copy_arrays
+
+if TYPE_CHECKING:
+    from agentsim.model import AIRaceModel
+
+#: Model-level columns recorded every step (a contract: see docs/ODD.md, section Outputs).
+MODEL_COLUMNS = (
+    "frontier_capability_us",
+    "frontier_capability_non_us",
+    "leader_jurisdiction",
+    "us_user_share",
+    "us_revenue_share",
+    "us_capital_share",
+    "us_talent_share",
+    "us_rd_spend",
+    "non_us_rd_spend",
+    "us_frontier_releases",
+    "non_us_frontier_releases",
+)
+#: Per-lab columns recorded every step.
+LAB_COLUMNS = (
+    "capability",
+    "cash",
+    "capacity",
+    "users",
+    "revenue",
+    "researchers",
+    "jurisdiction",
+    "internal_capability",
+    "public_capability",
+)
+
+
+def month_dates(start: str, steps: int) -> pd.DatetimeIndex:
+    """First day of each month from ``start`` (YYYY-MM) for steps 0..steps."""
+    return pd.date_range(pd.Timestamp(f"{start}-01"), periods=steps + 1, freq="MS")
+
+
+def indicators(model: AIRaceModel) -> dict[str, Any]:
+    """This month's model-level indicators (the :data:`MODEL_COLUMNS`).
+
+    Frontier capabilities are the best deployed model of an active lab on each side (NaN when
+    a side has no active lab); shares are US over world totals (0 when the total is 0); R&D
+    spend is salaries plus compute purchases this month (USD); release counts are cumulative.
+    """
+    labs, researchers = model.lab_state, model.researcher_state
+    us, active = labs.is_us, labs.active
+    deployed = np.where(active, labs.deployed_capability, -np.inf)
+    users = labs.users_millions.sum(axis=1)
+    employed = researchers.employed
+    skill_at = np.bincount(
+        researchers.employer[employed], weights=researchers.skill[employed], minlength=labs.size
+    )
+    holdings = model.investor_state.holdings_cents.sum(axis=0)
+    rd = (labs.salaries_cents + labs.capex_cents) / CENTS_PER_USD
+    leader = int(np.argmax(deployed))
+    codes = model.jurisdictions.codes
+    return {
+        "frontier_capability_us": _best(deployed[us]),
+        "frontier_capability_non_us": _best(deployed[~us]),
+        "leader_jurisdiction": codes[labs.jurisdiction[leader]],
+        "us_user_share": _share(users, us),
+        "us_revenue_share": _share(labs.revenue_cents.astype(float), us),
+        "us_capital_share": _share(holdings.astype(float), us),
+        "us_talent_share": _share(skill_at, us),
+        "us_rd_spend": float(rd[us].sum()),
+        "non_us_rd_spend": float(rd[~us].sum()),
+        "us_frontier_releases": int(labs.frontier_releases[us].sum()),
+        "non_us_frontier_releases": int(labs.frontier_releases[~us].sum()),
+    }
+
+
+def _best(capability: np.ndarray) -> float:
+    """Best capability among labs (NaN when there is no active lab on that side)."""
+    best = capability.max(initial=-np.inf)
+    return float(best) if np.isfinite(best) else float("nan")
+
+
+def _share(values: np.ndarray, mask: np.ndarray) -> float:
+    total = float(values.sum())
+    return min(float(values[mask].sum()) / total, 1.0) if total > 0 else 0.0
+
+
+class IndicatorCollector(mesa.DataCollector):
+    """A Mesa DataCollector of the model-level indicators, filled from ``model.indicators``.
+
+    The values are plain scalars computed once per step, so they are appended as they are
+    (no reporter calls, no deep copies); every reading method of the DataCollector works.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(model_reporters={name: name for name in MODEL_COLUMNS})
+
+    def collect(self, model: AIRaceModel) -> None:
+        """Append this month's indicators."""
+        values = model.indicators
+        for name, column in self.model_vars.items():
+            column.append(values[name])
+
+
+class Observer:
+    """Records a model's indicators and lab columns at step 0 and after every step."""
+
+    def __init__(self, model: AIRaceModel) -> None:
+        self.model = model
+        self.collector = IndicatorCollector()
+        self._labs: list[tuple[np.ndarray, ...]] = []
+
+    def record(self) -> None:
+        """Measure the indicators and append this month's rows."""
+        model = self.model
+        model.indicators = indicators(model)
+        self.collector.collect(model)
+        labs = model.lab_state
+        self._labs.append(
+            (
+                labs.deployed_capability.copy(),
+                labs.cash_cents / CENTS_PER_USD,
+                labs.capacity_h100e * model.config.compute.flops_per_h100e,
+                labs.users_millions.sum(axis=1) * 1e6,
+                labs.revenue_cents / CENTS_PER_USD,
+                labs.headcount.copy(),
+                labs.jurisdiction.copy(),
+                labs.internal_capability.copy(),
+                labs.public_capability.copy(),
+            )
+        )
+
+    def lab_columns(self) -> dict[str, np.ndarray]:
+        """The recorded lab columns as (months, L) arrays (jurisdiction as index)."""
+        stacked = [np.stack(column) for column in zip(*self._labs, strict=True)]
+        return dict(zip(LAB_COLUMNS, stacked, strict=True))
+
+
+def model_frame(model: AIRaceModel) -> pd.DataFrame:
+    """One row per month: step, date and the :data:`MODEL_COLUMNS`."""
+    recorded = model.datacollector.model_vars
+    months = len(recorded[MODEL_COLUMNS[0]])
+    dates = month_dates(model.config.simulation.start, model.steps)
+    data = {"step": np.arange(months), "date": dates[:months]}
+    data.update((name, recorded[name]) for name in MODEL_COLUMNS)
+    return pd.DataFrame(data)
+
+
+def lab_frame(model: AIRaceModel) -> pd.DataFrame:
+    """One row per lab and month: step, date, lab and the :data:`LAB_COLUMNS`.
+
+    Rows are sorted by step, then lab name.
+    """
+    columns = model.observer.lab_columns()
+    months, n_labs = columns["capability"].shape
+    order = np.argsort(np.array(model.lab_state.names, dtype=object), kind="stable")
+    step = np.repeat(np.arange(months), n_labs)
+    dates = month_dates(model.config.simulation.start, model.steps)
+    codes = np.array(model.jurisdictions.codes, dtype=object)
+    data: dict[str, Any] = {
+        "step": step,
+        "date": dates[step],
+        "lab": np.tile(np.array(model.lab_state.names, dtype=object)[order], months),
+    }
+    for name in LAB_COLUMNS:
+        values = columns[name][:, order].ravel()
+        data[name] = codes[values] if name == "jurisdiction" else values
+    return pd.DataFrame(data)
+
+
+def flows_frame(model: AIRaceModel) -> pd.DataFrame:
+    """Researcher moves between jurisdictions so far (J x J counts, from -> to)."""
+    codes = model.jurisdictions.codes
+    return pd.DataFrame(
+        model.talent_flows,
+        index=pd.Index(codes, name="from"),
+        columns=pd.Index(codes, name="to"),
+    )
+
+
+def _finite_or_none(value: Any) -> Any:
+    """Undefined numbers (NaN, a side with no lab left) become None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _mean_gap(steps: list[int]) -> float | None:
+    return float(np.mean(np.diff(steps))) if len(steps) >= 2 else None
+
+
+def summarize(model: AIRaceModel, frame: pd.DataFrame) -> dict[str, Any]:
+    """The run summary: a flat dict of scalars (None where a quantity is undefined)."""
+    last = frame.iloc[-1]
+    years = max(len(frame) - 1, 1) / 12.0
+    frontier = frame[["frontier_capability_us", "frontier_capability_non_us"]].max(axis=1)
+    growth = float(frontier.iloc[-1] - frontier.iloc[0]) / years
+    lead0 = float(
+        frame["frontier_capability_us"].iloc[0] - frame["frontier_capability_non_us"].iloc[0]
+    )
+    non_us_leads = frame["leader_jurisdiction"] != "US"
+    overtake = frame.loc[non_us_leads, "step"]
+    labs, codes = model.lab_state, model.jurisdictions.codes
+    us = labs.is_us
+    us_releases = [r.step for r in model.releases if us[r.lab]]
+    us_frontier = [r.step for r in model.releases if us[r.lab] and r.frontier]
+    repealed = model.governments["US"].repealed_at if "US" in model.governments else None
+    summary: dict[str, Any] = {
+        "seed": model.seed,
+        "steps": int(model.steps),
+        "overtake_month": int(overtake.iloc[0]) if len(overtake) else None,
+        "overtaken": bool(len(overtake)),
+        "non_us_lead_months": int(non_us_leads.iloc[1:].sum()),
+        "final_frontier_capability_us": float(last["frontier_capability_us"]),
+        "final_frontier_capability_non_us": float(last["frontier_capability_non_us"]),
+        "final_us_lead_ooms": float(
+            last["frontier_capability_us"] - last["frontier_capability_non_us"]
+        ),
+        "initial_us_lead_months": lead0 / (growth / 12.0) if growth > 0 else None,
+        "frontier_growth_ooms_per_year": growth,
+        "final_us_user_share": float(last["us_user_share"]),
+        "final_us_revenue_share": float(last["us_revenue_share"]),
+        "final_us_capital_share": float(last["us_capital_share"]),
+        "final_us_talent_share": float(last["us_talent_share"]),
+        "total_us_rd_spend": float(frame["us_rd_spend"].sum()),
+        "total_non_us_rd_spend": float(frame["non_us_rd_spend"].sum()),
+        "us_frontier_releases": int(last["us_frontier_releases"]),
+        "non_us_frontier_releases": int(last["non_us_frontier_releases"]),
+        "mean_months_between_us_frontier_releases": _mean_gap(us_frontier),
+        "mean_months_between_us_releases": _mean_gap(us_releases),
+        "trusted_release_repealed_month": repealed,
+        "labs_exited": int((~labs.active).sum()),
+        "lab_relocations": len(model.relocations),
+        "unemployed_researchers": int((~model.researcher_state.employed).sum()),
+    }
+    for i, code in enumerate(codes):
+        mine = labs.jurisdiction == i
+        best = labs.deployed_capability[mine].max(initial=-np.inf)
+        summary[f"final_best_capability_{code}"] = float(best) if mine.any() else None
+    summary = {k: _finite_or_none(v) for k, v in summary.items()}
+    for i, a in enumerate(codes):
+        for j, b in enumerate(codes):
+            summary[f"talent_flow_{a}_{b}"] = int(model.talent_flows[i, j])
+    return summary
+
+
+def network_snapshot(model: AIRaceModel) -> pd.DataFrame:
+    """Aggregated ties now: source, target, kind, weight (one row per aggregated edge).
+
+    Researchers are pooled by origin (``researchers:CODE`` -> lab, weight = headcount),
+    investors by home (``investors:CODE`` -> lab, weight = holdings in USD); lab-lab
+    partnerships have weight 1. Readable at 5,000 or 100,000 researchers alike.
+    """
+    labs, researchers, investors = model.lab_state, model.researcher_state, model.investor_state
+    codes = model.jurisdictions.codes
+    rows = []
+    employed = researchers.employed
+    staff = np.zeros((len(codes), labs.size), dtype=np.int64)
+    np.add.at(staff, (researchers.origin[employed], researchers.employer[employed]), 1)
+    holdings = np.zeros((len(codes), labs.size))
+    np.add.at(holdings, investors.home, investors.holdings_cents / CENTS_PER_USD)
+    for c, code in enumerate(codes):
+        for j, lab in enumerate(labs.names):
+            if staff[c, j]:
+                rows.append((f"researchers:{code}", lab, "employment", float(staff[c, j])))
+            if holdings[c, j] > 0:
+                rows.append((f"investors:{code}", lab, "investment", float(holdings[c, j])))
+    for a, b in zip(*np.nonzero(np.triu(labs.partners, 1)), strict=True):
+        rows.append((labs.names[a], labs.names[b], "partnership", 1.0))
+    return pd.DataFrame(rows, columns=["source", "target", "kind", "weight"])
+
+
+def snapshot(model: AIRaceModel) -> dict[str, dict[str, np.ndarray]]:
+    """Copies of the stocks :func:`audit` compares across a step."""
+    return {
+        "lab_state": copy_arrays(model.lab_state, ("cash_cents",)),
+        "investor_state": copy_arrays(model.investor_state, ("capital_cents", "holdings_cents")),
+    }
+
+
+def audit(model: AIRaceModel, before: dict[str, dict[str, np.ndarray]] | None = None) -> list[str]:
+    """Accounting and conservation checks; returns the violations (empty when all hold).
+
+    Checks that no stock or flow is negative, that researchers are conserved and headcounts add
+    up; with ``before`` (a :func:`snapshot` taken before the step) also that each lab's cash
+    changed by exactly revenue + investment - costs, each investor's capital by exactly
+    commitments - investment, and that money invested equals money received by labs.
+    """
+    labs, investors = model.lab_state, model.investor_state
+    problems: list[str] = []
+    for state, names in ((labs, LabState.NON_NEGATIVE), (investors, InvestorState.NON_NEGATIVE)):
+        for name in names:
+            if np.any(getattr(state, name) < 0):
+                problems.append(f"{name} has negative entries")
+    researchers = model.researcher_state
+    if researchers.size != model.config.talent.n_researchers:
+        problems.append("researchers are not conserved")
+    if int(labs.headcount.sum()) != int(researchers.employed.sum()):
+        problems.append("lab headcounts do not add up to employed researchers")
+    if before is not None:
+        cash_before = before["lab_state"]["cash_cents"]
+        inflow = labs.revenue_cents + labs.investment_cents
+        outflow = labs.salaries_cents + labs.inference_cents + labs.capex_cents
+        outflow = outflow + labs.relocation_cents
+        if np.any(labs.cash_cents - cash_before != inflow - outflow):
+            problems.append("lab cash changed by other than revenue + investment - costs")
+        held = before["investor_state"]["holdings_cents"]
+        invested = investors.holdings_cents.sum(axis=1) - held.sum(axis=1)
+        expected = before["investor_state"]["capital_cents"] + investors.commitments_cents
+        if np.any(investors.capital_cents != expected - invested):
+            problems.append("investor capital changed by other than commitments - investment")
+        if int(invested.sum()) != int(labs.investment_cents.sum()):
+            problems.append("money invested differs from money received by labs")
+    return problems

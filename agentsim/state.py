@@ -1,0 +1,176 @@
+"""The model's state: named struct-of-arrays for jurisdictions, labs, investors and researchers.
+
+Each class holds one kind of agent as numpy arrays indexed by the agent's position (lab ``i`` is
+row ``i`` of every :class:`LabState` array). The arrays are the single home of the state: the
+Mesa agents in :mod:`agentsim.agents` are views that read them, and the monthly phases in
+:mod:`agentsim.model` update them through the rule modules. Units are in the field names or
+comments: money in integer cents (``_cents``), compute in H100 equivalents (``_h100e``),
+capability in orders of magnitude of effective training compute (OOM, log10 FLOP).
+
+Shapes: ``J`` jurisdictions (which are also the user markets), ``L`` labs, ``I`` investors,
+``R`` researchers.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from agentsim.network import Ties
+
+
+@dataclass
+class JurisdictionState:
+    """Jurisdictions: their user markets, pay norms, compute prices and immigration frictions."""
+
+    codes: list[str]  #: jurisdiction codes in config order (J,)
+    users0_millions: np.ndarray  #: potential users at step 0 (J,)
+    user_growth_per_year: np.ndarray  #: (J,)
+    revenue_per_user_usd: np.ndarray  #: monthly revenue per user at full price power (J,)
+    inference_per_user_usd: np.ndarray  #: monthly inference cost per user (J,)
+    base_salary_usd: np.ndarray  #: annual pay of a skill-1 researcher (J,)
+    compute_price_multiplier: np.ndarray  #: local price of compute, before export controls (J,)
+    immigration_friction: np.ndarray  #: utility cost of moving in (J,)
+    researcher_share: np.ndarray  #: share of researchers working here at step 0 (J,)
+    foreign_born_share: np.ndarray  #: share of those born elsewhere (J,)
+    users_millions: np.ndarray  #: potential users this month (J,)
+
+    @property
+    def index(self) -> dict[str, int]:
+        """Position of each jurisdiction code."""
+        return {code: i for i, code in enumerate(self.codes)}
+
+    def positions(self, codes: list[str]) -> np.ndarray:
+        """Positions of the given codes (int array)."""
+        index = self.index
+        return np.array([index[c] for c in codes], dtype=np.int64)
+
+    def users_at(self, step: int) -> np.ndarray:
+        """Potential users per market after ``step`` months of growth (millions, (J,)).
+
+        Equation: N_m(t) = N_m(0) (1 + g_m)^(t/12).
+        """
+        return self.users0_millions * (1.0 + self.user_growth_per_year) ** (step / 12.0)
+
+
+@dataclass
+class LabState:
+    """Labs: where they are, what they can do, what they serve, and their money (arrays (L,))."""
+
+    names: list[str]
+    jurisdiction: np.ndarray  #: headquarters (jurisdiction index)
+    origin: np.ndarray  #: jurisdiction of founding; market closures follow it
+    is_us: np.ndarray  #: headquartered in the US (derived from jurisdiction)
+    partners: np.ndarray  #: (L, L) bool: other labs with the same headquarters
+    open_weights: np.ndarray  #: bool
+    active: np.ndarray  #: bool: False once the lab has exited
+    pay_premium: np.ndarray  #: pay relative to the jurisdiction's norm
+    cash_cents: np.ndarray  #: int64
+    capacity_h100e: np.ndarray  #: training compute capacity
+    software_ooms: np.ndarray  #: software efficiency S
+    internal_capability: np.ndarray  #: K_int: what the lab could train now (OOM)
+    deployed_capability: np.ndarray  #: K_dep: best model served to anyone (OOM)
+    public_capability: np.ndarray  #: best model served to the general public (OOM)
+    leaked_capability: np.ndarray  #: best model of the lab that has leaked (OOM; -inf: none)
+    served_deployed: np.ndarray  #: capability served this month on average, trusted users
+    served_public: np.ndarray  #: capability served this month on average, the public
+    release_state: np.ndarray  #: int8 :class:`~agentsim.releases.ReleaseState`
+    pending_capability: np.ndarray  #: capability of a model in compliance (NaN: none)
+    pending_time: np.ndarray  #: month (fractional) it reaches users (inf: none)
+    pending_trusted: np.ndarray  #: bool: it will start in a trusted-only phase
+    trusted_queue: list[deque[tuple[float, float]]]  #: per lab: (public from, capability)
+    price_power: np.ndarray  #: share of full price the lab can charge
+    frontier_releases: np.ndarray  #: int64: releases that beat the frontier
+    headcount: np.ndarray  #: int64: researchers employed
+    users_millions: np.ndarray  #: (L, J) users in each market
+    data_stock: np.ndarray  #: D: decayed stock of user feedback (million user-months)
+    revenue_history_cents: np.ndarray  #: (L, W) revenue of the last W months, oldest first
+    revenue_cents: np.ndarray  #: int64 flows of the month, in
+    investment_cents: np.ndarray  #: int64
+    salaries_cents: np.ndarray  #: int64 flows of the month, out
+    inference_cents: np.ndarray  #: int64
+    capex_cents: np.ndarray  #: int64
+    relocation_cents: np.ndarray  #: int64
+
+    #: stocks and flows that may never be negative (checked by the audit)
+    NON_NEGATIVE = (
+        "cash_cents",
+        "capacity_h100e",
+        "data_stock",
+        "users_millions",
+        "revenue_cents",
+        "investment_cents",
+        "salaries_cents",
+        "inference_cents",
+        "capex_cents",
+        "relocation_cents",
+    )
+
+    @property
+    def size(self) -> int:
+        """Number of labs."""
+        return len(self.names)
+
+    def move_headquarters(self, jurisdiction: np.ndarray, is_us_code: np.ndarray) -> None:
+        """Place headquarters and derive what follows: the side a lab counts for, its partners."""
+        self.jurisdiction = jurisdiction
+        self.is_us = is_us_code[jurisdiction]
+        same_home = jurisdiction[:, None] == jurisdiction[None, :]
+        self.partners = same_home & ~np.eye(jurisdiction.size, dtype=bool)
+
+
+@dataclass
+class InvestorState:
+    """Investors: home, capital, preferences, the labs they know and their portfolios."""
+
+    home: np.ndarray  #: (I,) jurisdiction index
+    capital_cents: np.ndarray  #: (I,) int64: capital not yet invested
+    home_bias: np.ndarray  #: (I,) utility bonus for labs at home
+    risk_aversion: np.ndarray  #: (I,) penalty on labs bound by a deployment restriction
+    home_match: np.ndarray  #: (I, L) float: 1 where the lab is at the investor's home at step 0
+    known: np.ndarray  #: (I, L) bool: labs the investor knows of
+    weights: np.ndarray  #: (I, L) portfolio weights (rows sum to 1 or are all 0)
+    holdings_cents: np.ndarray  #: (I, L) int64: money put into each lab so far
+    commitments_cents: np.ndarray  #: (I,) int64: new money committed this month
+
+    NON_NEGATIVE = ("capital_cents", "holdings_cents")
+
+    @property
+    def size(self) -> int:
+        """Number of investors."""
+        return int(self.home.size)
+
+
+@dataclass
+class ResearcherState:
+    """Researchers: skill, origin, where and for whom they work, pay and collaborators."""
+
+    skill: np.ndarray  #: (R,) log-normal, mean 1
+    pay_factor: np.ndarray  #: (R,) skill ** pay elasticity (constant over a run)
+    origin: np.ndarray  #: (R,) jurisdiction index
+    location: np.ndarray  #: (R,) jurisdiction index of work (or last work)
+    employer: np.ndarray  #: (R,) lab index, -1 while unemployed
+    salary_usd: np.ndarray  #: (R,) annual pay (0 while unemployed)
+    collaboration: Ties = field(repr=False)  #: collaboration ties (CSR)
+
+    @property
+    def size(self) -> int:
+        """Number of researchers."""
+        return int(self.skill.size)
+
+    @property
+    def employed(self) -> np.ndarray:
+        """Bool mask of researchers with an employer."""
+        return self.employer >= 0
+
+
+def copy_arrays(state: object, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Copies of the named arrays of a state object (for before/after comparisons)."""
+    return {name: getattr(state, name).copy() for name in names}
+
+
+def array_fields(state: object) -> list[str]:
+    """Names of the numpy-array fields of a state dataclass."""
+    return [f.name for f in fields(state) if isinstance(getattr(state, f.name), np.ndarray)]
