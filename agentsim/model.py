@@ -228,7 +228,7 @@ class AIRaceModel(mesa.Model):
         strength = f.strength if cfg.policy.channels.flywheel else 0.0
         productivity = (1.0 - r.productivity_decline_per_year) ** (self.month / 12.0)
         gain = flywheel.software_progress(
-            self.human_capital(),
+            labs.human_capital,
             labs.data_stock,
             r.base_rate_ooms_per_month,
             r.reference_human_capital,
@@ -439,14 +439,12 @@ class AIRaceModel(mesa.Model):
         researchers.location[movers] = new_location
 
     def reprice_salaries(self) -> None:
-        """Phase 10: pay every employed researcher their lab's current offer; headcounts."""
+        """Phase 10: pay every employed researcher their lab's current offer; headcounts and H."""
         labs, researchers = self.lab_state, self.researcher_state
-        employed = researchers.employed
-        labs.headcount = np.bincount(researchers.employer[employed], minlength=self.n_labs).astype(
-            np.int64
-        )
+        labs.headcount = researchers.per_lab(self.n_labs).astype(np.int64)
+        labs.human_capital = researchers.per_lab(self.n_labs, researchers.skill)
         scale = self.pay_scale()[researchers.employer]  # -1 (unemployed) is masked below
-        researchers.salary_usd = np.where(employed, scale * researchers.pay_factor, 0.0)
+        researchers.salary_usd = np.where(researchers.employed, scale * researchers.pay_factor, 0.0)
 
     # ------------------------------------------------------------------ shared quantities
 
@@ -488,16 +486,6 @@ class AIRaceModel(mesa.Model):
             self.lab_state.software_ooms,
             c.run_length_months,
             c.utilization,
-        )
-
-    def human_capital(self) -> np.ndarray:
-        """Skill-weighted headcount of each lab (L,)."""
-        researchers = self.researcher_state
-        employed = researchers.employed
-        return np.bincount(
-            researchers.employer[employed],
-            weights=researchers.skill[employed],
-            minlength=self.n_labs,
         )
 
     def pay_scale(self) -> np.ndarray:
@@ -565,11 +553,7 @@ class AIRaceModel(mesa.Model):
 
     def _wage_bill(self, monthly_pay: np.ndarray) -> np.ndarray:
         """Monthly pay of each lab's staff (integer cents)."""
-        researchers = self.researcher_state
-        employed = researchers.employed
-        return np.bincount(
-            researchers.employer[employed], weights=monthly_pay[employed], minlength=self.n_labs
-        ).astype(np.int64)
+        return self.researcher_state.per_lab(self.n_labs, monthly_pay).astype(np.int64)
 
     def _dismiss(self, lab: int, staff: np.ndarray) -> None:
         """Researchers leave ``lab`` for unemployment (pay stops)."""

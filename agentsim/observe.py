@@ -63,14 +63,10 @@ def indicators(model: AIRaceModel) -> dict[str, Any]:
     a side has no active lab); shares are US over world totals (0 when the total is 0); R&D
     spend is salaries plus compute purchases this month (USD); release counts are cumulative.
     """
-    labs, researchers = model.lab_state, model.researcher_state
+    labs = model.lab_state
     us, active = labs.is_us, labs.active
     deployed = np.where(active, labs.deployed_capability, -np.inf)
     users = labs.users_millions.sum(axis=1)
-    employed = researchers.employed
-    skill_at = np.bincount(
-        researchers.employer[employed], weights=researchers.skill[employed], minlength=labs.size
-    )
     holdings = model.investor_state.holdings_cents.sum(axis=0)
     rd = (labs.salaries_cents + labs.capex_cents) / CENTS_PER_USD
     leader = int(np.argmax(deployed))
@@ -82,7 +78,7 @@ def indicators(model: AIRaceModel) -> dict[str, Any]:
         "us_user_share": _share(users, us),
         "us_revenue_share": _share(labs.revenue_cents.astype(float), us),
         "us_capital_share": _share(holdings.astype(float), us),
-        "us_talent_share": _share(skill_at, us),
+        "us_talent_share": _share(labs.human_capital, us),
         "us_rd_spend": float(rd[us].sum()),
         "non_us_rd_spend": float(rd[~us].sum()),
         "us_frontier_releases": int(labs.frontier_releases[us].sum()),

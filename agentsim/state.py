@@ -84,6 +84,7 @@ class LabState:
     price_power: np.ndarray  #: share of full price the lab can charge
     frontier_releases: np.ndarray  #: int64: releases that beat the frontier
     headcount: np.ndarray  #: int64: researchers employed
+    human_capital: np.ndarray  #: H: summed skill of the lab's researchers (skill units)
     users_millions: np.ndarray  #: (L, J) users in each market
     data_stock: np.ndarray  #: D: decayed stock of user feedback (million user-months)
     revenue_history_cents: np.ndarray  #: (L, W) revenue of the last W months, oldest first
@@ -164,6 +165,14 @@ class ResearcherState:
     def employed(self) -> np.ndarray:
         """Bool mask of researchers with an employer."""
         return self.employer >= 0
+
+    def per_lab(self, n_labs: int, weights: np.ndarray | None = None) -> np.ndarray:
+        """Sum of ``weights`` (or a count) over each lab's employees, shape (n_labs,).
+
+        Unemployed researchers fall in a discarded bin, so no employed mask is copied; each
+        lab's sum adds its employees in index order, as a bincount over them alone would.
+        """
+        return np.bincount(self.employer + 1, weights=weights, minlength=n_labs + 1)[1:]
 
 
 def copy_arrays(state: object, names: tuple[str, ...]) -> dict[str, np.ndarray]:

@@ -106,6 +106,7 @@ def build_labs(config: Config, juris: JurisdictionState) -> LabState:
         price_power=np.ones(n),
         frontier_releases=zeros.copy(),
         headcount=zeros.copy(),
+        human_capital=np.zeros(n),
         users_millions=np.zeros((n, len(juris.codes))),
         data_stock=np.zeros(n),
         revenue_history_cents=np.zeros((n, config.capital.revenue_history_months)),
