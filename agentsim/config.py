@@ -449,7 +449,12 @@ class TrustedReleaseConfig(Section):
         description="Lab headquarters the rule binds.",
         json_schema_extra={"unit": "-"},
     )
-    start_month: int = _p(0, "First step at which the rule binds.", "step", ge=0)
+    start_month: int = _p(
+        0,
+        "First month in which the rule binds (0 = the month starting at simulation.start).",
+        "month",
+        ge=0,
+    )
     trusted_fraction: float = _p(
         0.01, "Share of each market's users who are trusted.", "-", "tau", gt=0, le=1
     )
@@ -474,7 +479,12 @@ class ExportControlsConfig(Section):
         description="Jurisdictions whose labs are targeted.",
         json_schema_extra={"unit": "-"},
     )
-    start_month: int = _p(0, "First step at which controls bind.", "step", ge=0)
+    start_month: int = _p(
+        0,
+        "First month in which controls bind (0 = the month starting at simulation.start).",
+        "month",
+        ge=0,
+    )
     price_multiplier: float = _p(
         1.75, "Price of compute for targets relative to others.", "-", "m_X", ge=1, le=100
     )

@@ -558,9 +558,7 @@ def test_wheel_ships_the_scenarios(tmp_path: Path):
 
 
 def test_levers_are_the_model_keywords_and_valid_paths():
-    import inspect
-
-    from agentsim.model import AIRaceModel
+    from agentsim import model
 
     assert list(LEVERS) == [
         "trusted_release",
@@ -572,10 +570,20 @@ def test_levers_are_the_model_keywords_and_valid_paths():
         "flywheel_strength",
         "n_researchers",
     ]
-    keywords = inspect.signature(AIRaceModel).parameters
-    assert set(LEVERS) <= set(keywords)
+    assert model.LEVERS is LEVERS  # one home
     for path in LEVERS.values():
         assert parameter_spec(path).type in (bool, int, float)
+    built = model.AIRaceModel(
+        load_config(assignments=["talent.n_researchers=300"]),
+        trusted_release=True,
+        trusted_fraction=0.02,
+        flywheel_strength=0.0,
+    )
+    assert built.config.policy.trusted_release.enabled
+    assert built.config.policy.trusted_release.trusted_fraction == 0.02
+    assert built.config.flywheel.strength == 0.0
+    with pytest.raises(TypeError, match="unknown lever"):
+        model.AIRaceModel(trusted_fracton=0.02)
 
 
 def test_parameter_spec_reads_the_schema():
