@@ -17,10 +17,10 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from agentsim import capital, flywheel, market, policy, talent
+from agentsim import capital, compute, flywheel, market, policy, releases, talent
 from agentsim.config import LEVERS, Config
 
-SUBMODEL_MODULES = (flywheel, market, capital, talent, policy)
+SUBMODEL_MODULES = (flywheel, market, capital, talent, compute, releases, policy)
 
 
 def _bounds(field: Any) -> str:
