@@ -2,28 +2,23 @@
 
 Bad input (malformed YAML, unknown key, wrong type, out-of-range value, missing file, bad
 ``--set``) prints one line naming the key and the rule to stderr and exits with code 2.
+
+A thin layer: each command imports what it needs when it runs, so ``agentsim --help`` and
+``agentsim validate`` load neither the model (Mesa) nor pandas, matplotlib, scipy or Dask.
+Results are written by :mod:`agentsim.store` only.
 """
 
 from __future__ import annotations
 
 import sys
+from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
 
-from agentsim.config import ConfigError
-from agentsim.scenario_io import dump_config, load_config
+if TYPE_CHECKING:
+    from rich.console import Console
 
 app = typer.Typer(
     add_completion=False,
@@ -31,8 +26,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Agent-based simulation of the frontier-AI race.",
 )
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+
+
+@cache
+def console(stderr: bool = False) -> Console:
+    """The rich console on stdout (or stderr), made on first use."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
 
 SetOption = Annotated[
     list[str] | None,
@@ -47,16 +49,19 @@ SetOption = Annotated[
 
 def say(message: str) -> None:
     """Print a plain line to stdout (no markup, no wrapping: paths stay intact)."""
-    out.print(message, markup=False, soft_wrap=True, highlight=False)
+    console().print(message, markup=False, soft_wrap=True, highlight=False)
 
 
 def fail(message: str) -> None:
     """Print a one-line error and exit with code 2."""
-    err.print(f"error: {message}", markup=False, soft_wrap=True)
+    console(stderr=True).print(f"error: {message}", markup=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
 def _load(config: Path, assignments: list[str] | None):
+    from agentsim.config import ConfigError
+    from agentsim.scenario_io import load_config
+
     try:
         return load_config(config, assignments=assignments or [])
     except ConfigError as exc:
@@ -80,6 +85,7 @@ def run(
     figures: Annotated[bool, typer.Option(help="Draw the run's figures.")] = True,
 ) -> None:
     """Run one simulation and write its results (Parquet, JSON, CSV, YAML) and figures."""
+    from agentsim.config import ConfigError
     from agentsim.run import AuditError
     from agentsim.run import run as run_model
     from agentsim.store import check_run_dir, default_run_dir, write_run
@@ -91,10 +97,10 @@ def run(
     except ConfigError as exc:
         fail(str(exc))
     try:
-        with err.status(f"running {cfg.name} (seed {seed})", spinner="dots"):
+        with console(stderr=True).status(f"running {cfg.name} (seed {seed})", spinner="dots"):
             result = run_model(cfg, seed=seed, steps=steps, audit=True)
     except AuditError as exc:
-        err.print(f"error: accounting check failed: {exc}", markup=False)
+        console(stderr=True).print(f"error: accounting check failed: {exc}", markup=False)
         raise typer.Exit(code=1) from None
     written = write_run(result, target, overwrite=overwrite)
     if figures:
@@ -106,6 +112,8 @@ def run(
 
 
 def _print_summary(summary: dict, name: str) -> None:
+    from rich.table import Table
+
     table = Table(title=f"{name}: run summary (seed {summary['seed']})", show_header=True)
     table.add_column("outcome")
     table.add_column("value", justify="right")
@@ -124,29 +132,7 @@ def _print_summary(summary: dict, name: str) -> None:
     ]
     for label, value, fmt in rows:
         table.add_row(label, "never" if value is None else fmt.format(value))
-    out.print(table)
-
-
-def run_with_progress(plan, out: Path, executor, resume: bool = False, label: str = ""):
-    """Run a batch plan with a progress bar (runs done, elapsed, ETA) on stderr."""
-    from agentsim.montecarlo import run_batch
-
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("runs"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
-        task = progress.add_task(f"{plan.kind} {label}".strip(), total=None)
-
-        def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        return run_batch(plan, out, executor, resume=resume, progress=update)
+    console().print(table)
 
 
 def _run_batch(
@@ -158,15 +144,22 @@ def _run_batch(
     label: str,
 ):
     """Run a batch plan with a progress bar; return the result or exit 2 on bad input."""
+    from agentsim.config import ConfigError
+    from agentsim.ensemble import run_with_progress
     from agentsim.executors import make_executor
-    from agentsim.store import default_run_dir
+    from agentsim.store import default_batch_dir
 
     if workers is not None and scheduler is not None and scheduler != "local":
         fail("--workers: give either --workers or --scheduler ADDRESS, not both")
-    target = resume or out_dir or default_run_dir(f"{plan.kind}_{label}", plan.root_seed)
+    target = resume or out_dir or default_batch_dir(plan.kind, label, plan.root_seed)
     try:
         result = run_with_progress(
-            plan, target, make_executor(workers, scheduler), resume=resume is not None, label=label
+            plan,
+            target,
+            make_executor(workers, scheduler),
+            resume=resume is not None,
+            label=label,
+            console=console(stderr=True),
         )
     except ConfigError as exc:
         fail(str(exc))
@@ -178,15 +171,18 @@ def _run_batch(
 def _report_failures(result) -> None:
     failures = result.failures
     if len(failures):
-        err.print(f"{len(failures)} of {len(result.runs)} runs failed:", markup=False)
+        console(stderr=True).print(
+            f"{len(failures)} of {len(result.runs)} runs failed:", markup=False
+        )
         for message, group in failures.groupby("error"):
             seeds = ", ".join(str(s) for s in group["seed"].head(5))
-            err.print(f"  {len(group)} x {message} (seeds {seeds})", markup=False)
+            console(stderr=True).print(f"  {len(group)} x {message} (seeds {seeds})", markup=False)
         raise typer.Exit(code=1)
 
 
 def _print_frame(frame, title: str) -> None:
     import pandas as pd
+    from rich.table import Table
 
     table = Table(title=title)
     for column in frame.columns:
@@ -194,7 +190,7 @@ def _print_frame(frame, title: str) -> None:
         table.add_column(str(column), justify="right" if numeric else "left")
     for _, row in frame.iterrows():
         table.add_row(*[_fmt(v) for v in row])
-    out.print(table)
+    console().print(table)
 
 
 def _fmt(value) -> str:
@@ -245,8 +241,9 @@ def _batch_config(
     config: Path | None, set_: list[str] | None, resume: Path | None = None
 ) -> tuple[dict, dict | None]:
     """The config of a batch, from CONFIG or from the manifest of the batch being resumed."""
-    from agentsim.montecarlo import read_manifest
+    from agentsim.config import ConfigError
     from agentsim.scenario_io import config_to_dict
+    from agentsim.store import read_manifest
 
     if config is not None:
         return config_to_dict(_load(config, set_)), None
@@ -271,7 +268,9 @@ def mc(
     resume: ResumeOption = None,
 ) -> None:
     """Monte Carlo: RUNS runs of one scenario on seeds spawned from the root seed."""
-    from agentsim.montecarlo import outcome_table, plan_monte_carlo
+    from agentsim.analysis import outcome_table
+    from agentsim.config import ConfigError
+    from agentsim.ensemble import plan_monte_carlo
 
     cfg, manifest = _batch_config(config, set_, resume)
     if manifest is not None:  # resumed from the folder alone: it says how many runs, which seed
@@ -313,7 +312,9 @@ def sweep(
     resume: ResumeOption = None,
 ) -> None:
     """Parameter sweep: the cartesian grid times RUNS replicates, on common seeds."""
-    from agentsim.montecarlo import outcome_table, plan_sweep
+    from agentsim.analysis import outcome_table
+    from agentsim.config import ConfigError
+    from agentsim.ensemble import plan_sweep
 
     cfg, _ = _batch_config(config, set_)
     try:
@@ -347,8 +348,10 @@ def compare(
     resume: ResumeOption = None,
 ) -> None:
     """Paired comparison of two scenarios on common seeds: B - A with 95% CIs and effect sizes."""
-    from agentsim.montecarlo import KEY_OUTCOMES, paired_differences, plan_comparison
-    from agentsim.store import atomic_write
+    from agentsim.analysis import KEY_OUTCOMES, paired_differences
+    from agentsim.config import ConfigError
+    from agentsim.ensemble import plan_comparison
+    from agentsim.store import write_csv
 
     a, _ = _batch_config(config_a, set_)
     b, _ = _batch_config(config_b, set_)
@@ -362,7 +365,7 @@ def compare(
         fail(str(exc))
     result = _run_batch(plan, out_dir, resume, workers, scheduler, f"{name_a}_vs_{name_b}")
     diffs = paired_differences(result.runs, name_a, name_b)
-    atomic_write(result.out / "comparison.csv", lambda tmp: diffs.to_csv(tmp, index=False))
+    write_csv(result.out / "comparison.csv", diffs)
     shown = diffs[diffs["outcome"].isin([*KEY_OUTCOMES, "overtaken"])]
     _print_frame(shown, f"{name_b} - {name_a}: paired differences over {runs} seeds")
     say(f"results written to {result.out} (all outcomes in comparison.csv)")
@@ -380,14 +383,16 @@ def plot(
     ] = None,
 ) -> None:
     """Draw figures (PNG and PDF) from stored results, whichever command made them."""
+    from agentsim.config import ConfigError
     from agentsim.figures import save_batch_figures, save_run_figures
+    from agentsim.store import is_batch_dir, is_run_dir
 
     if not results.is_dir():
         fail(f"{results}: folder not found")
     try:
-        if (results / "manifest.json").is_file():
+        if is_batch_dir(results):
             paths = save_batch_figures(results, out_dir)
-        elif (results / "summary.json").is_file():
+        elif is_run_dir(results):
             paths = save_run_figures(results, out_dir)
         else:
             fail(f"{results}: holds neither a run (summary.json) nor a batch (manifest.json)")
@@ -411,9 +416,9 @@ def viz(
     import os
     import subprocess
 
-    from agentsim.run import DEFAULT_CONFIG
+    from agentsim.scenario_io import DEFAULT_SCENARIO
 
-    path = (config or DEFAULT_CONFIG).resolve()
+    path = (config or DEFAULT_SCENARIO).resolve()
     _load(path, None)  # bad input stops here, with one line
     try:
         import solara  # noqa: F401
@@ -446,6 +451,8 @@ def validate(
     set_: SetOption = None,
 ) -> None:
     """Validate a scenario and print the fully resolved config."""
+    from agentsim.scenario_io import dump_config
+
     cfg = _load(config, set_)
     sys.stdout.write(dump_config(cfg))
 

@@ -2,16 +2,24 @@
 
 Each executor is a context manager whose :meth:`imap_unordered` applies a function to chunks of
 work and yields results as they finish. Work is sent in chunks, so workers import the package
-once and take many runs each; no process is started per run.
+once and take many runs each; no process is started per run. Entering an executor that is
+already entered only counts the nesting: the workers start at the outermost ``with`` and stop
+when it ends.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
+import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
+
+#: Module the forkserver imports once, before it forks the pool's workers.
+PRELOAD = "agentsim.ensemble"
 
 
 class Executor(Protocol):
@@ -28,16 +36,33 @@ class Executor(Protocol):
         ...
 
 
-class InProcess:
-    """Runs every chunk in this process, one after another (``--workers 1``)."""
+class _Nested:
+    """Start on the outermost ``__enter__``, stop on the matching ``__exit__``."""
 
-    workers = 1
+    _depth = 0
 
-    def __enter__(self) -> InProcess:
+    def __enter__(self) -> Self:
+        if self._depth == 0:
+            self._start()
+        self._depth += 1
         return self
 
     def __exit__(self, *exc: object) -> None:
-        return None
+        self._depth -= 1
+        if self._depth == 0:
+            self._stop()
+
+    def _start(self) -> None:
+        """Start the workers."""
+
+    def _stop(self) -> None:
+        """Stop the workers."""
+
+
+class InProcess(_Nested):
+    """Runs every chunk in this process, one after another (``--workers 1``)."""
+
+    workers = 1
 
     def imap_unordered(self, fn: Callable[..., Any], chunks: Iterable[tuple]) -> Iterator[Any]:
         """Yield ``fn(*chunk)`` for each chunk in turn."""
@@ -45,25 +70,50 @@ class InProcess:
             yield fn(*chunk)
 
 
-class ProcessPool:
-    """A local pool of worker processes (forkserver start, package preloaded once)."""
+def _ready() -> bool:
+    return True
+
+
+def start_method() -> str:
+    """How the pool starts its workers: ``fork`` on Linux while this process runs a single
+    thread (instant: workers share the already imported package), else ``forkserver`` (a
+    server imports the package once and forks each worker from it)."""
+    if sys.platform == "linux" and threading.active_count() == 1:
+        return "fork"
+    return "forkserver"
+
+
+class ProcessPool(_Nested):
+    """A local pool of ``workers`` processes (default: one per core), all started on entry."""
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
         self._pool: ProcessPoolExecutor | None = None
 
-    def __enter__(self) -> ProcessPool:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["agentsim.montecarlo"])
+    def _start(self) -> None:
+        context = multiprocessing.get_context(start_method())
+        if context.get_start_method() == "forkserver":
+            context.set_forkserver_preload([PRELOAD])
         self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
-        return self
+        with warnings.catch_warnings():
+            # Python warns about fork() whenever the process has other OS threads; the only
+            # ones here are native pools (BLAS, Arrow's allocator) that reset themselves in a
+            # forked child. Python threads, which could hold a lock, were ruled out above.
+            warnings.filterwarnings("ignore", ".*use of fork\\(\\) may lead", DeprecationWarning)
+            # start every worker now, before the caller starts threads (a progress bar)
+            for future in [self._pool.submit(_ready) for _ in range(self.workers)]:
+                future.result()
 
-    def __exit__(self, *exc: object) -> None:
+    def _stop(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     def imap_unordered(self, fn: Callable[..., Any], chunks: Iterable[tuple]) -> Iterator[Any]:
-        """Keep about two chunks per worker in flight; yield results as they finish."""
+        """Keep about two chunks per worker in flight; yield results as they finish.
+
+        Chunks are taken from ``chunks`` in order, so earlier chunks start first.
+        """
         assert self._pool is not None, "use the executor as a context manager"
         pending: set = set()
         queue = iter(chunks)
@@ -80,8 +130,10 @@ class ProcessPool:
                 yield future.result()
 
 
-class DaskCluster:
-    """A Dask distributed cluster: ``address`` of a running scheduler, or "local" to start one."""
+class DaskCluster(_Nested):
+    """A Dask distributed cluster: ``address`` of a running scheduler, or "local" to start a
+    LocalCluster of ``workers`` single-threaded processes. Raises ``RuntimeError`` on entry
+    when Dask is not installed, ``OSError`` when the scheduler cannot be reached."""
 
     def __init__(self, address: str, workers: int | None = None) -> None:
         self.address = address
@@ -89,26 +141,34 @@ class DaskCluster:
         self._client: Any = None
         self._cluster: Any = None
 
-    def __enter__(self) -> DaskCluster:
+    def _start(self) -> None:
         try:
             from dask.distributed import Client, LocalCluster
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise RuntimeError("Dask is not installed: pip install 'agentsim[dist]'") from exc
-        if self.address == "local":
-            self._cluster = LocalCluster(
-                n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=None
-            )
-            self._client = Client(self._cluster)
-        else:
-            self._client = Client(self.address, timeout="10s")
-            self.workers = max(len(self._client.scheduler_info().get("workers", {})), 1)
-        return self
+        try:
+            if self.address == "local":
+                self._cluster = LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                )
+                self._client = Client(self._cluster)
+            else:
+                self._client = Client(self.address, timeout="10s")
+                self.workers = max(len(self._client.scheduler_info().get("workers", {})), 1)
+        except BaseException:
+            self._stop()
+            raise
 
-    def __exit__(self, *exc: object) -> None:
+    def _stop(self) -> None:
         if self._client is not None:
             self._client.close()
+            self._client = None
         if self._cluster is not None:
             self._cluster.close()
+            self._cluster = None
 
     def imap_unordered(self, fn: Callable[..., Any], chunks: Iterable[tuple]) -> Iterator[Any]:
         """Submit every chunk; yield results as the cluster finishes them."""

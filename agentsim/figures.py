@@ -1,7 +1,10 @@
 """Figures drawn from stored results only (never from a live model), in one house style.
 
-Each function takes the frames read by :func:`agentsim.store.read_run` and returns a matplotlib
-Figure; :func:`save_run_figures` writes PNG and PDF copies atomically.
+Each function takes frames read by :mod:`agentsim.store` (:func:`~agentsim.store.read_run`,
+:func:`~agentsim.store.read_batch`) and returns a matplotlib Figure;
+:func:`save_run_figures` and :func:`save_batch_figures` draw every figure of a stored run or
+batch and write PNG and PDF copies through the store. This module imports only the store and
+the statistics (never the model, Mesa or the batch runner), so drawing is cheap.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from agentsim.store import atomic_write, read_run
+from agentsim.store import read_batch, read_run, write_figure
 
 #: One colour per jurisdiction, fixed across every figure.
 JURISDICTION_COLOURS = {
@@ -326,18 +329,16 @@ def sweep_heatmap(
 
 
 def save_figure(fig: Figure, stem: Path) -> list[Path]:
-    """Save ``fig`` as ``stem``.png and ``stem``.pdf atomically; close it."""
-    paths = []
-    for ext in ("png", "pdf"):
-        path = stem.with_suffix(f".{ext}")
-        atomic_write(path, lambda tmp, ext=ext: fig.savefig(tmp, format=ext, bbox_inches="tight"))
-        paths.append(path)
+    """Save ``fig`` as ``stem``.png and ``stem``.pdf atomically; close it. Returns both paths."""
+    paths = write_figure(fig, Path(stem), ("png", "pdf"))
     plt.close(fig)
     return paths
 
 
 def save_run_figures(run_dir: Path, out: Path | None = None) -> list[Path]:
-    """Draw the figures of one stored run into ``out`` (default: run_dir/figures)."""
+    """Draw the figures of one stored run into ``out`` (default: run_dir/figures); return the
+    paths written (PNG and PDF of each). Raises :class:`~agentsim.config.ConfigError` when
+    ``run_dir`` is not a run folder."""
     stored = read_run(run_dir)
     out = Path(out) if out is not None else Path(run_dir) / "figures"
     paths: list[Path] = []
@@ -350,13 +351,12 @@ def save_run_figures(run_dir: Path, out: Path | None = None) -> list[Path]:
 
 
 def save_batch_figures(batch_dir: Path, out: Path | None = None) -> list[Path]:
-    """Draw the figures of a stored Monte Carlo, sweep or comparison into ``out``."""
-    from agentsim.montecarlo import read_manifest
-
+    """Draw the figures of a stored Monte Carlo, sweep or comparison into ``out`` (default:
+    batch_dir/figures); return the paths written. Raises :class:`~agentsim.config.ConfigError`
+    when the folder holds no finished batch."""
     batch_dir = Path(batch_dir)
-    manifest = read_manifest(batch_dir)
-    runs = pd.read_parquet(batch_dir / "runs.parquet")
-    timeseries = pd.read_parquet(batch_dir / "timeseries.parquet")
+    stored = read_batch(batch_dir)
+    manifest, runs, timeseries = stored.manifest, stored.runs, stored.timeseries
     out = Path(out) if out is not None else batch_dir / "figures"
     paths: list[Path] = []
     steps = int(timeseries["step"].max()) if len(timeseries) else 0

@@ -1,27 +1,51 @@
-"""Result storage: the only place that writes results, always atomically.
+"""Result storage: every read and write of run and batch folders, always atomic.
 
 Every file is written under a temporary name in its destination folder and renamed into place,
 so a crash never leaves a half-written file; a run folder is assembled in a temporary sibling
 and swapped in whole, so an existing run is never mixed with a new one.
+
+A **run folder** holds :data:`RUN_FILES` (see :func:`write_run` and :func:`read_run`).
+
+A **batch folder** (Monte Carlo, sweep or comparison) holds ``manifest.json`` (how the batch
+was made), and while it runs, ``parts/``: one Parquet file per finished chunk of runs, holding
+the chunk's time series with the chunk's run rows in the file's metadata, so a chunk is saved by
+one atomic rename. :func:`gather` merges the parts into ``runs.parquet`` (one row per run) and
+``timeseries.parquet`` (one row per run and month) and removes ``parts/``. :func:`batch_lock`
+keeps two processes from writing one batch folder at once.
+
+This module knows file layouts only: it never imports the model or runs anything.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from agentsim.config import ConfigError
-from agentsim.run import RunResult
 from agentsim.scenario_io import dump_config
 
+if TYPE_CHECKING:
+    from agentsim.run import RunResult
+
+try:  # POSIX; elsewhere batches run without the folder lock
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+#: Files of a run folder.
 RUN_FILES = (
     "model.parquet",
     "labs.parquet",
@@ -30,10 +54,30 @@ RUN_FILES = (
     "config.yaml",
     "network.parquet",
 )
+#: Files of a batch folder.
+MANIFEST = "manifest.json"
+RUNS = "runs.parquet"
+TIMESERIES = "timeseries.parquet"
+PARTS = "parts"
+LOCK = ".lock"
+#: Default root of new result folders (relative to the working directory).
+RESULTS_ROOT = Path("results")
+
+#: Columns of a runs frame that always come first, in this order, as int64 (ids) or text.
+ID_COLUMNS = ("run_id", "replicate", "seed")
+TEXT_COLUMNS = ("scenario", "error", "traceback")
+_RUNS_KEY = b"agentsim.runs"  # Parquet metadata key of a part's run rows
+
+
+# --------------------------------------------------------------------------- atomic writes
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it to ``path``."""
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it to ``path``.
+
+    The parent folder is created when missing. If ``write`` raises, the temporary file is
+    removed and the exception propagates; ``path`` is then untouched.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -53,35 +97,63 @@ def _umask() -> int:
     return mask
 
 
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write bytes atomically."""
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
 def write_text(path: Path, text: str) -> None:
-    """Write text atomically."""
+    """Write UTF-8 text atomically."""
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (NaN written as null)."""
+    """Write JSON atomically (NaN written as null, numpy scalars as Python numbers)."""
     write_text(path, json.dumps(_jsonable(data), indent=2) + "\n")
 
 
 def write_parquet(path: Path, frame: pd.DataFrame) -> None:
-    """Write a data frame to Parquet atomically."""
+    """Write a data frame to Parquet atomically (without its index)."""
     atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def write_csv(path: Path, frame: pd.DataFrame, index: bool = False) -> None:
+    """Write a data frame (a results table) to CSV atomically."""
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=index))
+
+
+def write_figure(figure: Any, stem: Path, formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
+    """Save a matplotlib figure as ``stem.<format>`` for each format, atomically.
+
+    ``figure`` is anything with matplotlib's ``savefig(path, format=..., bbox_inches=...)``.
+    Returns the paths written, in the order of ``formats``. The figure is not closed.
+    """
+    paths = []
+    for ext in formats:
+        path = Path(stem).with_suffix(f".{ext}")
+        atomic_write(
+            path, lambda tmp, ext=ext: figure.savefig(tmp, format=ext, bbox_inches="tight")
+        )
+        paths.append(path)
+    return paths
 
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
     if isinstance(value, float) and value != value:
         return None
-    if hasattr(value, "item"):
-        return value.item()
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
     return value
 
 
-def default_run_dir(config_name: str, seed: int, root: Path = Path("results")) -> Path:
-    """A new folder under ``root`` named after the scenario, the time and the seed."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = root / f"{config_name}_{stamp}_seed{seed}"
+# --------------------------------------------------------------------------- folders
+
+
+def _unique(base: Path) -> Path:
     candidate, n = base, 1
     while candidate.exists():
         n += 1
@@ -89,12 +161,36 @@ def default_run_dir(config_name: str, seed: int, root: Path = Path("results")) -
     return candidate
 
 
+def default_run_dir(config_name: str, seed: int, root: Path = RESULTS_ROOT) -> Path:
+    """A new folder ``root/<name>_<YYYYmmdd-HHMMSS>_seed<seed>`` (``_2``, ``_3``... if taken)."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return _unique(Path(root) / f"{config_name}_{stamp}_seed{seed}")
+
+
+def default_batch_dir(kind: str, label: str, root_seed: int, root: Path = RESULTS_ROOT) -> Path:
+    """A new folder for a batch: ``root/<kind>_<label>_<YYYYmmdd-HHMMSS>_seed<root_seed>``."""
+    return default_run_dir(f"{kind}_{label}", root_seed, root)
+
+
+def experiment_dir(name: str, root: Path = RESULTS_ROOT) -> Path:
+    """The fixed folder of a named experiment: ``root/experiments/<name>``."""
+    return Path(root) / "experiments" / name
+
+
 def check_run_dir(out: Path, overwrite: bool) -> None:
-    """Refuse to replace an existing run unless asked to (raises :class:`ConfigError`)."""
+    """Refuse to replace an existing run unless asked to.
+
+    Raises :class:`ConfigError` (key ``--out``) when ``out`` is a file, or a non-empty folder
+    and ``overwrite`` is false.
+    """
+    out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError("--out", f"{out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise ConfigError("--out", f"{out} is not empty; choose another folder or pass --overwrite")
+
+
+# --------------------------------------------------------------------------- run folders
 
 
 def write_run(
@@ -106,7 +202,8 @@ def write_run(
     """Write a run's files to ``out`` (see :data:`RUN_FILES`); ``extras(tmpdir)`` may add more.
 
     The folder is built in a temporary sibling and renamed into place; with ``overwrite`` an
-    existing folder is swapped out only after the new one is complete.
+    existing folder is swapped out only after the new one is complete. Returns ``out``.
+    Raises :class:`ConfigError` as :func:`check_run_dir` does.
     """
     out = Path(out)
     check_run_dir(out, overwrite)
@@ -117,7 +214,7 @@ def write_run(
         write_parquet(staging / "model.parquet", result.model_frame)
         write_parquet(staging / "labs.parquet", result.lab_frame)
         write_json(staging / "summary.json", result.summary)
-        atomic_write(staging / "flows.csv", lambda tmp: result.flows.to_csv(tmp))
+        write_csv(staging / "flows.csv", result.flows, index=True)
         write_text(staging / "config.yaml", dump_config(result.config))
         write_parquet(staging / "network.parquet", result.network)
         if extras is not None:
@@ -136,7 +233,13 @@ def write_run(
 
 
 def read_run(path: Path) -> dict[str, Any]:
-    """Read a stored run: frames, summary, flows and the resolved config text."""
+    """Read a stored run folder.
+
+    Returns a dict with ``model`` (one row per month), ``labs`` (one row per lab and month),
+    ``network`` (aggregated ties) as data frames, ``summary`` (dict), ``flows`` (jurisdiction x
+    jurisdiction frame of researcher moves) and ``config`` (the resolved YAML text). Raises
+    :class:`ConfigError` when a file of :data:`RUN_FILES` is missing.
+    """
     path = Path(path)
     missing = [name for name in RUN_FILES if not (path / name).is_file()]
     if missing:
@@ -149,3 +252,290 @@ def read_run(path: Path) -> dict[str, Any]:
         "config": (path / "config.yaml").read_text(encoding="utf-8"),
         "network": pd.read_parquet(path / "network.parquet"),
     }
+
+
+# --------------------------------------------------------------------------- batch folders
+
+
+@dataclass
+class BatchResult:
+    """A batch folder and what it holds.
+
+    ``runs`` has one row per run (see :func:`runs_frame`), ``timeseries`` one row per run and
+    month (``run_id`` then the model frame's columns), ``manifest`` the parsed manifest.
+    """
+
+    out: Path
+    runs: pd.DataFrame
+    timeseries: pd.DataFrame
+    manifest: dict[str, Any]
+
+    @property
+    def failures(self) -> pd.DataFrame:
+        """Rows of runs that raised (``error`` set)."""
+        return self.runs[self.runs["error"].notna()]
+
+
+def is_batch_dir(path: Path) -> bool:
+    """Whether ``path`` holds a batch manifest."""
+    return (Path(path) / MANIFEST).is_file()
+
+
+def is_run_dir(path: Path) -> bool:
+    """Whether ``path`` holds a run summary."""
+    return (Path(path) / "summary.json").is_file()
+
+
+def read_manifest(out: Path) -> dict[str, Any]:
+    """The manifest of a batch folder.
+
+    Raises :class:`ConfigError` (key ``--resume``) when there is none or it cannot be parsed.
+    """
+    path = Path(out) / MANIFEST
+    if not path.is_file():
+        raise ConfigError("--resume", f"{out} holds no {MANIFEST}: not a batch folder")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError("--resume", f"{path} cannot be read ({exc.__class__.__name__})") from None
+
+
+def write_manifest(out: Path, manifest: Mapping[str, Any]) -> None:
+    """Write a batch folder's manifest atomically."""
+    write_json(Path(out) / MANIFEST, dict(manifest))
+
+
+def read_batch(out: Path) -> BatchResult:
+    """Read a finished batch folder: manifest, runs and time series.
+
+    Raises :class:`ConfigError` when the folder holds no manifest or no gathered results (a
+    batch still running, or killed: resume it first).
+    """
+    out = Path(out)
+    manifest = read_manifest(out)
+    if not (out / RUNS).is_file():
+        raise ConfigError(str(out), "holds no runs.parquet: the batch is unfinished (--resume it)")
+    timeseries = pd.read_parquet(out / TIMESERIES) if (out / TIMESERIES).is_file() else None
+    return BatchResult(out, pd.read_parquet(out / RUNS), _frame_or_empty(timeseries), manifest)
+
+
+def _frame_or_empty(frame: pd.DataFrame | None) -> pd.DataFrame:
+    return frame if frame is not None else pd.DataFrame()
+
+
+def is_empty_batch_dir(out: Path) -> bool:
+    """Whether ``out`` is missing or holds nothing but the folder lock."""
+    out = Path(out)
+    return not out.exists() or all(p.name == LOCK for p in out.iterdir())
+
+
+def prepare_batch_dir(out: Path) -> None:
+    """Create ``out/parts`` and remove temporary files a killed writer left behind."""
+    out = Path(out)
+    (out / PARTS).mkdir(parents=True, exist_ok=True)
+    for stale in [*out.glob(".*.tmp"), *(out / PARTS).glob(".*.tmp")]:
+        stale.unlink(missing_ok=True)
+
+
+@contextmanager
+def batch_lock(out: Path) -> Iterator[None]:
+    """Hold an exclusive lock on a batch folder (creating the folder) while the block runs.
+
+    Raises :class:`ConfigError` (key ``--out``) at once if another process holds it. The lock
+    is an ``flock`` on ``out/.lock``, so a killed holder releases it; the file is removed on
+    exit, and a folder this call created is removed again if the block left it empty.
+    """
+    out = Path(out)
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / LOCK
+    fd = _acquire(path) if fcntl is not None else None
+    try:
+        yield
+    finally:
+        if fd is not None:
+            path.unlink(missing_ok=True)  # before unlocking: a waiter then sees a new inode
+            os.close(fd)
+        if created:
+            try:
+                out.rmdir()  # only if the block wrote nothing
+            except OSError:
+                pass
+
+
+def _acquire(path: Path) -> int:
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                raise ConfigError(
+                    "--out", f"{path.parent} is in use by another batch; wait for it to finish"
+                ) from None
+            raise
+        try:  # the holder may have removed the file between our open and our lock
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
+# --------------------------------------------------------------------------- parts
+
+
+def encode_part(rows: Sequence[Mapping[str, Any]], timeseries: pd.DataFrame) -> bytes:
+    """A chunk's results as the bytes of one part file.
+
+    ``rows`` are the chunk's run rows (dicts of scalars; numpy scalars allowed), ``timeseries``
+    its time series (``run_id`` first). Encoding happens where the chunk ran (a worker), so the
+    process that saves it only writes bytes. Raises ``TypeError`` for a row value that is not a
+    scalar, list or dict.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(timeseries, preserve_index=False)
+    text = json.dumps(list(rows), default=_json_default, separators=(",", ":"))
+    metadata = {**(table.schema.metadata or {}), _RUNS_KEY: text.encode()}
+    sink = pa.BufferOutputStream()
+    pq.write_table(table.replace_schema_metadata(metadata), sink)
+    return sink.getvalue().to_pybytes()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot store a {type(value).__name__} in a runs row")
+
+
+def part_path(out: Path, first_run_id: int) -> Path:
+    """Where the part whose lowest run id is ``first_run_id`` is saved."""
+    return Path(out) / PARTS / f"part-{first_run_id:07d}.parquet"
+
+
+def write_part(out: Path, first_run_id: int, data: bytes) -> Path:
+    """Save a part (bytes from :func:`encode_part`) atomically; return its path."""
+    path = part_path(out, first_run_id)
+    write_bytes(path, data)
+    return path
+
+
+def _part_files(out: Path) -> list[Path]:
+    return sorted((Path(out) / PARTS).glob("part-*.parquet"))
+
+
+def _part_rows(path: Path) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    metadata = pq.read_schema(path).metadata or {}
+    return json.loads(metadata[_RUNS_KEY])
+
+
+def completed_run_ids(out: Path) -> set[int]:
+    """Run ids already saved in ``out`` (in part files or the gathered runs file)."""
+    done: set[int] = set()
+    for path in _part_files(out):
+        done.update(int(row["run_id"]) for row in _part_rows(path))
+    gathered = Path(out) / RUNS
+    if gathered.is_file():
+        done.update(pd.read_parquet(gathered, columns=["run_id"])["run_id"].tolist())
+    return done
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, bool | int | float | np.bool_ | np.integer | np.floating)
+
+
+def runs_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """The runs table: one row per run, sorted by ``run_id``, with dtypes fixed by value types.
+
+    Columns: ``run_id``, ``replicate``, ``seed`` (int64), then the other keys in order of first
+    appearance, then ``error`` and ``traceback`` (text, missing for runs that did not fail).
+    ``scenario`` and any column holding text or other non-numbers is text (pandas
+    ``string``); any other column (numbers, booleans, missing values) is float64, with NaN
+    for a missing value. The same rows give the same frame in any order or grouping.
+    """
+    rows = sorted(rows, key=lambda row: int(row["run_id"]))
+    names: dict[str, None] = dict.fromkeys(ID_COLUMNS[:3])
+    for row in rows:
+        names.update(dict.fromkeys(row))
+    for name in ("error", "traceback"):
+        names.pop(name, None)
+        names[name] = None
+    columns: dict[str, Any] = {}
+    for name in names:
+        values = [row.get(name) for row in rows]
+        if name in ID_COLUMNS:
+            columns[name] = np.array([int(v) for v in values], dtype=np.int64)
+            continue
+        present = [v for v in values if not _missing(v)]
+        if name in TEXT_COLUMNS or not all(_is_number(v) for v in present):
+            text = [None if _missing(v) else str(v) for v in values]
+            columns[name] = pd.array(text, dtype="string")
+        else:
+            columns[name] = np.array(
+                [math.nan if _missing(v) else float(v) for v in values], dtype=np.float64
+            )
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(rows)))
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of a stored runs frame as dicts (missing values as None)."""
+    return [
+        {k: (None if _missing(v) else v) for k, v in row.items()}
+        for row in frame.to_dict("records")
+    ]
+
+
+def gather(out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Merge part files (and earlier gathered files) into ``runs.parquet`` and
+    ``timeseries.parquet``, then remove ``parts/``.
+
+    Returns ``(runs, timeseries)``: runs as :func:`runs_frame` builds them, time series sorted
+    by ``run_id`` and ``step``. A run saved twice (a part and the gathered file) appears once.
+    With no parts, existing gathered files are read and left as they are.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = Path(out)
+    parts = _part_files(out)
+    if not parts and (out / RUNS).is_file():  # already gathered: nothing to merge
+        timeseries = pd.read_parquet(out / TIMESERIES) if (out / TIMESERIES).is_file() else None
+        shutil.rmtree(out / PARTS, ignore_errors=True)
+        return pd.read_parquet(out / RUNS), _frame_or_empty(timeseries)
+    rows: list[dict[str, Any]] = []
+    tables = []
+    for path in parts:
+        table = pq.read_table(path)
+        rows += json.loads((table.schema.metadata or {})[_RUNS_KEY])
+        if table.num_rows:
+            metadata = {k: v for k, v in table.schema.metadata.items() if k != _RUNS_KEY}
+            tables.append(table.replace_schema_metadata(metadata))
+    series = [pa.concat_tables(tables).to_pandas()] if tables else []
+    if (out / RUNS).is_file():
+        rows += _records(pd.read_parquet(out / RUNS))
+    if (out / TIMESERIES).is_file():
+        series.append(pd.read_parquet(out / TIMESERIES))
+    unique = {int(row["run_id"]): row for row in reversed(rows)}  # a part wins over older files
+    runs = runs_frame(unique.values())
+    nonempty = [frame for frame in series if len(frame)]
+    timeseries = (
+        pd.concat(nonempty, ignore_index=True)
+        .drop_duplicates(["run_id", "step"])
+        .sort_values(["run_id", "step"], kind="stable")
+        .reset_index(drop=True)
+        if nonempty
+        else pd.DataFrame()
+    )
+    write_parquet(out / RUNS, runs)
+    write_parquet(out / TIMESERIES, timeseries)
+    shutil.rmtree(out / PARTS, ignore_errors=True)
+    return runs, timeseries

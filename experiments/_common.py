@@ -8,14 +8,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from agentsim.cli import run_with_progress
 from agentsim.config import ConfigError
+from agentsim.ensemble import BatchPlan, BatchResult, run_with_progress
 from agentsim.executors import make_executor
-from agentsim.montecarlo import BatchPlan, BatchResult
 from agentsim.scenario_io import config_to_dict, load_config
+from agentsim.store import experiment_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
+
+
+def output_dir(args: argparse.Namespace, name: str) -> Path:
+    """The folder given by --out, else results/experiments/<name> under the repository."""
+    return args.out or experiment_dir(name, ROOT / "results")
 
 
 def arguments(description: str, runs: int) -> argparse.Namespace:

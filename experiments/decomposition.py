@@ -9,10 +9,11 @@ all on). Writes results/experiments/decomposition/ (runs, timeseries, manifest, 
 from __future__ import annotations
 
 import pandas as pd
-from _common import ROOT, arguments, execute, scenario, show
+from _common import arguments, execute, output_dir, scenario, show
 
-from agentsim.montecarlo import paired_differences, plan_comparison
-from agentsim.store import atomic_write
+from agentsim.analysis import paired_differences
+from agentsim.ensemble import plan_comparison
+from agentsim.store import write_csv
 
 VARIANTS = {
     "all_channels": {},
@@ -31,7 +32,7 @@ OUTCOMES = [
 
 def main() -> None:
     args = arguments(__doc__.splitlines()[0], runs=40)
-    out = args.out or ROOT / "results" / "experiments" / "decomposition"
+    out = output_dir(args, "decomposition")
     configs = {}
     for variant, switches in VARIANTS.items():
         for name in ("baseline", "trusted_release"):
@@ -59,7 +60,7 @@ def main() -> None:
         float("nan") if v == "all_channels" else 1 - e / full[o]
         for v, o, e in zip(table["variant"], table["outcome"], table["effect"], strict=True)
     ]
-    atomic_write(out / "table.csv", lambda tmp: table.to_csv(tmp, index=False))
+    write_csv(out / "table.csv", table)
     show(table, f"Trusted-release effect by channel ({args.runs} seeds per scenario)")
 
 

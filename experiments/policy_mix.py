@@ -8,10 +8,11 @@ mean outcomes with 95% intervals and its paired difference from the baseline.
 from __future__ import annotations
 
 import pandas as pd
-from _common import ROOT, arguments, execute, scenario, show
+from _common import arguments, execute, output_dir, scenario, show
 
-from agentsim.montecarlo import outcome_table, paired_differences, plan_comparison
-from agentsim.store import atomic_write
+from agentsim.analysis import outcome_table, paired_differences
+from agentsim.ensemble import plan_comparison
+from agentsim.store import write_csv
 
 SCENARIOS = ["baseline", "trusted_release", "export_controls", "combined"]
 SHOWN = [
@@ -26,7 +27,7 @@ SHOWN = [
 
 def main() -> None:
     args = arguments(__doc__.splitlines()[0], runs=40)
-    out = args.out or ROOT / "results" / "experiments" / "policy_mix"
+    out = output_dir(args, "policy_mix")
     plan = plan_comparison({name: scenario(name) for name in SCENARIOS}, args.runs, args.seed)
     result = execute(plan, out, args.workers, args.resume)
     table = outcome_table(result.runs, by=["scenario"])
@@ -37,8 +38,8 @@ def main() -> None:
         ],
         ignore_index=True,
     )
-    atomic_write(out / "table.csv", lambda tmp: table.to_csv(tmp, index=False))
-    atomic_write(out / "differences.csv", lambda tmp: diffs.to_csv(tmp, index=False))
+    write_csv(out / "table.csv", table)
+    write_csv(out / "differences.csv", diffs)
     shown = diffs[diffs["outcome"].isin(SHOWN)][
         ["scenario", "outcome", "difference", "ci_low", "ci_high", "effect_size_dz"]
     ]

@@ -8,10 +8,10 @@ probability of a non-US overtake.
 
 from __future__ import annotations
 
-from _common import ROOT, arguments, execute, scenario, show
+from _common import arguments, execute, output_dir, scenario, show
 
-from agentsim.montecarlo import plan_sweep
-from agentsim.store import atomic_write
+from agentsim.ensemble import plan_sweep
+from agentsim.store import write_csv
 
 GRID = {
     "policy.trusted_release.trusted_fraction": [0.002, 0.01, 0.05],
@@ -30,14 +30,14 @@ OUTCOMES = [
 
 def main() -> None:
     args = arguments(__doc__.splitlines()[0], runs=12)
-    out = args.out or ROOT / "results" / "experiments" / "severity_sweep"
+    out = output_dir(args, "severity_sweep")
     plan = plan_sweep(scenario("trusted_release"), GRID, args.runs, args.seed)
     result = execute(plan, out, args.workers, args.resume)
     ok = result.runs[result.runs["error"].isna()]
     table = ok.groupby(list(GRID))[OUTCOMES].mean().reset_index()
     table = table.rename(columns={k: k.rsplit(".", 1)[-1] for k in GRID})
     table = table.rename(columns={"overtaken": "p_overtake"})
-    atomic_write(out / "table.csv", lambda tmp: table.to_csv(tmp, index=False))
+    write_csv(out / "table.csv", table)
     show(table, f"Trusted-release severity ({args.runs} seeds per cell): means")
 
 

@@ -1,6 +1,6 @@
-"""Batches of runs: seeds, executors, resume after a kill, failures, manifests, statistics.
+"""Batches of runs: seeds, plans, executors, resume after a kill, failures, manifests.
 
-Covers :mod:`agentsim.montecarlo`, :mod:`agentsim.executors` and the ``mc``, ``sweep`` and
+Covers :mod:`agentsim.ensemble`, :mod:`agentsim.executors` and the ``mc``, ``sweep`` and
 ``compare`` commands, on small configs (few researchers, few months) so the file stays fast.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import platform
 import re
@@ -27,21 +26,20 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import agentsim.montecarlo as montecarlo
+import agentsim.ensemble as ensemble
 from agentsim.cli import app
-from agentsim.executors import DaskCluster, InProcess, ProcessPool
-from agentsim.montecarlo import (
-    completed_run_ids,
-    mean_ci,
-    paired_differences,
+from agentsim.config import ConfigError
+from agentsim.ensemble import (
+    chunk_sizes,
     plan_comparison,
     plan_monte_carlo,
     plan_sweep,
     replicate_seeds,
     run_batch,
-    wilson_interval,
 )
+from agentsim.executors import DaskCluster, InProcess, ProcessPool
 from agentsim.scenario_io import config_to_dict, load_config
+from agentsim.store import completed_run_ids
 from tests.conftest import scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +50,6 @@ TRUSTED = CONFIGS / "trusted_release.yaml"
 SMALL = {"talent.n_researchers": 300, "simulation.steps": 12}
 FRACTION = "policy.trusted_release.trusted_fraction"
 ENABLED = "policy.trusted_release.enabled"
-Z95 = 1.959963984540054  # two-sided 95% normal quantile
 
 
 def small_config(**overrides: Any) -> dict[str, Any]:
@@ -218,6 +215,57 @@ def test_executors_and_chunk_sizes_give_identical_results(tmp_path: Path):
         assert_results_equal(tmp_path / "in_process", tmp_path / name)
 
 
+@pytest.mark.parametrize("todo", [0, 1, 7, 60, 200, 1000])
+@pytest.mark.parametrize("workers", [1, 2, 8])
+def test_chunk_sizes_cover_the_runs_and_shrink_at_the_end(todo: int, workers: int):
+    sizes = chunk_sizes(todo, workers)
+    assert sum(sizes) == todo
+    assert all(1 <= size <= ensemble.MAX_CHUNK for size in sizes)
+    if workers > 1 and todo:
+        assert sizes == sorted(sizes, reverse=True)  # big chunks first, single runs last
+        assert sizes[-1] == 1
+    assert chunk_sizes(todo, workers, chunk_size=4) == [min(4, todo - i) for i in range(0, todo, 4)]
+    with pytest.raises(ValueError, match="chunk_size"):
+        chunk_sizes(todo, workers, chunk_size=0)
+
+
+def test_command_line_pool_matches_in_process(tmp_path: Path, small_yaml: Path):
+    """The command line runs a single thread, so its pool forks; same results as in-process."""
+    plan = plan_monte_carlo(config_to_dict(load_config(small_yaml)), runs=5, root_seed=2)
+    run_batch(plan, tmp_path / "in_process", InProcess())
+    proc = cli("mc", small_yaml, "--runs", "5", "--seed", "2", "--workers", "2", "--out",
+               tmp_path / "pool")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert_results_equal(tmp_path / "in_process", tmp_path / "pool")
+    assert hidden(tmp_path / "pool") == []
+
+
+def test_executors_nest_and_start_once():
+    pool = ProcessPool(2)
+    with pool:
+        first = pool._pool
+        with pool:
+            assert pool._pool is first
+        assert pool._pool is first  # the inner exit does not stop the workers
+        results = sorted(pool.imap_unordered(pow, [(2, 3), (3, 2), (1, 5)]))
+        assert results == [1, 8, 9]
+    assert pool._pool is None
+
+
+def test_a_batch_folder_in_use_is_refused(tmp_path: Path):
+    from agentsim import store
+
+    plan = plan_monte_carlo(small_config(), runs=2, root_seed=0)
+    out = tmp_path / "batch"
+    with store.batch_lock(out):
+        with pytest.raises(ConfigError, match="in use by another batch"):
+            run_batch(plan, out, InProcess())
+        assert sorted(p.name for p in out.iterdir()) == [store.LOCK]
+    assert not out.exists()  # the lock made the folder and nothing else was written
+    run_batch(plan, out, InProcess())
+    assert hidden(out) == []
+
+
 # --------------------------------------------------------------------------- resume
 
 
@@ -226,7 +274,7 @@ KILLED_RUNS = 60
 
 def _started(folder: Path) -> bool:
     """A part file is on disk and the manifest lists at least one completed run."""
-    if not list((folder / "parts").glob("runs-*.parquet")):
+    if not list((folder / "parts").glob("part-*.parquet")):
         return False
     try:
         return bool(read_manifest(folder)["completed_run_ids"])
@@ -346,14 +394,14 @@ FAILING_REPLICATE = 2
 
 def fail_on_seed(monkeypatch: pytest.MonkeyPatch, bad_seeds: set[int]) -> None:
     """Make the model raise for the given seeds (in this process)."""
-    original = montecarlo.run_model
+    original = ensemble.run_model
 
     def flaky(config, seed=0, **kwargs):
         if seed in bad_seeds:
             raise RuntimeError(f"injected failure for seed {seed}")
         return original(config, seed=seed, **kwargs)
 
-    monkeypatch.setattr(montecarlo, "run_model", flaky)
+    monkeypatch.setattr(ensemble, "run_model", flaky)
 
 
 def test_a_failing_run_is_recorded_and_the_batch_completes(tmp_path, monkeypatch):
@@ -521,82 +569,6 @@ def test_compare_writes_paired_differences(tmp_path: Path):
         assert group.sort_values("replicate")["seed"].tolist() == seeds
     assert read_manifest(out)["kind"] == "compare"
     assert hidden(out) == []
-
-
-# --------------------------------------------------------------------------- statistics
-
-
-def test_wilson_interval_by_hand():
-    # 0 of 10: p = 0 and the upper bound is z^2/n / (1 + z^2/n)
-    p, low, high = wilson_interval(0, 10)
-    z2n = Z95**2 / 10
-    assert p == 0
-    assert low == pytest.approx(0.0, abs=1e-12)
-    assert high == pytest.approx(z2n / (1 + z2n), abs=1e-12)
-    assert high == pytest.approx(0.2775, abs=1e-4)
-    # 5 of 10: symmetric about 1/2
-    p, low, high = wilson_interval(5, 10)
-    half = Z95 * math.sqrt(0.25 / 10 + Z95**2 / 400) / (1 + z2n)
-    assert p == 0.5
-    assert low == pytest.approx(0.5 - half, abs=1e-12)
-    assert high == pytest.approx(0.5 + half, abs=1e-12)
-    assert (low, high) == pytest.approx((0.2366, 0.7634), abs=1e-4)
-    assert wilson_interval(10, 10)[1:] == pytest.approx((1 - z2n / (1 + z2n), 1.0))
-    assert all(math.isnan(v) for v in wilson_interval(0, 0))
-
-
-@pytest.mark.parametrize(
-    ("successes", "n"), [(0, 10), (5, 10), (10, 10), (0, 6), (6, 6), (1, 3), (99, 100), (0, 1)]
-)
-def test_wilson_interval_contains_the_proportion(successes: int, n: int):
-    p, low, high = wilson_interval(successes, n)
-    assert p == successes / n
-    assert 0.0 <= low <= p <= high <= 1.0
-    if successes == 0:
-        assert low == 0.0
-    if successes == n:
-        assert high == 1.0
-
-
-def test_mean_ci():
-    mean, low, high, n = mean_ci(pd.Series([0.3] * 8))
-    assert (mean, n) == (pytest.approx(0.3), 8)
-    assert low == pytest.approx(mean) and high == pytest.approx(mean)
-    mean, low, high, n = mean_ci(pd.Series([1.0, 2.0, 3.0, None]))
-    half = 4.302652729911275 / math.sqrt(3)  # t(0.975, 2 df) * sd 1 / sqrt(3)
-    assert (mean, n) == (2.0, 3)
-    assert (low, high) == pytest.approx((2.0 - half, 2.0 + half))
-    mean, low, high, n = mean_ci(pd.Series([4.0]))
-    assert (mean, n) == (4.0, 1) and math.isnan(low) and math.isnan(high)
-
-
-def test_paired_differences_by_hand():
-    rows = [
-        # scenario, replicate, x, y, error
-        ("a", 0, 1.0, 5.0, None),
-        ("a", 1, 2.0, 5.0, None),
-        ("a", 2, 3.0, 5.0, None),
-        ("a", 3, 9.0, 9.0, "RuntimeError: boom"),  # a failed run drops its pair
-        ("b", 2, 6.0, 5.0, None),  # rows out of order: pairing is by replicate
-        ("b", 0, 2.0, 5.0, None),
-        ("b", 1, 4.0, 5.0, None),
-        ("b", 3, 0.0, 0.0, None),
-    ]
-    runs = pd.DataFrame(rows, columns=["scenario", "replicate", "x", "y", "error"])
-    runs.insert(0, "run_id", range(len(runs)))
-    runs["seed"] = runs["replicate"] * 7
-    table = paired_differences(runs, "a", "b").set_index("outcome")
-    assert set(table.index) == {"x", "y"}  # ids, seeds and text are not outcomes
-    x = table.loc["x"]
-    # differences b - a: 1, 2, 3 -> mean 2, sd 1, d_z 2
-    assert x["difference"] == pytest.approx(2.0)
-    assert x["effect_size_dz"] == pytest.approx(2.0)
-    assert x["n_pairs"] == 3
-    assert x["mean_a"] == pytest.approx(2.0) and x["mean_b"] == pytest.approx(4.0)
-    half = 4.302652729911275 / math.sqrt(3)
-    assert (x["ci_low"], x["ci_high"]) == pytest.approx((2.0 - half, 2.0 + half))
-    y = table.loc["y"]
-    assert y["difference"] == 0.0 and math.isnan(y["effect_size_dz"])
 
 
 # --------------------------------------------------------------------------- bad input

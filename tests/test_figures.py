@@ -23,6 +23,7 @@ from matplotlib.collections import PathCollection, PolyCollection
 from matplotlib.colors import same_color, to_rgb
 
 from agentsim import store
+from agentsim.ensemble import plan_comparison, plan_sweep, run_batch
 from agentsim.executors import InProcess
 from agentsim.figures import (
     JURISDICTION_COLOURS,
@@ -38,9 +39,9 @@ from agentsim.figures import (
     sweep_heatmap,
     talent_flows,
 )
-from agentsim.montecarlo import plan_comparison, plan_sweep, read_manifest, run_batch
 from agentsim.run import run
 from agentsim.scenario_io import config_to_dict
+from agentsim.store import read_manifest
 from tests.conftest import scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -276,7 +277,7 @@ def test_figures_read_stored_results_only(
         ("agentsim.run", "run"),
         ("agentsim.run", "AIRaceModel"),
         ("agentsim.model", "AIRaceModel"),
-        ("agentsim.montecarlo", "run_model"),
+        ("agentsim.ensemble", "run_model"),
     ]:
         monkeypatch.setattr(importlib.import_module(module), name, no_model)
     paths = save_run_figures(copy)
@@ -448,3 +449,16 @@ def test_cli_plot_bad_folder(case: str, run_dir: Path, tmp_path: Path) -> None:
         assert "labs.parquet" in lines[0]
     assert proc.stdout == ""
     assert not (folder / "figures").exists()
+
+
+def test_figures_import_only_the_store_and_the_statistics() -> None:
+    code = (
+        "import sys, agentsim.figures\n"
+        "print(','.join(m for m in ('mesa', 'agentsim.model', 'agentsim.run', "
+        "'agentsim.ensemble', 'agentsim.executors', 'dask') if m in sys.modules))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ""

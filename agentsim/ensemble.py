@@ -1,0 +1,465 @@
+"""Batches of runs: Monte Carlo, parameter sweeps and paired scenario comparisons.
+
+A batch is a :class:`BatchPlan`: named base configs and a list of :class:`RunSpec` (run id,
+seed, scenario, grid values). Seeds come from one root seed through
+``numpy.random.SeedSequence``: replicate r always gets the seed of child r, whatever the
+executor, worker count, chunk size or order of completion, so scenarios and grid points share
+seeds (common random numbers) and a batch is reproducible.
+
+:func:`run_batch` sends the plan's runs to an executor (:mod:`agentsim.executors`) in chunks;
+:func:`run_chunk` runs one chunk where the executor puts it and encodes its results there. Each
+finished chunk is saved at once by :mod:`agentsim.store` (one part file, renamed into place),
+so a killed batch loses at most the chunks in flight, and ``resume=True`` runs only the runs
+that are missing. At the end the parts are gathered into ``runs.parquet`` and
+``timeseries.parquet``. :func:`run_with_progress` adds a progress bar.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import platform
+import subprocess
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from agentsim import store
+from agentsim.config import Config, ConfigError
+from agentsim.run import run as run_model
+from agentsim.scenario_io import apply_overrides, validate_config
+from agentsim.store import BatchResult
+
+__all__ = [
+    "BatchPlan",
+    "BatchResult",
+    "ChunkResult",
+    "RunSpec",
+    "chunk_sizes",
+    "plan_comparison",
+    "plan_monte_carlo",
+    "plan_sweep",
+    "replicate_seeds",
+    "run_batch",
+    "run_chunk",
+    "run_with_progress",
+]
+
+#: Most runs in one chunk (a killed batch loses at most this many runs per worker).
+MAX_CHUNK = 25
+#: Seconds between rewrites of the manifest's list of completed runs while a batch runs (the
+#: part files are the record; the list is for people looking at a running batch).
+MANIFEST_INTERVAL_S = 5.0
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a batch: which scenario (a key of the plan's configs), which grid point
+    (``(dotted key, value)`` pairs applied as overrides), which replicate and seed."""
+
+    run_id: int
+    replicate: int
+    seed: int
+    scenario: str = ""
+    grid: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass
+class BatchPlan:
+    """What a batch runs: named base configs (as dicts), the specs, and how it was asked for.
+
+    ``kind`` is ``"mc"``, ``"sweep"`` or ``"compare"``; ``runs`` the replicates per scenario
+    or grid point; ``grid`` the swept keys and their values (sweeps only).
+    """
+
+    kind: str
+    configs: dict[str, dict[str, Any]]
+    specs: list[RunSpec]
+    root_seed: int
+    runs: int
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        """SHA-256 (hex) of everything that determines the results: kind, configs, grid, root
+        seed and runs. A batch folder resumes only under the same fingerprint."""
+        text = json.dumps(
+            {
+                "kind": self.kind,
+                "configs": self.configs,
+                "grid": self.grid,
+                "root_seed": self.root_seed,
+                "runs": self.runs,
+            },
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def replicate_seeds(root_seed: int, runs: int) -> list[int]:
+    """Seeds of replicates 0..runs-1: child r of ``SeedSequence(root_seed)``, as an integer in
+    [0, 2**63). The first k seeds do not depend on ``runs``."""
+    seeds = []
+    for r in range(runs):
+        state = np.random.SeedSequence(root_seed, spawn_key=(r,)).generate_state(2, np.uint32)
+        seeds.append((int(state[0]) << 31) ^ int(state[1]))
+    return seeds
+
+
+def plan_monte_carlo(config: dict[str, Any], runs: int, root_seed: int) -> BatchPlan:
+    """``runs`` replicates of one scenario (run id = replicate).
+
+    Raises :class:`ConfigError` (key ``--runs``) unless ``runs`` is an integer >= 1.
+    """
+    _check_runs(runs)
+    seeds = replicate_seeds(root_seed, runs)
+    specs = [
+        RunSpec(run_id=r, replicate=r, seed=s, scenario=config.get("name", ""))
+        for r, s in enumerate(seeds)
+    ]
+    return BatchPlan("mc", {config.get("name", "scenario"): config}, specs, root_seed, runs)
+
+
+def plan_sweep(
+    config: dict[str, Any], grid: dict[str, list[Any]], runs: int, root_seed: int
+) -> BatchPlan:
+    """The cartesian product of ``grid`` (dotted key -> values) times ``runs`` replicates.
+
+    Every grid point uses the same seeds; run id = point index * runs + replicate. Every value
+    and point is validated before anything runs: raises :class:`ConfigError` for an empty
+    grid, an unknown key or a value out of bounds, and as :func:`plan_monte_carlo` for
+    ``runs``.
+    """
+    _check_runs(runs)
+    if not grid:
+        raise ConfigError("--grid", "give at least one KEY=V1,V2,... expression")
+    keys = list(grid)
+    for key in keys:  # validate every value once, before anything runs
+        for value in grid[key]:
+            validate_config(apply_overrides(config, {key: value}))
+    seeds = replicate_seeds(root_seed, runs)
+    specs = []
+    for g, values in enumerate(itertools.product(*(grid[k] for k in keys))):
+        point = tuple(zip(keys, values, strict=True))
+        validate_config(apply_overrides(config, dict(point)))
+        specs += [
+            RunSpec(
+                run_id=g * runs + r,
+                replicate=r,
+                seed=seeds[r],
+                scenario=config.get("name", ""),
+                grid=point,
+            )
+            for r in range(runs)
+        ]
+    return BatchPlan(
+        "sweep",
+        {config.get("name", "scenario"): config},
+        specs,
+        root_seed,
+        runs,
+        grid={k: list(v) for k, v in grid.items()},
+    )
+
+
+def plan_comparison(configs: dict[str, dict[str, Any]], runs: int, root_seed: int) -> BatchPlan:
+    """Each named scenario on the same ``runs`` seeds (paired, common random numbers); run id
+    = scenario index * runs + replicate.
+
+    Raises :class:`ConfigError` with fewer than two scenarios, and as
+    :func:`plan_monte_carlo` for ``runs``.
+    """
+    _check_runs(runs)
+    if len(configs) < 2:
+        raise ConfigError("compare", "needs two scenarios with different names")
+    seeds = replicate_seeds(root_seed, runs)
+    specs = [
+        RunSpec(run_id=i * runs + r, replicate=r, seed=seeds[r], scenario=name)
+        for i, name in enumerate(configs)
+        for r in range(runs)
+    ]
+    return BatchPlan("compare", dict(configs), specs, root_seed, runs)
+
+
+def _check_runs(runs: int) -> None:
+    if not isinstance(runs, int) or isinstance(runs, bool) or runs < 1:
+        raise ConfigError("--runs", f"must be an integer >= 1 (got {runs!r})")
+
+
+# --------------------------------------------------------------------------- worker side
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """What a worker sends back for a chunk: its run ids and its part file's bytes."""
+
+    run_ids: tuple[int, ...]
+    part: bytes
+
+    @property
+    def first_run_id(self) -> int:
+        """The lowest run id of the chunk (names its part file)."""
+        return min(self.run_ids)
+
+
+def run_chunk(configs: dict[str, dict[str, Any]], specs: Sequence[RunSpec]) -> ChunkResult:
+    """Run a chunk of specs (in a worker) and encode its results as one part.
+
+    Each scenario and grid point is validated once per chunk. A run that raises becomes a row
+    with its ``error`` (class and message) and ``traceback``; it never stops the chunk. Rows
+    hold ``run_id``, ``replicate``, ``seed``, ``scenario``, the grid values and the run
+    summary (without its seed); the time series is the model frame with ``run_id`` first.
+    """
+    rows: list[dict[str, Any]] = []
+    series: list[pd.DataFrame] = []
+    ids: list[int] = []
+    validated: dict[str, Config] = {}
+    for spec in specs:
+        row: dict[str, Any] = {
+            "run_id": spec.run_id,
+            "replicate": spec.replicate,
+            "seed": spec.seed,
+            "scenario": spec.scenario,
+        }
+        row.update(spec.grid)
+        try:
+            key = repr((spec.scenario, spec.grid))
+            config = validated.get(key)
+            if config is None:
+                overrides = dict(spec.grid)
+                config = validate_config(apply_overrides(configs[spec.scenario], overrides))
+                validated[key] = config
+            result = run_model(config, seed=spec.seed)
+        except Exception as exc:  # recorded, reported, never stops the batch
+            row["error"] = f"{exc.__class__.__name__}: {exc}"
+            row["traceback"] = traceback.format_exc(limit=8)
+            rows.append(row)
+            continue
+        summary = dict(result.summary)
+        summary.pop("seed", None)
+        row.update(summary)
+        row["error"] = None
+        rows.append(row)
+        series.append(result.model_frame)
+        ids.append(spec.run_id)
+    if series:
+        timeseries = pd.concat(series, ignore_index=True)
+        lengths = [len(frame) for frame in series]
+        timeseries.insert(0, "run_id", np.repeat(np.asarray(ids, dtype=np.int64), lengths))
+    else:
+        timeseries = pd.DataFrame()
+    return ChunkResult(tuple(row["run_id"] for row in rows), store.encode_part(rows, timeseries))
+
+
+# --------------------------------------------------------------------------- orchestration
+
+
+def chunk_sizes(todo: int, workers: int, chunk_size: int | None = None) -> list[int]:
+    """Sizes of the chunks that ``todo`` runs are cut into (they sum to ``todo``; ValueError
+    for a ``chunk_size`` below 1).
+
+    A fixed ``chunk_size`` gives equal chunks. Otherwise one worker gets chunks of
+    :data:`MAX_CHUNK`; several workers get guided sizes: a share of what is left (a quarter of
+    it per worker, at most :data:`MAX_CHUNK`), shrinking to single runs at the end, so the
+    workers finish together.
+    """
+    if chunk_size is not None:
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1 (got {chunk_size})")
+        return [min(chunk_size, todo - i) for i in range(0, todo, chunk_size)]
+    workers = max(workers, 1)
+    sizes, left = [], todo
+    while left > 0:
+        size = MAX_CHUNK if workers == 1 else math.ceil(left / (4 * workers))
+        size = max(1, min(MAX_CHUNK, size, left))
+        sizes.append(size)
+        left -= size
+    return sizes
+
+
+def _chunks(
+    plan: BatchPlan, todo: list[RunSpec], sizes: list[int]
+) -> Iterator[tuple[dict[str, dict[str, Any]], list[RunSpec]]]:
+    start = 0
+    for size in sizes:
+        specs = todo[start : start + size]
+        start += size
+        names = dict.fromkeys(spec.scenario for spec in specs)
+        yield {name: plan.configs[name] for name in names}, specs
+
+
+def run_batch(
+    plan: BatchPlan,
+    out: Path,
+    executor: Any,
+    resume: bool = False,
+    chunk_size: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> BatchResult:
+    """Run the plan's missing runs on ``executor``, saving each chunk as it finishes.
+
+    Without ``resume`` the folder must be new or empty; with it, it must hold a batch of the
+    same plan (same :meth:`BatchPlan.fingerprint`). ``progress(done, total)`` is called before
+    the first chunk and after each one. Returns the gathered results.
+
+    Raises :class:`ConfigError` for a non-empty folder, a resumed folder without a manifest or
+    of another plan, or a folder another batch is writing; errors of the executor (a cluster
+    that cannot start) propagate before anything is written.
+    """
+    out = Path(out)
+    fingerprint = plan.fingerprint()
+    # start the workers before writing anything: a dead cluster leaves no trace
+    with executor, store.batch_lock(out):
+        return _run_batch(plan, out, executor, fingerprint, resume, chunk_size, progress)
+
+
+def _run_batch(
+    plan: BatchPlan,
+    out: Path,
+    executor: Any,
+    fingerprint: str,
+    resume: bool,
+    chunk_size: int | None,
+    progress: Callable[[int, int], None] | None,
+) -> BatchResult:
+    if resume:
+        manifest = store.read_manifest(out)
+        if manifest.get("fingerprint") != fingerprint:
+            raise ConfigError(
+                "--resume", f"{out} was made with another config, grid, seed or number of runs"
+            )
+    else:
+        if not store.is_empty_batch_dir(out):
+            raise ConfigError("--out", f"{out} is not empty; choose another folder or --resume")
+        manifest = _new_manifest(plan, fingerprint)
+    store.prepare_batch_dir(out)
+    done = store.completed_run_ids(out)
+    manifest["completed_run_ids"] = sorted(done)
+    store.write_manifest(out, manifest)
+    todo = [spec for spec in plan.specs if spec.run_id not in done]
+    sizes = chunk_sizes(len(todo), getattr(executor, "workers", 1), chunk_size)
+    total, finished = len(plan.specs), len(done)
+    if progress is not None:
+        progress(finished, total)
+    listed = time.monotonic() - MANIFEST_INTERVAL_S  # the first chunk is listed at once
+    for chunk in executor.imap_unordered(run_chunk, _chunks(plan, todo, sizes)):
+        store.write_part(out, chunk.first_run_id, chunk.part)
+        done.update(chunk.run_ids)
+        finished += len(chunk.run_ids)
+        if time.monotonic() - listed >= MANIFEST_INTERVAL_S:
+            manifest["completed_run_ids"] = sorted(done)
+            store.write_manifest(out, manifest)
+            listed = time.monotonic()
+        if progress is not None:
+            progress(finished, total)
+    runs, timeseries = store.gather(out)
+    manifest["completed_run_ids"] = runs["run_id"].astype(int).tolist()
+    manifest["failed_run_ids"] = runs.loc[runs["error"].notna(), "run_id"].astype(int).tolist()
+    manifest["finished"] = _now()
+    store.write_manifest(out, manifest)
+    return BatchResult(out, runs, timeseries, manifest)
+
+
+def _new_manifest(plan: BatchPlan, fingerprint: str) -> dict[str, Any]:
+    return {
+        "kind": plan.kind,
+        "fingerprint": fingerprint,
+        "root_seed": plan.root_seed,
+        "runs_per_point": plan.runs,
+        "total_runs": len(plan.specs),
+        "grid": plan.grid,
+        "configs": plan.configs,
+        "config_hashes": {
+            name: hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()
+            for name, cfg in plan.configs.items()
+        },
+        **_environment(),
+        "started": _now(),
+        "finished": None,
+        "completed_run_ids": [],
+        "failed_run_ids": [],
+    }
+
+
+def _environment() -> dict[str, Any]:
+    versions = {"python": platform.python_version()}
+    for package in ("agentsim", "mesa", "numpy", "pandas", "networkx", "pydantic", "dask"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parent,
+            timeout=5,
+            check=False,
+        )
+        git = commit.stdout.strip() if commit.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        git = None
+    return {"versions": versions, "git_commit": git}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# --------------------------------------------------------------------------- progress
+
+
+def run_with_progress(
+    plan: BatchPlan,
+    out: Path,
+    executor: Any,
+    resume: bool = False,
+    label: str = "",
+    console: Any = None,
+) -> BatchResult:
+    """:func:`run_batch` with a progress bar (runs done, elapsed, ETA) on ``console``.
+
+    ``console`` is a ``rich.console.Console`` (default: one on stderr); the bar is shown only
+    when it is a terminal and disappears when the batch ends. The executor's workers start
+    before the bar's refresh thread does. Raises as :func:`run_batch`.
+    """
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = console if console is not None else Console(stderr=True, highlight=False)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("runs"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with executor:  # workers first: a process pool may fork only while no thread runs
+        bar = Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
+        with bar:
+            task = bar.add_task(f"{plan.kind} {label}".strip(), total=None)
+
+            def update(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            return run_batch(plan, out, executor, resume=resume, progress=update)
