@@ -3,12 +3,71 @@
 Public entry points: :func:`load_config` (validated scenarios), :class:`AIRaceModel` (the Mesa
 model), :func:`run` (one run, the only step loop) and :func:`simulate` (a flat function
 interface for exploratory-modelling and sensitivity tools).
+
+The names are loaded on first use, so ``import agentsim`` (and the command line's ``--help``
+and ``validate``) do not import Mesa, pandas or the model. ``agentsim.run`` is the function
+:func:`agentsim.run.run`, as it always was, even after the submodule of that name is imported.
 """
 
-from agentsim.config import Config, ConfigError
-from agentsim.model import AIRaceModel
-from agentsim.run import RunResult, run, simulate
-from agentsim.scenario_io import load_config
+from __future__ import annotations
+
+import sys
+from importlib import import_module
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agentsim.config import Config, ConfigError
+    from agentsim.model import AIRaceModel
+    from agentsim.run import RunResult, simulate
+    from agentsim.scenario_io import load_config
 
 __all__ = ["AIRaceModel", "Config", "ConfigError", "RunResult", "load_config", "run", "simulate"]
 __version__ = "0.1.0"
+
+#: Where each public name lives.
+_HOMES = {
+    "AIRaceModel": "agentsim.model",
+    "Config": "agentsim.config",
+    "ConfigError": "agentsim.config",
+    "RunResult": "agentsim.run",
+    "simulate": "agentsim.run",
+    "load_config": "agentsim.scenario_io",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module on first use (raises ``AttributeError`` for any
+    other missing name)."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'agentsim' has no attribute {name!r}")
+    value = getattr(import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """Module attributes, the lazily loaded public names included."""
+    return sorted({*globals(), *__all__})
+
+
+class _Package(ModuleType):
+    """The package's module type: ``run`` is the function, not the submodule."""
+
+    @property
+    def run(self) -> Any:
+        """:func:`agentsim.run.run`, imported on first use (or what was assigned to it)."""
+        assigned = self.__dict__.get("_run_function")
+        if assigned is not None:
+            return assigned
+        return import_module("agentsim.run").run
+
+    @run.setter
+    def run(self, value: Any) -> None:
+        # importing the submodule assigns it here; keep the function in its place
+        if not isinstance(value, ModuleType):
+            self.__dict__["_run_function"] = value
+
+
+sys.modules[__name__].__class__ = _Package

@@ -345,3 +345,54 @@ def test_stored_config_records_the_steps_run(tmp_path: Path):
     mask = os.umask(0)
     os.umask(mask)
     assert (out / "summary.json").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+# --------------------------------------------------------------------------- import cost
+
+HEAVY = ("mesa", "matplotlib", "scipy", "dask", "pandas", "agentsim.model", "agentsim.run")
+
+
+def imported_by(*args: str) -> tuple[str, list[str]]:
+    """Run the command line in a fresh interpreter; its stdout and the heavy modules it loaded."""
+    probe = (
+        "import sys\n"
+        "from agentsim.cli import app\n"
+        f"try:\n    app({list(args)!r})\nexcept SystemExit as exit:\n    assert not exit.code\n"
+        f"print('HEAVY=' + ','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    *output, last = proc.stdout.splitlines()
+    assert last.startswith("HEAVY="), proc.stdout
+    return "\n".join(output), [m for m in last.removeprefix("HEAVY=").split(",") if m]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["validate", str(BASELINE)], ["mc", "--help"], ["plot", "--help"]],
+    ids=["help", "validate", "mc-help", "plot-help"],
+)
+def test_light_commands_do_not_import_the_model_or_heavy_libraries(args: list[str]):
+    output, heavy = imported_by(*args)
+    assert output  # the command did its work
+    assert heavy == []
+
+
+def test_importing_the_package_is_lazy():
+    code = (
+        "import sys, agentsim\n"
+        "assert agentsim.__version__ and 'run' in agentsim.__all__\n"
+        "print(','.join(m for m in sys.modules if m.split('.')[0] in "
+        "('mesa', 'pandas', 'matplotlib', 'scipy', 'dask', 'pydantic')))\n"
+        "from agentsim.run import collect\n"  # the submodule, then the public name
+        "print(agentsim.run.__name__, agentsim.simulate.__name__, agentsim.Config.__name__)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    first, second = proc.stdout.splitlines()
+    assert first == ""
+    assert second == "run simulate Config"  # agentsim.run is the function, not the submodule
