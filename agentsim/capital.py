@@ -14,13 +14,13 @@ def capability_rank(capability: np.ndarray, active: np.ndarray) -> np.ndarray:
     rank_j = (#active labs below j + (#active labs tied with j) / 2) / (#active - 1); a lone
     active lab ranks 1; inactive labs rank 0.
     """
-    k = np.where(active, capability, np.nan)
-    below = (k[None, :] < k[:, None]) & active[None, :]
-    tied = (k[None, :] == k[:, None]) & active[None, :]
     others = int(active.sum()) - 1
     if others <= 0:
         return active.astype(float)
-    rank = (below.sum(axis=1) + 0.5 * (tied.sum(axis=1) - 1)) / others
+    ranked = np.sort(capability[active])
+    below = np.searchsorted(ranked, capability, side="left")
+    tied = np.searchsorted(ranked, capability, side="right") - below  # j itself included
+    rank = (below + 0.5 * (tied - 1)) / others
     return np.where(active, rank, 0.0)
 
 

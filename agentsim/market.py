@@ -20,9 +20,9 @@ def logit_shares(
     ``capability`` is (L,) or (L, M) capability offered in each market; ``access`` is the (L, M)
     boolean access matrix; the outside option (no model) has capability ``outside_capability``.
     """
-    k = np.broadcast_to(
-        np.asarray(capability, dtype=float).reshape(access.shape[0], -1), access.shape
-    )
+    k = np.asarray(capability, dtype=float)
+    if k.ndim == 1:
+        k = k[:, None]  # the same capability in every market
     # scale each market by its own best option so exp() never underflows to 0/0
     top = np.maximum(np.where(access, k, -np.inf).max(axis=0), outside_capability)
     weight = np.where(access, np.exp(sensitivity * (k - top[None, :])), 0.0)
@@ -96,7 +96,7 @@ def served_fraction(release_time: float, month_start: float) -> float:
 
     Fractional months count: a release 2 weeks into a 4.35-week month serves the rest of it.
     """
-    return float(np.clip(month_start + 1.0 - release_time, 0.0, 1.0))
+    return min(max(month_start + 1.0 - release_time, 0.0), 1.0)
 
 
 def window_revenue(weekly_revenue: float, window_weeks: float, delay_weeks: float) -> float:

@@ -361,8 +361,9 @@ class AIRaceModel(mesa.Model):
         if short.size:  # staff changed: pay the staff that is left
             labs.salaries_cents = self._wage_bill(monthly_pay)
         labs.cash_cents = labs.cash_cents - labs.salaries_cents
-        labs.revenue_history_cents = np.roll(labs.revenue_history_cents, -1, axis=1)
-        labs.revenue_history_cents[:, -1] = labs.revenue_cents
+        history = labs.revenue_history_cents  # oldest month first: shift left, append
+        history[:, :-1] = history[:, 1:]
+        history[:, -1] = labs.revenue_cents
 
     def relocate_labs(self) -> None:
         """Phase 8 (optional): at each review, labs move where the expected gain beats the cost.

@@ -38,18 +38,28 @@ class Ties:
 
 
 def ties_from_edges(n: int, u: np.ndarray, v: np.ndarray) -> Ties:
-    """CSR ties from an undirected edge list, dropping self-loops and duplicates."""
+    """CSR ties from an undirected edge list, dropping self-loops and duplicates.
+
+    Each tie is encoded as the integer key ``src * n + dst`` in both directions; sorting the
+    keys orders every node's neighbours ascending, which is the CSR layout. Memory stays a few
+    arrays of the edge count (no argsort and gather).
+    """
     keep = u != v
-    a, b = np.minimum(u[keep], v[keep]), np.maximum(u[keep], v[keep])
-    pairs = np.sort(a.astype(np.int64) * n + b)
+    u, v = u[keep], v[keep]
+    pairs = np.minimum(u, v).astype(np.int64) * n + np.maximum(u, v)
+    del u, v, keep
+    pairs.sort()
     if pairs.size:
         pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
-    a, b = pairs // n, pairs % n
-    src, dst = np.concatenate([a, b]), np.concatenate([b, a])
-    order = np.argsort(src * n + dst, kind="stable")  # ties are unique: (src, dst) order
+    low, high = np.divmod(pairs, n)
+    keys = np.concatenate([pairs, high * n + low])  # both directions of every tie
+    del pairs, low, high
+    keys.sort()
+    src, neighbours = np.divmod(keys, n)
+    del keys
     counts = np.bincount(src, minlength=n)
     indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return Ties(indptr=indptr, neighbours=dst[order].astype(np.int64))
+    return Ties(indptr=indptr, neighbours=neighbours.astype(np.int64, copy=False))
 
 
 def small_world(rng: np.random.Generator, order: np.ndarray, degree: int, rewiring: float) -> Ties:
@@ -63,11 +73,11 @@ def small_world(rng: np.random.Generator, order: np.ndarray, degree: int, rewiri
     half = degree // 2
     if n < 2 or half == 0:
         return ties_from_edges(n, np.zeros(0, np.int64), np.zeros(0, np.int64))
-    position = np.arange(n)
-    u = np.repeat(position, half)
+    u = np.repeat(np.arange(n), half)
     v = (u + np.tile(np.arange(1, half + 1), n)) % n
     rewire = rng.random(u.size) < rewiring
     v = np.where(rewire, rng.integers(0, n, size=u.size), v)
+    del rewire
     return ties_from_edges(n, order[u], order[v])
 
 

@@ -76,9 +76,8 @@ def pay_scale(
     """
     cash_per_head = np.maximum(cash_cents, 0) / np.maximum(headcount, 1)
     typical = median(cash_per_head[active]) if active.any() else 1.0
-    finances = np.clip(
-        (cash_per_head / max(typical, 1.0)) ** finance_elasticity, finance_floor, finance_cap
-    )
+    relative = (cash_per_head / max(typical, 1.0)) ** finance_elasticity
+    finances = np.minimum(np.maximum(relative, finance_floor), finance_cap)
     return base_salary_usd * pay_premium * finances
 
 
@@ -134,8 +133,10 @@ def candidate_labs(
     via_network[has_tie] = employer[neighbours[pick[has_tie]]]
     fallback = rng.integers(0, n_labs, size=n)
     via_network = np.where(via_network == UNEMPLOYED, fallback, via_network)
-    random_labs = rng.integers(0, n_labs, size=(n, random_offers))
-    return np.column_stack([via_network, random_labs])
+    labs = np.empty((n, 1 + random_offers), dtype=np.int64)
+    labs[:, 0] = via_network
+    labs[:, 1:] = rng.integers(0, n_labs, size=(n, random_offers))
+    return labs
 
 
 def hire_within_budget(
