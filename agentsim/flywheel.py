@@ -95,22 +95,21 @@ def spillover(
     return gain + partner_rate * np.maximum(partner_best - internal, 0.0)
 
 
-def shocks(rng: np.random.Generator, n: int, sigma: float) -> np.ndarray:
-    """Mean-one log-normal research shocks.
+def shocks(standard_normal: np.ndarray, sigma: float) -> np.ndarray:
+    """Mean-one log-normal research shocks from standard normal draws (same shape).
 
     Equation: eps = exp(sigma_S z - sigma_S^2 / 2), z ~ N(0, 1).
     """
     if sigma == 0:
-        return np.ones(n)
-    return np.exp(sigma * rng.standard_normal(n) - 0.5 * sigma * sigma)
+        return np.ones(standard_normal.shape)
+    return np.exp(sigma * standard_normal - 0.5 * sigma * sigma)
 
 
 def breakthroughs(
-    rng: np.random.Generator, n: int, probability: float, mean_size: float
+    uniform: np.ndarray, standard_exponential: np.ndarray, probability: float, mean_size: float
 ) -> np.ndarray:
-    """Rare jumps in software efficiency (OOM).
+    """Rare jumps in software efficiency (OOM) from U(0, 1) and Exp(1) draws (same shape).
 
     Equation: dS_b = J with probability p_b, J ~ Exponential(mean b); otherwise 0.
     """
-    hit = rng.random(n) < probability
-    return np.where(hit, rng.exponential(mean_size, n) if mean_size > 0 else 0.0, 0.0)
+    return np.where(uniform < probability, mean_size * standard_exponential, 0.0)

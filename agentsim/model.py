@@ -23,9 +23,10 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from agentsim import capital, compute, flywheel, market, observe, policy, releases, talent
+from agentsim import capital, compute, flywheel, market, observe, policy, releases, streams, talent
 from agentsim.agents import Government, Investor, Lab, RelocationOutlook, Researcher
 from agentsim.config import LEVERS, Config
+from agentsim.events import EXIT, RELEASE, RELOCATION, REPEAL, Event
 from agentsim.market import CENTS_PER_USD
 from agentsim.network import build_graph
 from agentsim.scenario_io import apply_overrides, config_to_dict, load_config, validate_config
@@ -70,11 +71,10 @@ class AIRaceModel(mesa.Model):
             config = validate_config(apply_overrides(config_to_dict(config), overrides))
         self.config: Config = config
         self.seed = int(rng)
-        streams = np.random.SeedSequence(self.seed).spawn(4)
-        super().__init__(rng=np.random.default_rng(streams[0]))
-        population_rng = np.random.default_rng(streams[1])
-        network_rng = np.random.default_rng(streams[2])
-        self._dynamics_rng = np.random.default_rng(streams[3])
+        rngs = streams.model_streams(self.seed)
+        super().__init__(rng=rngs[streams.MESA])
+        population_rng, network_rng = rngs[streams.POPULATION], rngs[streams.NETWORK]
+        self._dynamics_rng = rngs[streams.DYNAMICS]
 
         self.jurisdictions = build_jurisdictions(config)
         self.lab_state = build_labs(config, self.jurisdictions)
@@ -84,6 +84,7 @@ class AIRaceModel(mesa.Model):
         self.investor_state = build_investors(
             config, self.jurisdictions, self.lab_state, population_rng
         )
+        self._lab_tape = streams.LabTape(self.seed, self.lab_state.names)
         codes = self.jurisdictions.codes
         self.is_us_code = np.array([code == "US" for code in codes])
         #: (L, J) bool: which labs may serve which markets (closures follow a lab's origin)
@@ -94,8 +95,10 @@ class AIRaceModel(mesa.Model):
         self._targeted_code = np.isin(np.arange(len(codes)), targets)
         #: (J, J) researcher moves so far, from -> to
         self.talent_flows = np.zeros((len(codes), len(codes)), dtype=np.int64)
-        self.releases: list[releases.Release] = []
-        self.relocations: list[tuple[int, str, str, str]] = []  # step, lab, from, to
+        #: everything that happened, in order (see :mod:`agentsim.events`)
+        self.events: list[Event] = []
+        #: (J,) frontier releases so far by the jurisdiction they happened in
+        self.frontier_release_counts = np.zeros(len(codes), dtype=np.int64)
 
         self.labs: list[Lab] = [Lab(self, i, name) for i, name in enumerate(self.lab_state.names)]
         self.governments: dict[str, Government] = {c: Government(self, c) for c in codes}
@@ -225,6 +228,7 @@ class AIRaceModel(mesa.Model):
         cfg = self.config
         r, f = cfg.research, cfg.flywheel
         labs = self.lab_state
+        draws = self._lab_tape.month(self.month)
         strength = f.strength if cfg.policy.channels.flywheel else 0.0
         productivity = (1.0 - r.productivity_decline_per_year) ** (self.month / 12.0)
         gain = flywheel.software_progress(
@@ -237,10 +241,13 @@ class AIRaceModel(mesa.Model):
             strength,
             f.data_ceiling,
             productivity,
-            flywheel.shocks(self._dynamics_rng, self.n_labs, r.noise),
+            flywheel.shocks(draws.shock_normal, r.noise),
         )
         gain = gain + flywheel.breakthroughs(
-            self._dynamics_rng, self.n_labs, r.breakthrough_probability, r.breakthrough_size_ooms
+            draws.breakthrough_uniform,
+            draws.breakthrough_exponential,
+            r.breakthrough_probability,
+            r.breakthrough_size_ooms,
         )
         internal = self._internal_capability()
         open_models = np.where(labs.open_weights & labs.active, labs.public_capability, -np.inf)
@@ -269,10 +276,19 @@ class AIRaceModel(mesa.Model):
             cfg.research.generation_gap_ooms,
             tr.compliance_delay_weeks,
             tr.restricted_months,
-            self._dynamics_rng,
+            self._lab_tape.month(self.month).leak_uniform,
             cfg.research.leak_probability,
         )
-        self.releases.extend(new)
+        for release in new:
+            if release.frontier:
+                self.frontier_release_counts[release.jurisdiction] += 1
+            self.record_event(
+                RELEASE,
+                release.lab,
+                release.jurisdiction,
+                capability=release.capability,
+                frontier=release.frontier,
+            )
         return released
 
     def serve_markets(self, released: np.ndarray) -> None:
@@ -574,6 +590,7 @@ class AIRaceModel(mesa.Model):
     def _exit_lab(self, lab: int) -> None:
         """A lab out of cash leaves the market: staff laid off, no users, no new releases."""
         labs = self.lab_state
+        self.record_event(EXIT, lab, int(labs.jurisdiction[lab]))
         labs.active[lab] = False
         self._dismiss(lab, np.flatnonzero(self.researcher_state.employer == lab))
         labs.pending_capability[lab] = np.nan
@@ -583,8 +600,15 @@ class AIRaceModel(mesa.Model):
 
     def lift_restrictions(self, code: str) -> None:
         """Make every trusted-only model of labs in ``code`` public and ship pending ones now."""
-        mine = self.lab_state.jurisdiction == self.jurisdictions.index[code]
-        releases.lift_restrictions(self.lab_state, mine, self.month)
+        index = self.jurisdictions.index[code]
+        releases.lift_restrictions(self.lab_state, self.lab_state.jurisdiction == index, self.month)
+        self.record_event(REPEAL, None, index)
+
+    def record_event(self, kind: str, lab: int | None, jurisdiction: int, **detail: Any) -> None:
+        """Append an event of this step, attributed to ``jurisdiction`` (an index)."""
+        code = self.jurisdictions.codes[jurisdiction]
+        name = None if lab is None else self.lab_state.names[lab]
+        self.events.append(Event(self.steps, kind, name, code, code == "US", **detail))
 
     def move_lab(self, lab: int, code: int, cost_cents: int) -> None:
         """Move a lab's headquarters (and staff) to jurisdiction ``code``, paying the cost."""
@@ -592,9 +616,7 @@ class AIRaceModel(mesa.Model):
         staff = researchers.employer == lab
         np.add.at(self.talent_flows, (researchers.location[staff], code), 1)
         researchers.location[staff] = code
-        self.relocations.append(
-            (self.steps, labs.names[lab], codes[labs.jurisdiction[lab]], codes[code])
-        )
+        self.record_event(RELOCATION, lab, int(labs.jurisdiction[lab]), destination=codes[code])
         jurisdiction = labs.jurisdiction.copy()
         jurisdiction[lab] = code
         labs.move_headquarters(jurisdiction, self.is_us_code)

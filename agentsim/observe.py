@@ -17,6 +17,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
+from agentsim.events import OVERTAKE, RELEASE, RELOCATION
 from agentsim.market import CENTS_PER_USD
 from agentsim.state import InvestorState, LabState, copy_arrays
 
@@ -60,8 +61,12 @@ def indicators(model: AIRaceModel) -> dict[str, Any]:
     """This month's model-level indicators (the :data:`MODEL_COLUMNS`).
 
     Frontier capabilities are the best deployed model of an active lab on each side (NaN when
-    a side has no active lab); shares are US over world totals (0 when the total is 0); R&D
-    spend is salaries plus compute purchases this month (USD); release counts are cumulative.
+    a side has no active lab). The leader is the jurisdiction of the best active lab; when labs
+    of several jurisdictions tie at the top the US keeps the lead if it is among them (a tie is
+    not an overtake), else the first code in alphabetical order; None when no lab is active.
+    Shares are US over world totals (0 when the total is 0); R&D spend is salaries plus compute
+    purchases this month (USD); release counts are cumulative frontier-release events,
+    attributed to the jurisdiction each happened in.
     """
     labs = model.lab_state
     us, active = labs.is_us, labs.active
@@ -69,21 +74,46 @@ def indicators(model: AIRaceModel) -> dict[str, Any]:
     users = labs.users_millions.sum(axis=1)
     holdings = model.investor_state.holdings_cents.sum(axis=0)
     rd = (labs.salaries_cents + labs.capex_cents) / CENTS_PER_USD
-    leader = int(np.argmax(deployed))
     codes = model.jurisdictions.codes
+    us_index = codes.index("US")
+    us_releases = int(model.frontier_release_counts[us_index])
     return {
         "frontier_capability_us": _best(deployed[us]),
         "frontier_capability_non_us": _best(deployed[~us]),
-        "leader_jurisdiction": codes[labs.jurisdiction[leader]],
+        "leader_jurisdiction": leader(deployed, labs.jurisdiction, codes),
         "us_user_share": _share(users, us),
         "us_revenue_share": _share(labs.revenue_cents.astype(float), us),
         "us_capital_share": _share(holdings.astype(float), us),
         "us_talent_share": _share(labs.human_capital, us),
         "us_rd_spend": float(rd[us].sum()),
         "non_us_rd_spend": float(rd[~us].sum()),
-        "us_frontier_releases": int(labs.frontier_releases[us].sum()),
-        "non_us_frontier_releases": int(labs.frontier_releases[~us].sum()),
+        "us_frontier_releases": us_releases,
+        "non_us_frontier_releases": int(model.frontier_release_counts.sum()) - us_releases,
     }
+
+
+def leader(deployed: np.ndarray, jurisdiction: np.ndarray, codes: list[str]) -> str | None:
+    """Jurisdiction of the best lab ((L,) capabilities, -inf for inactive labs; see indicators).
+
+    Returns None when no lab is active.
+    """
+    top = deployed.max(initial=-np.inf)
+    if not np.isfinite(top):
+        return None
+    at_top = sorted({codes[j] for j in jurisdiction[deployed == top]})
+    return "US" if "US" in at_top else at_top[0]
+
+
+def non_us_leads(frontier_us: np.ndarray, frontier_non_us: np.ndarray) -> np.ndarray:
+    """Whether a non-US lab leads: strictly above the best US model, or no US lab is active.
+
+    Arrays of equal shape (NaN for a side with no active lab); False where no lab is active.
+    """
+    us_missing = np.isnan(frontier_us)
+    non_us_missing = np.isnan(frontier_non_us)
+    with np.errstate(invalid="ignore"):
+        ahead = frontier_non_us > frontier_us
+    return ~non_us_missing & (ahead | us_missing)
 
 
 def _best(capability: np.ndarray) -> float:
@@ -121,12 +151,27 @@ class Observer:
         self.model = model
         self.collector = IndicatorCollector()
         self._labs: list[tuple[np.ndarray, ...]] = []
+        self._non_us_led = False
 
     def record(self) -> None:
-        """Measure the indicators and append this month's rows."""
+        """Measure the indicators, note an overtake, and append this month's rows."""
         model = self.model
-        model.indicators = indicators(model)
+        model.indicators = values = indicators(model)
         self.collector.collect(model)
+        leads = bool(
+            non_us_leads(
+                np.array(values["frontier_capability_us"]),
+                np.array(values["frontier_capability_non_us"]),
+            )
+        )
+        if leads and not self._non_us_led:
+            labs = model.lab_state
+            best = np.where(labs.active & ~labs.is_us, labs.deployed_capability, -np.inf)
+            lab = int(np.argmax(best))
+            model.record_event(
+                OVERTAKE, lab, int(labs.jurisdiction[lab]), capability=float(best[lab])
+            )
+        self._non_us_led = leads
         labs = model.lab_state
         self._labs.append(
             (
@@ -210,19 +255,24 @@ def summarize(model: AIRaceModel, frame: pd.DataFrame) -> dict[str, Any]:
     lead0 = float(
         frame["frontier_capability_us"].iloc[0] - frame["frontier_capability_non_us"].iloc[0]
     )
-    non_us_leads = frame["leader_jurisdiction"] != "US"
-    overtake = frame.loc[non_us_leads, "step"]
+    leads = pd.Series(
+        non_us_leads(
+            frame["frontier_capability_us"].to_numpy(float),
+            frame["frontier_capability_non_us"].to_numpy(float),
+        ),
+        index=frame.index,
+    )
+    overtake = frame.loc[leads, "step"]
     labs, codes = model.lab_state, model.jurisdictions.codes
-    us = labs.is_us
-    us_releases = [r.step for r in model.releases if us[r.lab]]
-    us_frontier = [r.step for r in model.releases if us[r.lab] and r.frontier]
+    us_releases = [e.step for e in model.events if e.kind == RELEASE and e.us]
+    us_frontier = [e.step for e in model.events if e.kind == RELEASE and e.us and e.frontier]
     repealed = model.governments["US"].repealed_at if "US" in model.governments else None
     summary: dict[str, Any] = {
         "seed": model.seed,
         "steps": int(model.steps),
         "overtake_month": int(overtake.iloc[0]) if len(overtake) else None,
         "overtaken": bool(len(overtake)),
-        "non_us_lead_months": int(non_us_leads.iloc[1:].sum()),
+        "non_us_lead_months": int(leads.iloc[1:].sum()),
         "final_frontier_capability_us": float(last["frontier_capability_us"]),
         "final_frontier_capability_non_us": float(last["frontier_capability_non_us"]),
         "final_us_lead_ooms": float(
@@ -242,7 +292,7 @@ def summarize(model: AIRaceModel, frame: pd.DataFrame) -> dict[str, Any]:
         "mean_months_between_us_releases": _mean_gap(us_releases),
         "trusted_release_repealed_month": repealed,
         "labs_exited": int((~labs.active).sum()),
-        "lab_relocations": len(model.relocations),
+        "lab_relocations": sum(e.kind == RELOCATION for e in model.events),
         "unemployed_researchers": int((~model.researcher_state.employed).sum()),
     }
     for i, code in enumerate(codes):

@@ -37,6 +37,7 @@ class Release:
 
     step: int  #: the step (1-based month count) in which it happened
     lab: int  #: lab index
+    jurisdiction: int  #: the lab's headquarters (jurisdiction index) when it happened
     capability: float  #: OOM
     frontier: bool  #: beat every active lab's deployed model of the month before
 
@@ -98,7 +99,7 @@ def ship_due_models(
         served_deployed[i] = served_fraction(when, now)
         beats = k > frontier
         labs.frontier_releases[i] += beats
-        releases.append(Release(step, int(i), k, bool(beats)))
+        releases.append(Release(step, int(i), int(labs.jurisdiction[i]), k, bool(beats)))
         if labs.pending_trusted[i] and restricted_months > 0:
             labs.trusted_queue[i].append((when + restricted_months, k))
         else:
@@ -114,13 +115,14 @@ def ship_due_models(
     return served_deployed, served_public, releases
 
 
-def leak_closed_models(labs: LabState, rng: np.random.Generator, probability: float) -> None:
+def leak_closed_models(labs: LabState, uniform: np.ndarray, probability: float) -> None:
     """Closed weights (models in their trusted-only phase included) leak with a monthly chance.
 
-    A leaked model spills over like open weights (see :func:`agentsim.flywheel.spillover`).
+    ``uniform`` (L,) are each lab's U(0, 1) draws of the month. A leaked model spills over like
+    open weights (see :func:`agentsim.flywheel.spillover`).
     """
     closed = labs.active & ~labs.open_weights
-    leaks = closed & (rng.random(labs.size) < probability)
+    leaks = closed & (uniform < probability)
     labs.leaked_capability = np.where(
         leaks,
         np.maximum(labs.leaked_capability, labs.deployed_capability),
@@ -149,7 +151,7 @@ def release_models(
     generation_gap_ooms: float,
     compliance_delay_weeks: float,
     restricted_months: float,
-    rng: np.random.Generator,
+    leak_uniform: np.ndarray,
     leak_probability: float,
 ) -> tuple[np.ndarray, list[Release]]:
     """One month of the pipeline: compliance, shipping, trusted-only phases, leaks.
@@ -162,7 +164,7 @@ def release_models(
     previous_deployed = labs.deployed_capability.copy()
     previous_public = labs.public_capability.copy()
     share_deployed, share_public, releases = ship_due_models(labs, now, step, restricted_months)
-    leak_closed_models(labs, rng, leak_probability)
+    leak_closed_models(labs, leak_uniform, leak_probability)
     classify(labs)
     labs.served_deployed = previous_deployed + share_deployed * (
         labs.deployed_capability - previous_deployed

@@ -18,6 +18,7 @@ import pandas as pd
 
 from agentsim import observe
 from agentsim.config import Config, ConfigError
+from agentsim.events import events_frame
 from agentsim.model import AIRaceModel
 from agentsim.scenario_io import apply_overrides, config_to_dict, load_config, validate_config
 
@@ -37,6 +38,7 @@ class RunResult:
     summary: dict[str, Any]
     flows: pd.DataFrame
     network: pd.DataFrame  #: aggregated ties at the end (see AIRaceModel.network_snapshot)
+    events: pd.DataFrame  #: every release, relocation, exit, overtake and repeal, in order
 
 
 def run(
@@ -85,6 +87,7 @@ def collect(model: AIRaceModel) -> RunResult:
         summary=observe.summarize(model, frame),
         flows=observe.flows_frame(model),
         network=observe.network_snapshot(model),
+        events=events_frame(model.events),
     )
 
 

@@ -25,7 +25,7 @@ from agentsim.network import Ties
 class JurisdictionState:
     """Jurisdictions: their user markets, pay norms, compute prices and immigration frictions."""
 
-    codes: list[str]  #: jurisdiction codes in config order (J,)
+    codes: list[str]  #: jurisdiction codes, sorted (J,); labs are sorted by name too
     users0_millions: np.ndarray  #: potential users at step 0 (J,)
     user_growth_per_year: np.ndarray  #: (J,)
     revenue_per_user_usd: np.ndarray  #: monthly revenue per user at full price power (J,)

@@ -35,8 +35,8 @@ def split_integer(total: int, weights: np.ndarray) -> np.ndarray:
 
 
 def build_jurisdictions(config: Config) -> JurisdictionState:
-    """The jurisdictions of the config, in config order."""
-    codes = config.jurisdiction_codes
+    """The jurisdictions of the config, in canonical (alphabetical) order of their codes."""
+    codes = sorted(config.jurisdictions)  # canonical order: listing order changes nothing
     juris = [config.jurisdictions[c] for c in codes]
 
     def column(name: str) -> np.ndarray:
@@ -65,7 +65,8 @@ def build_labs(config: Config, juris: JurisdictionState) -> LabState:
     public sees the same model (no rule has bound yet). Users, data and revenue are filled in
     by :func:`open_markets`.
     """
-    labs = [config.labs[name] for name in config.lab_names]
+    names = sorted(config.labs)  # canonical order: listing order changes nothing
+    labs = [config.labs[name] for name in names]
     n = len(labs)
     index = juris.index
     jurisdiction = np.array([index[lab.jurisdiction] for lab in labs], dtype=np.int64)
@@ -79,7 +80,7 @@ def build_labs(config: Config, juris: JurisdictionState) -> LabState:
     is_us_code = np.array([code == "US" for code in juris.codes])
     zeros = np.zeros(n, dtype=np.int64)
     state = LabState(
-        names=config.lab_names,
+        names=names,
         jurisdiction=jurisdiction,
         origin=jurisdiction.copy(),
         is_us=is_us_code[jurisdiction],

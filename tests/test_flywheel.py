@@ -191,9 +191,14 @@ def test_spillover_zero_when_ahead_or_level():
 # --- shocks and breakthroughs -------------------------------------------------------------------
 
 
+def _uniform_exponential(seed, n):
+    rng = np.random.default_rng(seed)
+    return rng.random(n), rng.standard_exponential(n)
+
+
 @pytest.mark.parametrize("sigma", [0.1, 0.5, 1.0])
 def test_shocks_have_mean_one(sigma):
-    draws = flywheel.shocks(np.random.default_rng(0), 200_000, sigma)
+    draws = flywheel.shocks(np.random.default_rng(0).standard_normal(200_000), sigma)
     assert draws.shape == (200_000,)
     assert np.all(draws > 0)
     assert draws.mean() == pytest.approx(1.0, abs=0.02)
@@ -203,33 +208,33 @@ def test_shocks_have_mean_one(sigma):
 
 
 def test_shocks_zero_sigma_are_exactly_one():
-    assert flywheel.shocks(np.random.default_rng(0), 4, 0.0).tolist() == [1.0] * 4
+    assert flywheel.shocks(np.random.default_rng(0).standard_normal(4), 0.0).tolist() == [1.0] * 4
 
 
 def test_shocks_reproducible_with_seed():
-    a = flywheel.shocks(np.random.default_rng(42), 10, 0.3)
-    b = flywheel.shocks(np.random.default_rng(42), 10, 0.3)
+    a = flywheel.shocks(np.random.default_rng(42).standard_normal(10), 0.3)
+    b = flywheel.shocks(np.random.default_rng(42).standard_normal(10), 0.3)
     assert np.array_equal(a, b)
 
 
 def test_breakthroughs_zero_when_probability_zero():
-    jumps = flywheel.breakthroughs(np.random.default_rng(0), 1000, 0.0, 0.5)
+    jumps = flywheel.breakthroughs(*_uniform_exponential(0, 1000), 0.0, 0.5)
     assert jumps.shape == (1000,)
     assert np.all(jumps == 0.0)
 
 
 def test_breakthroughs_zero_when_mean_size_zero():
-    jumps = flywheel.breakthroughs(np.random.default_rng(0), 100, 1.0, 0.0)
+    jumps = flywheel.breakthroughs(*_uniform_exponential(0, 100), 1.0, 0.0)
     assert np.all(np.asarray(jumps) == 0.0)
 
 
 def test_breakthroughs_certain_hit_has_exponential_mean():
-    jumps = flywheel.breakthroughs(np.random.default_rng(0), 100_000, 1.0, 0.3)
+    jumps = flywheel.breakthroughs(*_uniform_exponential(0, 100_000), 1.0, 0.3)
     assert np.all(jumps > 0)
     assert jumps.mean() == pytest.approx(0.3, rel=0.02)
 
 
 def test_breakthroughs_hit_rate_matches_probability():
-    jumps = flywheel.breakthroughs(np.random.default_rng(1), 100_000, 0.05, 0.3)
+    jumps = flywheel.breakthroughs(*_uniform_exponential(1, 100_000), 0.05, 0.3)
     assert np.all(jumps >= 0)
     assert (jumps > 0).mean() == pytest.approx(0.05, abs=0.005)

@@ -28,7 +28,7 @@ def month(labs, now, binds, delay_weeks=6.0, restricted=6.0, leak=0.0, seed=0):
         GAP,
         delay_weeks,
         restricted,
-        np.random.default_rng(seed),
+        np.random.default_rng(seed).random(labs.size),
         leak,
     )
 
