@@ -59,7 +59,7 @@ __all__ = [
 MAX_CHUNK = 25
 #: Seconds between rewrites of the manifest's list of completed runs while a batch runs (the
 #: part files are the record; the list is for people looking at a running batch).
-MANIFEST_INTERVAL_S = 5.0
+MANIFEST_INTERVAL_S = 10.0
 
 
 @dataclass(frozen=True)

@@ -397,7 +397,7 @@ def encode_part(rows: Sequence[Mapping[str, Any]], timeseries: pd.DataFrame) -> 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pandas(timeseries, preserve_index=False)
+    table = pa.Table.from_pandas(timeseries, preserve_index=False, nthreads=1)
     text = json.dumps(list(rows), default=_json_default, separators=(",", ":"))
     metadata = {**(table.schema.metadata or {}), _RUNS_KEY: text.encode()}
     sink = pa.BufferOutputStream()
@@ -449,8 +449,12 @@ def _missing(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, bool | int | float | np.bool_ | np.integer | np.floating)
+_NUMBER_TYPES = (bool, int, float, np.bool_, np.number)
+
+
+def _numeric(types: set[type]) -> bool:
+    """Whether values of these types make a float64 column (None is a missing number)."""
+    return all(t is type(None) or issubclass(t, _NUMBER_TYPES) for t in types)
 
 
 def runs_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
@@ -463,7 +467,7 @@ def runs_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     for a missing value. The same rows give the same frame in any order or grouping.
     """
     rows = sorted(rows, key=lambda row: int(row["run_id"]))
-    names: dict[str, None] = dict.fromkeys(ID_COLUMNS[:3])
+    names: dict[str, None] = dict.fromkeys(ID_COLUMNS)
     for row in rows:
         names.update(dict.fromkeys(row))
     for name in ("error", "traceback"):
@@ -473,16 +477,12 @@ def runs_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     for name in names:
         values = [row.get(name) for row in rows]
         if name in ID_COLUMNS:
-            columns[name] = np.array([int(v) for v in values], dtype=np.int64)
-            continue
-        present = [v for v in values if not _missing(v)]
-        if name in TEXT_COLUMNS or not all(_is_number(v) for v in present):
+            columns[name] = np.array(values, dtype=np.int64)
+        elif name not in TEXT_COLUMNS and _numeric({type(v) for v in values}):
+            columns[name] = np.array(values, dtype=np.float64)  # None becomes NaN
+        else:
             text = [None if _missing(v) else str(v) for v in values]
             columns[name] = pd.array(text, dtype="string")
-        else:
-            columns[name] = np.array(
-                [math.nan if _missing(v) else float(v) for v in values], dtype=np.float64
-            )
     return pd.DataFrame(columns, index=pd.RangeIndex(len(rows)))
 
 
@@ -514,7 +514,7 @@ def gather(out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows: list[dict[str, Any]] = []
     tables = []
     for path in parts:
-        table = pq.read_table(path)
+        table = pq.ParquetFile(path).read(use_threads=False)
         rows += json.loads((table.schema.metadata or {})[_RUNS_KEY])
         if table.num_rows:
             metadata = {k: v for k, v in table.schema.metadata.items() if k != _RUNS_KEY}
