@@ -44,8 +44,10 @@ test: $(VENV)/.installed-dev
 test-fast: $(VENV)/.installed-dev
 	$(PY) -m pytest -q -n 2
 
+# The model (default run, pure-Mesa reference, scaling, memory), then batches and start-up.
 bench: $(VENV)/.installed-dev
 	$(PY) experiments/benchmarks/bench_model.py
+	$(PY) experiments/benchmarks/bench_montecarlo.py
 
 docs: $(VENV)/.installed
 	$(PY) -m agentsim.docgen docs/parameters.md
