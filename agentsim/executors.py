@@ -74,6 +74,23 @@ def _ready() -> bool:
     return True
 
 
+def _exit_with_parent(parent: int | None) -> None:
+    """Worker initializer: on Linux, have the kernel kill this worker when the process that
+    started it dies, so a batch killed with SIGKILL leaves no idle workers behind. ``parent``
+    is the expected parent's pid (None when a forkserver is the parent)."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - no prctl
+        return
+    if parent is not None and os.getppid() != parent:  # it died before the call above
+        os._exit(1)
+
+
 def start_method() -> str:
     """How the pool starts its workers: ``fork`` on Linux while this process runs a single
     thread (instant: workers share the already imported package), else ``forkserver`` (a
@@ -84,7 +101,10 @@ def start_method() -> str:
 
 
 class ProcessPool(_Nested):
-    """A local pool of ``workers`` processes (default: one per core), all started on entry."""
+    """A local pool of ``workers`` processes (default: one per core), all started on entry.
+
+    On Linux the workers die with the process that started them, even when it is killed.
+    """
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
@@ -92,9 +112,15 @@ class ProcessPool(_Nested):
 
     def _start(self) -> None:
         context = multiprocessing.get_context(start_method())
-        if context.get_start_method() == "forkserver":
+        forked = context.get_start_method() == "fork"
+        if not forked:
             context.set_forkserver_preload([PRELOAD])
-        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=context,
+            initializer=_exit_with_parent,
+            initargs=(os.getpid() if forked else None,),
+        )
         with warnings.catch_warnings():
             # Python warns about fork() whenever the process has other OS threads; the only
             # ones here are native pools (BLAS, Arrow's allocator) that reset themselves in a

@@ -252,6 +252,33 @@ def test_executors_nest_and_start_once():
     assert pool._pool is None
 
 
+POOL_HOLDER = """
+import time
+from agentsim.executors import ProcessPool
+pool = ProcessPool(2)
+with pool:
+    print(*[p.pid for p in pool._pool._processes.values()], flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the kernel's parent-death signal")
+def test_pool_workers_die_with_a_killed_batch():
+    holder = subprocess.Popen(
+        [sys.executable, "-c", POOL_HOLDER], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    try:
+        workers = [int(pid) for pid in holder.stdout.readline().split()]
+        assert len(workers) == 2
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{pid}").exists() for pid in workers):
+        assert time.monotonic() < deadline, "workers outlived the killed batch"
+        time.sleep(0.05)
+
+
 def test_a_batch_folder_in_use_is_refused(tmp_path: Path):
     from agentsim import store
 
