@@ -23,7 +23,6 @@ and worker memory over a batch of ``--big`` runs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -36,6 +35,7 @@ from pathlib import Path
 
 import psutil
 
+from agentsim import store
 from agentsim.ensemble import plan_monte_carlo, run_batch
 from agentsim.executors import DaskCluster, InProcess, ProcessPool
 from agentsim.run import run
@@ -210,8 +210,7 @@ def main() -> None:
                 f"{memory[-1]:.0f}, max {max(memory):.0f} over {len(memory)} samples"
             )
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2))
+        store.write_json(args.json, results)
 
 
 if __name__ == "__main__":
