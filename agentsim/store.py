@@ -341,11 +341,14 @@ def prepare_batch_dir(out: Path) -> None:
 def batch_lock(out: Path) -> Iterator[None]:
     """Hold an exclusive lock on a batch folder (creating the folder) while the block runs.
 
-    Raises :class:`ConfigError` (key ``--out``) at once if another process holds it. The lock
-    is an ``flock`` on ``out/.lock``, so a killed holder releases it; the file is removed on
-    exit, and a folder this call created is removed again if the block left it empty.
+    Raises :class:`ConfigError` (key ``--out``) when ``out`` is a file, and at once if another
+    process holds the lock. The lock is an ``flock`` on ``out/.lock``, so a killed holder
+    releases it; the file is removed on exit, and a folder this call created is removed again
+    if the block left it empty.
     """
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError("--out", f"{out} exists and is not a folder")
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     path = out / LOCK

@@ -274,3 +274,12 @@ def test_the_lock_keeps_out_other_processes_until_its_holder_dies(tmp_path: Path
     with store.batch_lock(out):
         (out / "manifest.json").write_text("{}", encoding="utf-8")
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json"]
+
+
+def test_a_file_is_not_a_batch_folder(tmp_path: Path):
+    path = tmp_path / "batch"
+    path.write_text("x", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not a folder"):
+        with store.batch_lock(path):
+            pass
+    assert path.read_text(encoding="utf-8") == "x"
