@@ -11,14 +11,15 @@ Prints, against its target:
   fresh process, and whether either imported mesa, matplotlib, scipy or dask (target
   <= 0.4 s, none).
 
-Each timing is the best of ``--repeats`` (the bare runs and the batches alternate, so a busy
-machine slows both alike); the overhead is also given in CPU time of this process, which
-other processes on the machine hardly disturb, and as the time the batch spends outside
-``run()``, which does not depend on run-to-run variation of the model's own time. ``--full``
-adds a Dask LocalCluster batch and worker memory over a batch of ``--big`` runs.
+Each timing is the best of ``--repeats`` (the bare runs and the batches alternate, and take
+turns going first, so a busy machine or an ageing process slows both alike); the overhead is
+also given in CPU time of this process, which other processes on the machine hardly disturb,
+and as the time the batch spends outside ``run()``, which does not depend on run-to-run
+variation of the model's own time. ``--full`` adds a Dask LocalCluster batch and worker
+memory over a batch of ``--big`` runs.
 
     .venv/bin/python experiments/benchmarks/bench_montecarlo.py [--runs 200] [--workers 2]
-        [--repeats 3] [--full] [--big 1000] [--json OUT]
+        [--repeats 4] [--full] [--big 1000] [--json OUT]
 """
 
 from __future__ import annotations
@@ -148,7 +149,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200, help="runs per timed batch")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=4)
     parser.add_argument("--full", action="store_true", help="also Dask and worker memory")
     parser.add_argument("--big", type=int, default=1000, help="runs of the memory batch")
     parser.add_argument("--json", type=Path, default=None)
@@ -158,15 +159,20 @@ def main() -> None:
     run(validate_config(config), seed=0)  # warm caches and lazy imports before timing
 
     bare, in_process, pool, bare_cpu, in_process_cpu, outside = [], [], [], [], [], []
-    for _ in range(args.repeats):
-        wall, cpu = timed_bare(plan)
-        bare.append(wall)
-        bare_cpu.append(cpu)
-        with RunClock() as clock:
-            wall, cpu, _ = timed_batch(plan, InProcess())
-        in_process.append(wall)
-        in_process_cpu.append(cpu)
-        outside.append((wall - clock.seconds) / clock.seconds)
+    for repeat in range(args.repeats):
+        # alternate which goes first: a process slows a little as it ages, which would
+        # otherwise always be charged to the same side
+        for side in ("bare", "batch") if repeat % 2 == 0 else ("batch", "bare"):
+            if side == "bare":
+                wall, cpu = timed_bare(plan)
+                bare.append(wall)
+                bare_cpu.append(cpu)
+                continue
+            with RunClock() as clock:
+                wall, cpu, _ = timed_batch(plan, InProcess())
+            in_process.append(wall)
+            in_process_cpu.append(cpu)
+            outside.append((wall - clock.seconds) / clock.seconds)
         pool.append(timed_batch(plan, ProcessPool(args.workers))[0])
     t_bare, t_one, t_pool = min(bare), min(in_process), min(pool)
     cpu_overhead = min(in_process_cpu) / min(bare_cpu) - 1
