@@ -107,6 +107,15 @@ class AIRaceModel(mesa.Model):
         self._graph_step = -1
 
         self._allowed = self._allowed_investments()
+        t = config.talent
+        self._preferences = talent.Preferences(
+            t.pay_weight,
+            t.compute_weight,
+            t.frontier_weight,
+            t.home_preference,
+            t.switching_cost,
+            t.pay_elasticity,
+        )
         self.reprice_salaries()
         open_markets(config, self.jurisdictions, self.lab_state, self.access)
         eligible = self._eligible_investments()
@@ -426,14 +435,6 @@ class AIRaceModel(mesa.Model):
             jurisdiction=labs.jurisdiction,
             open_for_hiring=labs.active,
         )
-        prefs = talent.Preferences(
-            t.pay_weight,
-            t.compute_weight,
-            t.frontier_weight,
-            t.home_preference,
-            t.switching_cost,
-            t.pay_elasticity,
-        )
         budget = t.hiring_budget_share * np.maximum(labs.cash_cents, 0) / CENTS_PER_USD
         movers, target = talent.search_jobs(
             self._dynamics_rng,
@@ -444,7 +445,7 @@ class AIRaceModel(mesa.Model):
             researchers.collaboration.indptr,
             researchers.collaboration.neighbours,
             offers,
-            prefs,
+            self._preferences,
             self.jurisdictions.immigration_friction,
             t.search_rate,
             t.random_offers,

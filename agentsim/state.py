@@ -37,10 +37,9 @@ class JurisdictionState:
     foreign_born_share: np.ndarray  #: share of those born elsewhere (J,)
     users_millions: np.ndarray  #: potential users this month (J,)
 
-    @property
-    def index(self) -> dict[str, int]:
-        """Position of each jurisdiction code."""
-        return {code: i for i, code in enumerate(self.codes)}
+    def __post_init__(self) -> None:
+        #: position of each jurisdiction code
+        self.index: dict[str, int] = {code: i for i, code in enumerate(self.codes)}
 
     def positions(self, codes: list[str]) -> np.ndarray:
         """Positions of the given codes (int array)."""
