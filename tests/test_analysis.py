@@ -5,17 +5,24 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from agentsim import store
 from agentsim.analysis import (
     KEY_OUTCOMES,
     OVERTAKE,
+    design_groups,
+    design_points,
+    is_missing,
     mean_ci,
     outcome_table,
     paired_differences,
     t_quantile,
+    value_groups,
     wilson_interval,
     z_quantile,
 )
@@ -142,3 +149,155 @@ def test_outcome_table_without_successful_runs_is_empty():
     table = outcome_table(runs, by=["scenario"])
     assert table.empty
     assert list(table.columns) == ["scenario", "outcome", "mean", "ci_low", "ci_high", "n"]
+
+
+# --------------------------------------------------------------------------- every run once
+
+CAP = "compute.capacity_cap_h100e"
+TARGETS = "policy.export_controls.targets"
+FRACTION = "policy.trusted_release.trusted_fraction"
+MONTHS = "policy.trusted_release.restricted_months"
+KEYS = [CAP, TARGETS, FRACTION, MONTHS]
+#: The points of a design whose values store awkwardly: a missing value written as None and as
+#: NaN, lists, 0.01 and 0.010 (one value, two points, as batches made before coinciding points
+#: were refused hold them), and ints mixed with floats.
+AWKWARD_POINTS = [
+    (None, ["CN"], 0.01, 3),
+    (math.nan, ["CN"], 0.01, 3),
+    (1e6, ["CN"], 0.01, 3),
+    (1e6, ["CN", "EU"], 0.01, 3),
+    (1e6, ["CN"], 0.010, 3),
+    (1e6, ["CN"], 0.01, 6.5),
+    (1e6, ["CN"], 0.01, 3.0),
+]
+REPLICATES = 3
+SEEDS = [101, 202, 303]
+
+
+def store_awkward_batch(folder: Path, with_points: bool = True) -> pd.DataFrame:
+    """A sweep over :data:`AWKWARD_POINTS`, stored and gathered as a batch is (no model runs:
+    every outcome is a distinct number), read back; one run failed."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for point, values in enumerate(AWKWARD_POINTS):
+        for replicate, seed in enumerate(SEEDS):
+            run_id = point * REPLICATES + replicate
+            row = {"run_id": run_id, "replicate": replicate, "seed": seed, "scenario": "s"}
+            if with_points:
+                row["point"] = point
+            row.update(zip(KEYS, values, strict=True))
+            row.update({outcome: float(rng.random()) for outcome in KEY_OUTCOMES})
+            row["overtaken"] = bool(rng.random() < 0.5)
+            row["error"] = "RuntimeError: boom" if run_id == 4 else None
+            rows.append(row)
+    store.prepare_batch_dir(folder)
+    for row in rows:
+        store.write_part(folder, row["run_id"], store.encode_part([row], pd.DataFrame()))
+    runs, _ = store.gather(folder)
+    return runs
+
+
+@pytest.mark.parametrize("with_points", [True, False], ids=["points-stored", "older-batch"])
+def test_sweep_table_counts_every_run_once_whatever_its_values(tmp_path: Path, with_points: bool):
+    runs = store_awkward_batch(tmp_path / "batch", with_points)
+    assert runs[CAP].isna().sum() == 2 * REPLICATES  # None and NaN are both stored as NaN
+    table = outcome_table(runs, by=KEYS)
+    assert list(table.columns) == [*KEYS, "point", "outcome", "mean", "ci_low", "ci_high", "n"]
+    ok = runs[runs["error"].isna()]
+    for outcome, rows in table.groupby("outcome"):
+        assert len(rows) == len(AWKWARD_POINTS), outcome  # one row per point, none dropped
+        assert rows["point"].tolist() == list(range(len(AWKWARD_POINTS)))
+        assert rows["n"].sum() == len(ok)  # every run that did not fail, once
+        assert rows["n"].tolist() == [3, 2, 3, 3, 3, 3, 3]  # run 4 (point 1) failed
+    shares = table[table["outcome"] == "final_us_user_share"].reset_index(drop=True)
+    for point, row in shares.iterrows():
+        mine = ok[ok["run_id"] // REPLICATES == point]
+        assert row["mean"] == pytest.approx(mine["final_us_user_share"].mean())
+    assert shares[TARGETS].tolist()[2:4] == ["['CN']", "['CN', 'EU']"]
+
+
+def test_outcome_table_adds_the_point_only_where_labels_are_shared(tmp_path: Path):
+    runs = store_awkward_batch(tmp_path / "batch")
+    distinct = runs[runs["point"].isin([0, 3, 5])]  # three points with different values
+    table = outcome_table(distinct, by=KEYS)
+    assert "point" not in table
+    assert table.groupby("outcome")["n"].sum().eq(len(distinct)).all()
+    # pooling grid points (a key left out) keeps them apart: they share seeds
+    pooled = outcome_table(distinct, by=[CAP])
+    assert pooled.groupby("outcome").size().eq(3).all()
+    assert set(pooled["point"]) == {0, 3, 5}
+
+
+def test_a_seed_is_never_counted_twice_for_one_group():
+    runs = pd.DataFrame(
+        {
+            "seed": [1, 2, 1, 2],
+            FRACTION: [0.01, 0.01, 0.010, 0.010],
+            "final_us_user_share": [0.1, 0.2, 0.1, 0.2],
+            "overtaken": [0.0, 1.0, 0.0, 1.0],
+            "error": [None] * 4,
+        }
+    )
+    with pytest.raises(ValueError, match="seed 1 appear 2 times"):
+        outcome_table(runs, by=[FRACTION])
+
+
+def test_value_groups_keep_every_value_once():
+    values = [None, math.nan, pd.NA, ["CN"], ["CN"], ("CN",), {"a": [1]}, {"a": [1]}, 3, 3.0]
+    values += [np.int64(3), True, 1, "3", np.array([1, 2]), [1, 2]]
+    codes, firsts = value_groups(values)
+    assert len(codes) == len(values)
+    assert codes == [0, 0, 0, 1, 1, 1, 2, 2, 3, 3, 3, 4, 5, 6, 7, 7]
+    assert firsts[0] is None and firsts[4] is True and firsts[5] == 1
+    assert all(is_missing(v) for v in (None, math.nan, pd.NA, pd.NaT, np.float32("nan")))
+    assert not any(is_missing(v) for v in ([None], "", 0, np.array([math.nan])))
+
+
+def test_design_points_from_the_stored_column_or_the_run_numbering(tmp_path: Path):
+    stored = store_awkward_batch(tmp_path / "new")
+    older = store_awkward_batch(tmp_path / "old", with_points=False)
+    assert "point" not in older
+    expected = [float(i // REPLICATES) for i in range(len(stored))]
+    assert design_points(stored).tolist() == expected
+    assert design_points(older).tolist() == expected
+    # a batch resumed across the change: some rows with a point, some without
+    mixed = stored.assign(point=stored["point"].where(stored["run_id"] % 2 == 0))
+    assert design_points(mixed).tolist() == expected
+    assert design_points(pd.DataFrame({"x": [1, 2]})).isna().all()
+    labels = [label for label, _ in design_groups(older, by=[FRACTION])]
+    assert [label["point"] for label in labels] == list(range(len(AWKWARD_POINTS)))
+
+
+def test_paired_differences_pair_each_seed_once():
+    runs = pd.DataFrame(
+        {
+            "run_id": range(8),
+            "scenario": ["a"] * 4 + ["b"] * 4,
+            "replicate": [0, 1, 0, 1, 0, 1, 0, 1],
+            "seed": [7, 8, 7, 8, 7, 8, 7, 8],
+            "x": [1.0, 2.0, 5.0, 6.0, 2.0, 4.0, 9.0, 9.0],
+            "error": [None] * 8,
+        }
+    )
+    # two points under one scenario name (a sweep): each seed would pair four times
+    with pytest.raises(ValueError, match="scenario 'a' holds seed 7 in 2 runs"):
+        paired_differences(runs, "a", "b")
+    with pytest.raises(ValueError, match="two different scenarios"):
+        paired_differences(runs.iloc[:2], "a", "a")
+
+
+def test_paired_differences_pair_by_seed_not_by_position():
+    # two batches made with different root seeds: replicate 0 of each is not a pair
+    runs = pd.DataFrame(
+        {
+            "run_id": [0, 1, 0, 1],
+            "scenario": ["a", "a", "b", "b"],
+            "replicate": [0, 1, 0, 1],
+            "seed": [11, 12, 12, 99],
+            "x": [1.0, 2.0, 5.0, 7.0],
+            "error": [None] * 4,
+        }
+    )
+    x = paired_differences(runs, "a", "b").set_index("outcome").loc["x"]
+    assert x["n_pairs"] == 1
+    assert x["difference"] == 3.0  # seed 12: 5 - 2
