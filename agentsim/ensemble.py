@@ -65,13 +65,19 @@ MANIFEST_INTERVAL_S = 10.0
 @dataclass(frozen=True)
 class RunSpec:
     """One run of a batch: which scenario (a key of the plan's configs), which grid point
-    (``(dotted key, value)`` pairs applied as overrides), which replicate and seed."""
+    (``(dotted key, value)`` pairs applied as overrides), which replicate and seed.
+
+    ``point`` is the index of the run's design point in the plan (the scenario of a comparison,
+    the grid point of a sweep, 0 for a Monte Carlo); it is stored with the run, so tables never
+    pool runs of different points, whatever values their keys hold.
+    """
 
     run_id: int
     replicate: int
     seed: int
     scenario: str = ""
     grid: tuple[tuple[str, Any], ...] = ()
+    point: int = 0
 
 
 @dataclass
@@ -117,12 +123,13 @@ def replicate_seeds(root_seed: int, runs: int) -> list[int]:
 
 
 def plan_monte_carlo(config: dict[str, Any], runs: int, root_seed: int) -> BatchPlan:
-    """``runs`` replicates of one scenario (run id = replicate).
+    """``runs`` replicates of one scenario (run id = replicate; one design point, point 0).
 
-    Raises :class:`ConfigError` (key ``--runs``) unless ``runs`` is an integer >= 1.
+    Raises :class:`ConfigError` (key ``--runs``) unless ``runs`` is an integer >= 1, and (key
+    ``--seed``) if two replicates would get the same seed.
     """
     _check_runs(runs)
-    seeds = replicate_seeds(root_seed, runs)
+    seeds = _distinct_seeds(root_seed, runs)
     specs = [
         RunSpec(run_id=r, replicate=r, seed=s, scenario=config.get("name", ""))
         for r, s in enumerate(seeds)
@@ -136,22 +143,48 @@ def plan_sweep(
     """The cartesian product of ``grid`` (dotted key -> values) times ``runs`` replicates.
 
     Every grid point uses the same seeds; run id = point index * runs + replicate. Every value
-    and point is validated before anything runs: raises :class:`ConfigError` for an empty
-    grid, an unknown key or a value out of bounds, and as :func:`plan_monte_carlo` for
-    ``runs``.
+    and point is validated before anything runs, and every point must be a different scenario:
+    two points are the same when their validated configs are equal apart from ``name`` (so
+    ``0.01`` and ``0.010``, ``3`` and ``3.0`` for a number, or two spellings of one value are
+    one point), and such a design is refused rather than run twice on the same seeds and pooled.
+
+    Raises :class:`ConfigError` for an empty grid, a key without values, an unknown key, a
+    value out of bounds, two values of one key that validate to the same point (naming the key
+    and both values), two grid points that resolve to the same config (naming both points), and
+    as :func:`plan_monte_carlo` for ``runs`` and seeds.
     """
     _check_runs(runs)
     if not grid:
         raise ConfigError("--grid", "give at least one KEY=V1,V2,... expression")
     keys = list(grid)
     for key in keys:  # validate every value once, before anything runs
-        for value in grid[key]:
-            validate_config(apply_overrides(config, {key: value}))
-    seeds = replicate_seeds(root_seed, runs)
+        values = list(grid[key])
+        if not values:
+            raise ConfigError(key, "give at least one grid value")
+        seen: dict[str, int] = {}
+        for i, value in enumerate(values):
+            same = seen.setdefault(
+                _identity(validate_config(apply_overrides(config, {key: value}))), i
+            )
+            if same != i:
+                raise ConfigError(
+                    key,
+                    f"grid values {same + 1} and {i + 1} ({values[same]!r} and {value!r}) give "
+                    "one config once validated (names aside); list each value once",
+                )
+    seeds = _distinct_seeds(root_seed, runs)
     specs = []
+    points: dict[str, tuple[tuple[str, Any], ...]] = {}
     for g, values in enumerate(itertools.product(*(grid[k] for k in keys))):
         point = tuple(zip(keys, values, strict=True))
-        validate_config(apply_overrides(config, dict(point)))
+        identity = _identity(validate_config(apply_overrides(config, dict(point))))
+        earlier = points.setdefault(identity, point)
+        if earlier != point:  # keys that overlap (a section and a key inside it) can meet
+            raise ConfigError(
+                "--grid",
+                f"points {_show_point(earlier)} and {_show_point(point)} resolve to the same "
+                "config; sweep keys that do not overlap",
+            )
         specs += [
             RunSpec(
                 run_id=g * runs + r,
@@ -159,6 +192,7 @@ def plan_sweep(
                 seed=seeds[r],
                 scenario=config.get("name", ""),
                 grid=point,
+                point=g,
             )
             for r in range(runs)
         ]
@@ -176,15 +210,30 @@ def plan_comparison(configs: dict[str, dict[str, Any]], runs: int, root_seed: in
     """Each named scenario on the same ``runs`` seeds (paired, common random numbers); run id
     = scenario index * runs + replicate.
 
-    Raises :class:`ConfigError` with fewer than two scenarios, and as
-    :func:`plan_monte_carlo` for ``runs``.
+    Every scenario is validated before anything runs, and two scenarios that resolve to the
+    same config apart from their names are refused: on common seeds every paired difference
+    between them is exactly 0, which says nothing about the scenarios and usually means a
+    mistake (the same file twice, or a ``--set`` that makes two files equal).
+
+    Raises :class:`ConfigError` with fewer than two scenarios, for an invalid scenario, for two
+    scenarios that resolve to the same config (naming both), and as :func:`plan_monte_carlo`
+    for ``runs`` and seeds.
     """
     _check_runs(runs)
     if len(configs) < 2:
         raise ConfigError("compare", "needs two scenarios with different names")
-    seeds = replicate_seeds(root_seed, runs)
+    seen: dict[str, str] = {}
+    for name, config in configs.items():
+        same = seen.setdefault(_identity(validate_config(config)), name)
+        if same != name:
+            raise ConfigError(
+                "compare",
+                f"scenarios {same!r} and {name!r} resolve to the same config (apart from the "
+                "name); on common seeds every difference would be 0",
+            )
+    seeds = _distinct_seeds(root_seed, runs)
     specs = [
-        RunSpec(run_id=i * runs + r, replicate=r, seed=seeds[r], scenario=name)
+        RunSpec(run_id=i * runs + r, replicate=r, seed=seeds[r], scenario=name, point=i)
         for i, name in enumerate(configs)
         for r in range(runs)
     ]
@@ -194,6 +243,30 @@ def plan_comparison(configs: dict[str, dict[str, Any]], runs: int, root_seed: in
 def _check_runs(runs: int) -> None:
     if not isinstance(runs, int) or isinstance(runs, bool) or runs < 1:
         raise ConfigError("--runs", f"must be an integer >= 1 (got {runs!r})")
+
+
+def _distinct_seeds(root_seed: int, runs: int) -> list[int]:
+    """:func:`replicate_seeds`, refused (key ``--seed``) if two replicates would share a seed."""
+    seeds = replicate_seeds(root_seed, runs)
+    first: dict[int, int] = {}
+    for r, seed in enumerate(seeds):
+        same = first.setdefault(seed, r)
+        if same != r:
+            raise ConfigError(
+                "--seed",
+                f"root seed {root_seed} gives replicates {same} and {r} the same seed; "
+                "choose another root seed",
+            )
+    return seeds
+
+
+def _identity(config: Config) -> str:
+    """What makes a validated config one scenario: every value but the name, as JSON text."""
+    return json.dumps(config.model_dump(exclude={"name"}), sort_keys=True, default=repr)
+
+
+def _show_point(point: tuple[tuple[str, Any], ...]) -> str:
+    return "{" + ", ".join(f"{key}={value!r}" for key, value in point) + "}"
 
 
 # --------------------------------------------------------------------------- worker side
@@ -217,8 +290,9 @@ def run_chunk(configs: dict[str, dict[str, Any]], specs: Sequence[RunSpec]) -> C
 
     Each scenario and grid point is validated once per chunk. A run that raises becomes a row
     with its ``error`` (class and message) and ``traceback``; it never stops the chunk. Rows
-    hold ``run_id``, ``replicate``, ``seed``, ``scenario``, the grid values and the run
-    summary (without its seed); the time series is the model frame with ``run_id`` first.
+    hold ``run_id``, ``replicate``, ``seed``, ``scenario``, ``point`` (the design point's
+    index), the grid values and the run summary (without its seed); the time series is the
+    model frame with ``run_id`` first.
     """
     rows: list[dict[str, Any]] = []
     series: list[pd.DataFrame] = []
@@ -230,10 +304,11 @@ def run_chunk(configs: dict[str, dict[str, Any]], specs: Sequence[RunSpec]) -> C
             "replicate": spec.replicate,
             "seed": spec.seed,
             "scenario": spec.scenario,
+            "point": spec.point,
         }
         row.update(spec.grid)
         try:
-            key = repr((spec.scenario, spec.grid))
+            key = repr((spec.scenario, spec.point, spec.grid))
             config = validated.get(key)
             if config is None:
                 overrides = dict(spec.grid)

@@ -168,11 +168,71 @@ def test_plans_put_the_same_seeds_on_every_scenario_and_grid_point():
         specs = [s for s in sweep.specs if dict(s.grid) == point]
         assert [s.seed for s in specs] == seeds
         assert [s.replicate for s in specs] == [0, 1, 2, 3]
-    other = {**config, "name": "other"}
+    other = {**small_config(**{ENABLED: True}), "name": "other"}
     compare = plan_comparison({"baseline": config, "other": other}, 4, 3)
     for name in ("baseline", "other"):
         assert [s.seed for s in compare.specs if s.scenario == name] == seeds
     assert len({s.run_id for s in compare.specs}) == 8
+
+
+MONTHS = "policy.trusted_release.restricted_months"
+TARGETS = "policy.export_controls.targets"
+
+
+@pytest.mark.parametrize(
+    ("grid", "fragments"),
+    [
+        ({FRACTION: [0.01, 0.010, 0.05]}, [FRACTION, "grid values 1 and 2", "0.01 and 0.01"]),
+        ({MONTHS: [3, 6, 3.0]}, [MONTHS, "grid values 1 and 3", "3 and 3.0"]),
+        ({TARGETS: [["CN"], ["EU"], ["CN"]]}, [TARGETS, "grid values 1 and 3", "['CN'] and"]),
+        ({FRACTION: [0.05], "name": ["a", "b"]}, ["name", "grid values 1 and 2", "names aside"]),
+    ],
+    ids=["float-spellings", "int-and-float", "lists", "name-only"],
+)
+def test_a_sweep_whose_points_coincide_is_refused(grid: dict, fragments: list[str]):
+    with pytest.raises(ConfigError) as caught:
+        plan_sweep(small_config(), grid, 4, 0)
+    message = str(caught.value)
+    assert "\n" not in message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+def test_a_sweep_with_a_key_without_values_is_refused():
+    with pytest.raises(ConfigError, match=f"{FRACTION}: give at least one grid value"):
+        plan_sweep(small_config(), {FRACTION: [], MONTHS: [3]}, 4, 0)
+
+
+def test_a_comparison_of_one_config_twice_is_refused():
+    config = small_config()
+    with pytest.raises(ConfigError, match="'baseline' and 'copy' resolve to the same config"):
+        plan_comparison({"baseline": config, "copy": {**config, "name": "copy"}}, 4, 0)
+    spelled = small_config(**{MONTHS: 6.0})  # validated values are compared, not the text
+    with pytest.raises(ConfigError, match="resolve to the same config"):
+        plan_comparison({"a": small_config(**{MONTHS: 6}), "b": {**spelled, "name": "b"}}, 4, 0)
+
+
+def test_plans_refuse_two_replicates_on_one_seed(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(ensemble, "replicate_seeds", lambda root, runs: [5, 7, 5][:runs])
+    config = small_config()
+    other = {**small_config(**{ENABLED: True}), "name": "other"}
+    for plan in (
+        lambda: plan_monte_carlo(config, 3, 0),
+        lambda: plan_sweep(config, {FRACTION: [0.01, 0.1]}, 3, 0),
+        lambda: plan_comparison({"baseline": config, "other": other}, 3, 0),
+    ):
+        with pytest.raises(ConfigError, match="--seed: root seed 0 gives replicates 0 and 2"):
+            plan()
+
+
+def test_every_run_knows_its_design_point():
+    config = small_config()
+    other = {**small_config(**{ENABLED: True}), "name": "other"}
+    sweep = plan_sweep(config, {FRACTION: [0.01, 0.1, 0.2]}, 2, 0)
+    assert [s.point for s in sweep.specs] == [0, 0, 1, 1, 2, 2]
+    compare = plan_comparison({"baseline": config, "other": other}, 2, 0)
+    assert [s.point for s in compare.specs] == [0, 0, 1, 1]
+    assert {s.point for s in plan_monte_carlo(config, 3, 0).specs} == {0}
 
 
 # --------------------------------------------------------------------------- executors
@@ -556,6 +616,7 @@ def test_sweep_runs_every_grid_point_on_the_same_seeds(tmp_path: Path, small_yam
     for _, point in runs.groupby(FRACTION):
         assert point.sort_values("replicate")["seed"].tolist() == seeds
         assert point["replicate"].tolist() == [0, 1, 2]
+    assert runs["point"].tolist() == [0, 0, 0, 1, 1, 1]
     assert sorted(series["run_id"].unique()) == list(range(6))
     manifest = read_manifest(out)
     assert manifest["kind"] == "sweep"
@@ -631,6 +692,11 @@ def finished_batch(tmp_path_factory: pytest.TempPathFactory, small_yaml: Path) -
         ),
         (["sweep", "{small}", "--grid", FRACTION, "--runs", "2"], ["--grid", "KEY=V1,V2"]),
         (["sweep", "{small}", "--grid", "=0.1", "--runs", "2"], ["--grid"]),
+        (
+            ["sweep", "{small}", "--grid", f"{FRACTION}=0.01,0.010,0.05", "--runs", "4"],
+            [FRACTION, "grid values 1 and 2", "list each value once"],
+        ),
+        (["compare", "{small}", "{small}", "--runs", "2"], ["compare", "same config"]),
         (["mc", "--resume", "{empty}"], ["--resume", "manifest.json"]),
         (
             ["mc", "{small}", "--runs", "2", "--scheduler", "tcp://127.0.0.1:9"],
@@ -643,6 +709,8 @@ def finished_batch(tmp_path_factory: pytest.TempPathFactory, small_yaml: Path) -
         "sweep-bad-value",
         "sweep-no-equals",
         "sweep-no-key",
+        "sweep-coinciding-points",
+        "compare-one-config-twice",
         "resume-without-manifest",
         "workers-and-scheduler",
     ],
