@@ -5,6 +5,10 @@ Each function takes frames read by :mod:`agentsim.store` (:func:`~agentsim.store
 :func:`save_run_figures` and :func:`save_batch_figures` draw every figure of a stored run or
 batch and write PNG and PDF copies through the store. This module imports only the store and
 the statistics (never the model, Mesa or the batch runner), so drawing is cheap.
+
+Runs are grouped by :func:`~agentsim.analysis.value_groups`, so every stored run with data is
+drawn in exactly one series or cell whatever values its keys hold (missing values, lists,
+numbers of mixed types), and two different values never share a label.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from agentsim.analysis import is_missing, value_groups
 from agentsim.store import read_batch, read_run, write_figure
 
 #: One colour per jurisdiction, fixed across every figure.
@@ -41,8 +46,44 @@ COLUMN_WIDTH_IN = 3.4  # one column of a two-column paper
 
 
 def _tick(value: object) -> str:
-    """Tick label for a swept value: numbers compactly, anything else as text."""
-    return f"{value:g}" if isinstance(value, int | float) else str(value)
+    """Tick label for a swept value: numbers compactly, a missing value as ``null``, booleans
+    as ``true``/``false``, anything else as text."""
+    if is_missing(value):
+        return "null"
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    return f"{value:g}" if isinstance(value, int | float | np.number) else str(value)
+
+
+def _exact(value: object) -> str:
+    """A label that tells apart values :func:`_tick` prints alike (``0.3`` and
+    ``0.30000000000000004``, ``1e+06`` and ``1000001``)."""
+    return str(value) if isinstance(value, float | np.floating) else repr(value)
+
+
+def _labels(values: list[object]) -> tuple[list[int], list[str]]:
+    """Group ``values`` (see :func:`~agentsim.analysis.value_groups`) and label each group:
+    returns every value's group index and one distinct label per group, in order of first
+    appearance."""
+    codes, firsts = value_groups(values)
+    labels = [_tick(v) for v in firsts]
+    for attempt in (_exact, None):
+        clashes = {label for label in labels if labels.count(label) > 1}
+        if not clashes:
+            break
+        for k, value in enumerate(firsts):
+            if labels[k] in clashes:
+                labels[k] = attempt(value) if attempt else f"{labels[k]} #{k + 1}"
+    return codes, labels
+
+
+def _series(frame: pd.DataFrame, column: str) -> list[tuple[str, pd.DataFrame]]:
+    """``frame`` split by the values of ``column``: (label, rows) per value, every row once."""
+    codes, labels = _labels(frame[column].tolist())
+    positions: dict[int, list[int]] = {}
+    for i, code in enumerate(codes):
+        positions.setdefault(code, []).append(i)
+    return [(labels[code], frame.iloc[rows]) for code, rows in positions.items()]
 
 
 def _colour(code: str) -> str:
@@ -225,17 +266,19 @@ def network_snapshot(
 def fan_chart(
     timeseries: pd.DataFrame, runs: pd.DataFrame, column: str, ylabel: str, title: str
 ) -> Figure:
-    """Median with 50% and 90% bands of ``column`` over time, one colour per scenario."""
-    merged = timeseries.merge(runs[["run_id", "scenario"]], on="run_id")
+    """Median with 50% and 90% bands of ``column`` over time, one colour per value of the runs'
+    ``scenario`` column (every run with a time series in exactly one of them). Raises pandas'
+    ``MergeError`` when ``runs`` repeats a run id."""
+    merged = timeseries.merge(runs[["run_id", "scenario"]], on="run_id", validate="many_to_one")
     palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN, 2.6))
-        for k, (scenario, group) in enumerate(merged.groupby("scenario", sort=False)):
+        for k, (scenario, group) in enumerate(_series(merged, "scenario")):
             q = group.groupby("date")[column].quantile([0.05, 0.25, 0.5, 0.75, 0.95]).unstack()
             colour = palette[k % len(palette)]
             ax.fill_between(q.index, q[0.05], q[0.95], color=colour, alpha=0.15, lw=0)
             ax.fill_between(q.index, q[0.25], q[0.75], color=colour, alpha=0.3, lw=0)
-            ax.plot(q.index, q[0.5], color=colour, lw=1.2, label=str(scenario))
+            ax.plot(q.index, q[0.5], color=colour, lw=1.2, label=scenario)
         ax.set_xlabel("date")
         ax.set_ylabel(ylabel)
         ax.set_title(title)
@@ -245,13 +288,14 @@ def fan_chart(
 
 
 def overtake_survival(runs: pd.DataFrame, steps: int) -> Figure:
-    """Share of runs in which no non-US lab has led yet, by month, per scenario."""
+    """Share of runs in which no non-US lab has led yet, by month, per value of the runs'
+    ``scenario`` column (every run that did not fail in exactly one curve)."""
     ok = runs[runs["error"].isna()]
     months = np.arange(steps + 1)
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN, 2.6))
         dashes = ["-", "--", ":", "-."]  # paired scenarios often coincide early: keep both visible
-        for k, (scenario, group) in enumerate(ok.groupby("scenario", sort=False)):
+        for k, (scenario, group) in enumerate(_series(ok, "scenario")):
             first = group["overtake_month"].to_numpy(dtype=float)
             alive = [(~(first <= m)).mean() for m in months]
             ax.step(
@@ -290,29 +334,42 @@ def sweep_heatmap(
     outcome: str = "overtaken",
     label: str = "probability of a non-US overtake",
 ) -> Figure:
-    """Heatmap of an outcome's mean over the first two swept keys (others averaged)."""
-    ok = runs[runs["error"].isna()]
+    """Heatmap of an outcome's mean over the first two swept keys (others averaged).
+
+    Rows and columns are the values of the keys in order of first appearance (the grid's order
+    in a stored batch), a missing value included; every run that did not fail is averaged into
+    exactly one cell, and a cell without such runs is NaN.
+    """
     keys = list(grid)
     rows_key = keys[0]
     cols_key = keys[1] if len(keys) > 1 else None
+    row_codes, row_labels = _labels(runs[rows_key].tolist())
+    if cols_key is None:  # one row, the key's values across
+        row_codes, row_labels, col_codes, col_labels = [0] * len(runs), [""], row_codes, row_labels
+    else:
+        col_codes, col_labels = _labels(runs[cols_key].tolist())
+    values = pd.to_numeric(runs[outcome], errors="coerce").to_numpy(dtype=float)
+    used = runs["error"].isna().to_numpy(dtype=bool) & ~np.isnan(values)
+    rows, cols = np.asarray(row_codes, dtype=int), np.asarray(col_codes, dtype=int)
+    table = np.full((len(row_labels), len(col_labels)), np.nan)
+    for i, j in np.ndindex(table.shape):
+        cell = values[used & (rows == i) & (cols == j)]
+        if cell.size:
+            table[i, j] = cell.mean()
     with plt.rc_context({**STYLE, "axes.grid": False}):
         fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN, 2.8))
-        if cols_key is None:
-            table = ok.groupby(rows_key)[outcome].mean().to_frame().T
-        else:
-            table = ok.pivot_table(index=rows_key, columns=cols_key, values=outcome, aggfunc="mean")
         image = ax.imshow(
-            table.to_numpy(dtype=float),
+            table,
             cmap="viridis",
             aspect="auto",
             vmin=0,
             vmax=1 if outcome == "overtaken" else None,
         )
-        ax.set_yticks(range(table.shape[0]), [_tick(v) for v in table.index] if cols_key else [""])
-        ax.set_xticks(range(table.shape[1]), [_tick(v) for v in table.columns])
+        ax.set_yticks(range(table.shape[0]), row_labels)
+        ax.set_xticks(range(table.shape[1]), col_labels)
         ax.set_ylabel(rows_key.rsplit(".", 1)[-1] if cols_key else "")
         ax.set_xlabel((cols_key or rows_key).rsplit(".", 1)[-1])
-        for (i, j), v in np.ndenumerate(table.to_numpy(dtype=float)):
+        for (i, j), v in np.ndenumerate(table):
             ax.text(
                 j,
                 i,
@@ -363,7 +420,9 @@ def save_batch_figures(batch_dir: Path, out: Path | None = None) -> list[Path]:
     if manifest.get("kind") == "sweep" and manifest.get("grid"):
         # one curve per value of the first swept key (other keys pooled), not one per scenario
         key = next(iter(manifest["grid"]))
-        runs = runs.assign(scenario=[f"{key.rsplit('.', 1)[-1]}={_tick(v)}" for v in runs[key]])
+        codes, labels = _labels(runs[key].tolist())
+        name = key.rsplit(".", 1)[-1]
+        runs = runs.assign(scenario=[f"{name}={labels[code]}" for code in codes])
     fans = [
         ("frontier_capability_us", "US frontier capability (log10 FLOP)", "fan_frontier_us"),
         (

@@ -22,7 +22,7 @@ import pytest
 from matplotlib.collections import PathCollection, PolyCollection
 from matplotlib.colors import same_color, to_rgb
 
-from agentsim import store
+from agentsim import figures, store
 from agentsim.ensemble import plan_comparison, plan_sweep, run_batch
 from agentsim.executors import InProcess
 from agentsim.figures import (
@@ -404,6 +404,87 @@ def test_sweep_heatmap_text_values(sweep_dir: Path) -> None:
     runs = runs.drop(columns=[FRACTION]).assign(**{"simulation.start": start})
     fig = sweep_heatmap(runs, {"simulation.start": ["2026-01", "2027-01"], MONTHS: [3, 9]})
     assert texts(fig.axes[0].get_yticklabels()) == ["2026-01", "2027-01"]
+    plt.close(fig)
+
+
+def capture_batch_figures(folder: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    """The figures save_batch_figures draws for ``folder``, by stem (nothing written)."""
+    drawn: dict[str, object] = {}
+
+    def keep(fig, stem: Path) -> list[Path]:
+        drawn[Path(stem).name] = fig
+        return []
+
+    monkeypatch.setattr(figures, "save_figure", keep)
+    save_batch_figures(folder)
+    return drawn
+
+
+def test_sweep_figures_draw_every_run_once_whatever_its_values(
+    sweep_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A missing swept value is drawn (it was dropped), and two values that print alike get
+    two series (they were pooled under one label)."""
+    folder = copy_without_figures(sweep_dir, tmp_path / "sweep")
+    runs = pd.read_parquet(folder / "runs.parquet")
+    per_point = [np.nan, 0.3, 0.1 + 0.2, np.nan]  # point = run_id // 2: (F, 3), (F, 9), ...
+    runs[FRACTION] = [per_point[i // 2] for i in runs["run_id"]]
+    store.write_parquet(folder / "runs.parquet", runs)
+    drawn = capture_batch_figures(folder, monkeypatch)
+    names = [
+        "trusted_fraction=null",
+        "trusted_fraction=0.3",
+        "trusted_fraction=0.30000000000000004",
+    ]
+    groups = [runs[runs[FRACTION].isna()], runs[runs[FRACTION] == 0.3], runs[runs[FRACTION] > 0.3]]
+    assert sum(len(g) for g in groups) == len(runs)
+    series = pd.read_parquet(folder / "timeseries.parquet")
+    for stem in BATCH_STEMS[:5]:
+        ax = drawn[stem].axes[0]
+        assert [line.get_label() for line in ax.lines] == names, stem
+    ax = drawn["fan_us_user_share"].axes[0]
+    for line, group in zip(ax.lines, groups, strict=True):
+        mine = series[series["run_id"].isin(group["run_id"])]
+        median = mine.groupby("date")["us_user_share"].median().to_numpy()
+        np.testing.assert_allclose(line.get_ydata(), median)
+    survival = [line.get_label() for line in drawn["overtake_survival"].axes[0].lines]
+    assert survival == [f"{name} (n={len(g)})" for name, g in zip(names, groups, strict=True)]
+    assert [len(g) for g in groups] == [4, 2, 2]
+    heat = drawn["sweep_user_share"].axes[0]
+    values = np.asarray(heat.images[0].get_array(), dtype=float)
+    assert texts(heat.get_yticklabels()) == ["null", "0.3", "0.30000000000000004"]
+    assert texts(heat.get_xticklabels()) == ["3", "9"]
+    assert values.shape == (3, 2)
+    for i, group in enumerate(groups):
+        for j, months in enumerate([3, 9]):
+            cell = group[group[MONTHS] == months]["final_us_user_share"]
+            if len(cell):
+                assert values[i, j] == pytest.approx(cell.mean())
+            else:
+                assert np.isnan(values[i, j])
+    assert np.isfinite(values).sum() == 4  # the four points, each in one cell
+    for fig in drawn.values():
+        plt.close(fig)
+
+
+def test_sweep_heatmap_groups_lists_and_mixed_numbers(sweep_dir: Path) -> None:
+    runs = pd.read_parquet(sweep_dir / "runs.parquet")
+    targets = [["CN"] if f == 0.01 else ["CN", "EU"] for f in runs[FRACTION]]
+    months = [3 if m == 3 else 9.0 for m in runs[MONTHS]]
+    months[0] = 3.0  # the same number as 3
+    runs = runs.assign(**{"policy.export_controls.targets": targets, MONTHS: months})
+    grid = {"policy.export_controls.targets": [["CN"], ["CN", "EU"]], MONTHS: [3, 9]}
+    fig = sweep_heatmap(runs, grid, "final_us_user_share", "final US share of users")
+    ax = fig.axes[0]
+    values = np.asarray(ax.images[0].get_array(), dtype=float)
+    assert values.shape == (2, 2)
+    assert texts(ax.get_yticklabels()) == ["['CN']", "['CN', 'EU']"]
+    assert texts(ax.get_xticklabels()) == ["3", "9"]
+    for i, fraction in enumerate(GRID[FRACTION]):
+        for j, m in enumerate(GRID[MONTHS]):
+            cell = runs[(runs[FRACTION] == fraction) & (runs[MONTHS] == m)]
+            assert len(cell) == 2
+            assert values[i, j] == pytest.approx(cell["final_us_user_share"].mean())
     plt.close(fig)
 
 
