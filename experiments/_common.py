@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -37,6 +38,16 @@ def arguments(description: str, runs: int) -> argparse.Namespace:
 def scenario(name: str, **overrides) -> dict:
     """configs/<name>.yaml with dotted overrides, as a plain dict; the name is kept unique."""
     return config_to_dict(load_config(CONFIGS / f"{name}.yaml", overrides=overrides))
+
+
+def planned(design: Callable[[], BatchPlan]) -> BatchPlan:
+    """Build a plan with ``design()``; exit 2 with its one-line error on bad input (a scenario
+    that does not validate, points or scenarios that coincide, --runs below 1)."""
+    try:
+        return design()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def execute(plan: BatchPlan, out: Path, workers: int | None, resume: bool) -> BatchResult:

@@ -9,7 +9,7 @@ all on). Writes results/experiments/decomposition/ (runs, timeseries, manifest, 
 from __future__ import annotations
 
 import pandas as pd
-from _common import arguments, execute, output_dir, scenario, show
+from _common import arguments, execute, output_dir, planned, scenario, show
 
 from agentsim.analysis import paired_differences
 from agentsim.ensemble import plan_comparison
@@ -30,15 +30,22 @@ OUTCOMES = [
 ]
 
 
-def main() -> None:
-    args = arguments(__doc__.splitlines()[0], runs=40)
-    out = output_dir(args, "decomposition")
+def designs() -> dict[str, dict]:
+    """Both scenarios under every variant, named ``<scenario>:<variant>`` (no two alike: the
+    planner refuses two names for one config)."""
     configs = {}
     for variant, switches in VARIANTS.items():
         for name in ("baseline", "trusted_release"):
             label = f"{name}:{variant}"
             configs[label] = {**scenario(name, **switches), "name": label}
-    result = execute(plan_comparison(configs, args.runs, args.seed), out, args.workers, args.resume)
+    return configs
+
+
+def main() -> None:
+    args = arguments(__doc__.splitlines()[0], runs=40)
+    out = output_dir(args, "decomposition")
+    plan = planned(lambda: plan_comparison(designs(), args.runs, args.seed))
+    result = execute(plan, out, args.workers, args.resume)
     rows = []
     for variant in VARIANTS:
         diffs = paired_differences(

@@ -8,7 +8,7 @@ mean outcomes with 95% intervals and its paired difference from the baseline.
 from __future__ import annotations
 
 import pandas as pd
-from _common import arguments, execute, output_dir, scenario, show
+from _common import arguments, execute, output_dir, planned, scenario, show
 
 from agentsim.analysis import outcome_table, paired_differences
 from agentsim.ensemble import plan_comparison
@@ -28,7 +28,9 @@ SHOWN = [
 def main() -> None:
     args = arguments(__doc__.splitlines()[0], runs=40)
     out = output_dir(args, "policy_mix")
-    plan = plan_comparison({name: scenario(name) for name in SCENARIOS}, args.runs, args.seed)
+    plan = planned(
+        lambda: plan_comparison({name: scenario(name) for name in SCENARIOS}, args.runs, args.seed)
+    )
     result = execute(plan, out, args.workers, args.resume)
     table = outcome_table(result.runs, by=["scenario"])
     diffs = pd.concat(

@@ -3,13 +3,15 @@
 Trusted fraction x restricted months x compliance delay, each grid point on the same seeds.
 Writes results/experiments/severity_sweep/ (runs.parquet, timeseries.parquet, manifest.json,
 table.csv) and prints the mean effect of each setting on the US shares, the US lead and the
-probability of a non-US overtake.
+probability of a non-US overtake, one row per grid point with its number of runs.
 """
 
 from __future__ import annotations
 
-from _common import arguments, execute, output_dir, scenario, show
+import pandas as pd
+from _common import arguments, execute, output_dir, planned, scenario, show
 
+from agentsim.analysis import design_groups
 from agentsim.ensemble import plan_sweep
 from agentsim.store import write_csv
 
@@ -31,11 +33,13 @@ OUTCOMES = [
 def main() -> None:
     args = arguments(__doc__.splitlines()[0], runs=12)
     out = output_dir(args, "severity_sweep")
-    plan = plan_sweep(scenario("trusted_release"), GRID, args.runs, args.seed)
+    plan = planned(lambda: plan_sweep(scenario("trusted_release"), GRID, args.runs, args.seed))
     result = execute(plan, out, args.workers, args.resume)
-    ok = result.runs[result.runs["error"].isna()]
-    table = ok.groupby(list(GRID))[OUTCOMES].mean().reset_index()
-    table = table.rename(columns={k: k.rsplit(".", 1)[-1] for k in GRID})
+    rows = []
+    for labels, point in design_groups(result.runs, by=list(GRID)):  # each run in one row
+        ok = point[point["error"].isna()]
+        rows.append({**labels, **ok[OUTCOMES].astype(float).mean().to_dict(), "n": len(ok)})
+    table = pd.DataFrame(rows).rename(columns={k: k.rsplit(".", 1)[-1] for k in GRID})
     table = table.rename(columns={"overtaken": "p_overtake"})
     write_csv(out / "table.csv", table)
     show(table, f"Trusted-release severity ({args.runs} seeds per cell): means")
