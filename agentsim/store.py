@@ -53,6 +53,7 @@ RUN_FILES = (
     "flows.csv",
     "config.yaml",
     "network.parquet",
+    "events.parquet",
 )
 #: Files of a batch folder.
 MANIFEST = "manifest.json"
@@ -217,6 +218,7 @@ def write_run(
         write_csv(staging / "flows.csv", result.flows, index=True)
         write_text(staging / "config.yaml", dump_config(result.config))
         write_parquet(staging / "network.parquet", result.network)
+        write_parquet(staging / "events.parquet", result.events)
         if extras is not None:
             extras(staging)
         if out.exists():
@@ -236,8 +238,9 @@ def read_run(path: Path) -> dict[str, Any]:
     """Read a stored run folder.
 
     Returns a dict with ``model`` (one row per month), ``labs`` (one row per lab and month),
-    ``network`` (aggregated ties) as data frames, ``summary`` (dict), ``flows`` (jurisdiction x
-    jurisdiction frame of researcher moves) and ``config`` (the resolved YAML text). Raises
+    ``network`` (aggregated ties) and ``events`` (one row per event) as data frames, ``summary``
+    (dict), ``flows`` (jurisdiction x jurisdiction frame of researcher moves) and ``config``
+    (the resolved YAML text). Raises
     :class:`ConfigError` when a file of :data:`RUN_FILES` is missing.
     """
     path = Path(path)
@@ -251,6 +254,7 @@ def read_run(path: Path) -> dict[str, Any]:
         "flows": pd.read_csv(path / "flows.csv", index_col=0),
         "config": (path / "config.yaml").read_text(encoding="utf-8"),
         "network": pd.read_parquet(path / "network.parquet"),
+        "events": pd.read_parquet(path / "events.parquet"),
     }
 
 
