@@ -120,11 +120,15 @@ def test_run_folder_round_trip_without_the_model(tmp_path: Path):
             columns=pd.Index(["US", "CN"], name="to"),
         ),
         network=pd.DataFrame({"source": ["a"], "target": ["b"], "kind": ["x"], "weight": [1.0]}),
+        events=pd.DataFrame(
+            {"step": [3], "kind": ["release"], "lab": ["L"], "jurisdiction": ["US"]}
+        ),
     )
     out = store.write_run(result, tmp_path / "run")
     assert sorted(p.name for p in out.iterdir()) == sorted(store.RUN_FILES)
     stored = store.read_run(out)
     pd.testing.assert_frame_equal(stored["model"], result.model_frame)
+    pd.testing.assert_frame_equal(stored["events"], result.events)
     assert stored["summary"] == result.summary
     assert stored["flows"].loc["CN", "US"] == 1
     assert load_config(out / "config.yaml") == result.config
