@@ -199,21 +199,22 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def _grid(expressions: list[str]) -> dict:
-    import yaml
+def _grid(expressions: list[str], assignments: list[str] | None = None) -> dict:
+    """The ``--grid`` expressions as key -> values; a key given twice, or also given to
+    ``--set``, is refused (one line, exit 2)."""
+    from agentsim.config import ConfigError
+    from agentsim.scenario_io import check_distinct, parse_assignment, parse_grid
 
-    grid: dict = {}
-    for expression in expressions:
-        key, sep, raw = expression.partition("=")
-        if not sep or not key.strip() or not raw.strip():
-            fail(f"--grid: expects KEY=V1,V2,... (got {expression!r})")
-        values = []
-        for item in raw.split(","):
-            try:
-                values.append(yaml.safe_load(item))
-            except yaml.YAMLError:
-                fail(f"{key.strip()}: grid value {item!r} is not valid YAML")
-        grid[key.strip()] = values
+    try:
+        grid = parse_grid(expressions)
+        given = [parse_assignment(e) for e in assignments or []]
+        check_distinct(
+            "--grid",
+            [*given, *((key, None) for key in grid)],
+            [*(assignments or []), *expressions],
+        )
+    except ConfigError as exc:
+        fail(str(exc))
     return grid
 
 
@@ -318,7 +319,7 @@ def sweep(
 
     cfg, _ = _batch_config(config, set_)
     try:
-        plan = plan_sweep(cfg, _grid(grid), runs, seed)
+        plan = plan_sweep(cfg, _grid(grid, set_), runs, seed)
     except ConfigError as exc:
         fail(str(exc))
     result = _run_batch(plan, out_dir, resume, workers, scheduler, cfg.get("name", "scenario"))

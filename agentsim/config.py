@@ -10,6 +10,10 @@ The policy levers (:data:`LEVERS`) are named here too, and :func:`parameter_spec
 parameter's type, default, bounds, unit and description from the schema, so the model's
 keywords and the app's controls come from one place.
 
+Numbers and switches are read strictly: a boolean is never a number, a number never a
+boolean, and text never either (``Field(strict=True)`` on every parameter); infinities and NaN
+are refused.
+
 Bad input raises :class:`ConfigError`, whose message is one line naming the key and the rule.
 """
 
@@ -43,13 +47,18 @@ def _p(default: Any, description: str, unit: str = "-", symbol: str | None = Non
     extra: dict[str, Any] = {"unit": unit}
     if symbol:
         extra["symbol"] = symbol
-    return Field(default, description=description, json_schema_extra=extra, **bounds)
+    return Field(default, description=description, json_schema_extra=extra, strict=True, **bounds)
 
 
 class Section(BaseModel):
-    """Base of every config section: unknown keys are errors, assignments are validated."""
+    """Base of every config section: unknown keys are errors, assignments are validated.
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    Parameters are strict (declared with ``strict=True``): a float parameter takes an int or
+    a float, an int parameter only an int, a switch only ``true``/``false``, text only text;
+    ``inf`` and ``nan`` are refused everywhere.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 # --------------------------------------------------------------------------- world
@@ -305,7 +314,7 @@ class CapitalConfig(Section):
     """Investors: capital, portfolio choice and network ties."""
 
     n_investors: int = _p(100, "Number of investors.", "agents", ge=1, le=100_000)
-    capital_billions: dict[JurisdictionCode, float] = Field(
+    capital_billions: dict[JurisdictionCode, Annotated[float, Field(strict=True)]] = Field(
         default_factory=lambda: {"US": 300.0, "CN": 40.0, "EU": 30.0, "GULF": 60.0, "ROW": 30.0},
         description="Capital under management by investor home at step 0.",
         json_schema_extra={"unit": "billion USD"},

@@ -6,6 +6,22 @@ override any key; command-line ``--set a.b=v`` expressions and keyword overrides
 :func:`agentsim.simulate` use the same dotted paths. Every failure raises
 :class:`~agentsim.config.ConfigError` with a one-line message naming the key and the rule.
 
+**How a file is read.** Files and ``--set``/``--grid`` values are read as YAML 1.2 (the core
+schema, through ``ruamel.yaml``'s safe loader): only ``true``/``false`` are booleans (``yes``,
+``no``, ``on`` and ``off`` are text), numbers are decimal whatever their leading zeros
+(``012`` is twelve; octal must be written ``0o12``), ``1e3`` is a number, and a key given twice
+in one mapping is an error naming the key and both lines. The schema then takes numbers and
+booleans strictly (see :class:`agentsim.config.Section`).
+
+**One merge rule.** A scenario file over the file it extends, ``--set`` and ``--grid`` values
+over the scenario, keyword overrides of :func:`agentsim.simulate` and the model's levers all
+combine by :func:`deep_merge`: a mapping merges into the mapping it lands on key by key, at
+every depth; any other value (number, text, list, null) replaces. Two explicit forms do the
+rest: :data:`REMOVE` (``!remove`` in YAML) deletes a key, such as a lab or a jurisdiction, and
+:class:`Replace` (``!replace`` in YAML) puts a mapping in place of the whole mapping it lands
+on (keys it leaves out fall back to the schema's defaults, or vanish from a mapping of labs,
+jurisdictions or values).
+
 The shipped scenarios (the repository's ``configs/`` folder) are package data of the package
 ``agentsim.scenarios``, so an installed agentsim finds them: :data:`DEFAULT_SCENARIO` is the
 calibrated baseline that ``load_config(None)`` returns, and :func:`scenario_path` turns a bare
@@ -15,14 +31,21 @@ name such as ``"baseline"`` into the shipped file.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import difflib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.constructor import ConstructorError, SafeConstructor
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from ruamel.yaml.scanner import Scanner
+from ruamel.yaml.tokens import TagToken
 
 from agentsim.config import Config, ConfigError
 
@@ -89,6 +112,15 @@ def _walk_schema(parts: list[str]) -> list[str]:
     return list(current.model_fields)
 
 
+def _shown(value: Any) -> str:
+    """A value as the reader wrote it: booleans and null in YAML spelling, the rest by repr."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return repr(value)
+
+
 def _rule_from_error(err: dict[str, Any]) -> str:
     kind = err["type"]
     ctx = err.get("ctx", {})
@@ -108,12 +140,52 @@ def _rule_from_error(err: dict[str, Any]) -> str:
         return f"must be {op} {bound} (got {got!r})"
     if kind == "string_pattern_mismatch":
         return f"must match {ctx.get('pattern')} (got {got!r})"
+    if kind in ("int_type", "int_from_float", "int_parsing"):
+        what = "an integer, not a boolean" if isinstance(got, bool) else "an integer"
+        return f"must be {what} (got {_shown(got)})"
+    if kind in ("float_type", "float_parsing"):
+        what = "a number, not a boolean" if isinstance(got, bool) else "a number"
+        return f"must be {what} (got {_shown(got)})"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"must be a boolean, true or false (got {_shown(got)})"
+    if kind == "finite_number":
+        return f"must be a finite number (got {_shown(got)})"
+    if kind == "string_type" and isinstance(got, dt.date):
+        return f"must be text; YAML reads {got.isoformat()} as a date (quote it)"
+    if kind == "string_type":
+        return f"must be text (got {_shown(got)})"
     msg = str(err["msg"]).replace("Input should be", "must be")
     return f"{msg} (got {got!r})" if got is not None and not isinstance(got, dict) else msg
 
 
+def _plain(value: Any, where: str) -> Any:
+    """``value`` with NumPy scalars made Python scalars (``numpy.bool_`` a bool, ``numpy.int64``
+    an int); a :data:`REMOVE` or :class:`Replace` left over (never merged) is an error."""
+    if isinstance(value, Mapping):
+        return {
+            key: _plain(item, f"{where}.{key}" if where else str(key))
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return type(value)(_plain(item, where) for item in value)
+    if value is REMOVE or isinstance(value, Replace):
+        form = "!remove" if value is REMOVE else "!replace"
+        raise ConfigError(where or "config", f"{form} only applies as the value of a key")
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+        return value.item()
+    return value
+
+
 def validate_config(data: Mapping[str, Any]) -> Config:
-    """Validate a nested mapping into a :class:`Config`, raising a one-line :class:`ConfigError`."""
+    """Validate a nested mapping into a :class:`Config`.
+
+    NumPy scalars count as the Python scalars they hold. Raises a one-line
+    :class:`ConfigError` naming the key and the rule: an unknown key (with a did-you-mean), a
+    value of the wrong type (a boolean is never a number, a number never a boolean, text never
+    either), a value out of bounds, a world that does not hold together, or a :data:`REMOVE`
+    or :class:`Replace` outside a merge.
+    """
+    data = _plain(data, "")
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
@@ -137,19 +209,260 @@ def validate_config(data: Mapping[str, Any]) -> Config:
         raise ConfigError(key, rule) from None
 
 
-def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge ``override`` into a copy of ``base``; nested mappings merge, the rest replaces."""
+# --------------------------------------------------------------------------- the merge rule
+
+
+class _Remove:
+    """The type of :data:`REMOVE` (one instance)."""
+
+    _instance: _Remove | None = None
+
+    def __new__(cls) -> _Remove:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "REMOVE"
+
+    def __reduce__(self) -> str:
+        return "REMOVE"  # pickles as this module's REMOVE: still the one instance
+
+
+#: As the value of a key in a merge (``!remove`` in YAML): delete that key, e.g. a lab
+#: (``{"labs.Meta": REMOVE}``), a jurisdiction, or a parameter (which then takes the schema's
+#: default). Removing a key that is not there is an error.
+REMOVE = _Remove()
+
+
+@dataclass(frozen=True)
+class Replace:
+    """A value that replaces what it lands on instead of merging into it (``!replace``).
+
+    ``Replace({"noise": 0.1})`` given for ``research`` sets ``research.noise`` and returns every
+    other research parameter to the schema's default; given for ``labs`` (or a lab, a
+    jurisdiction, ``capital.capital_billions``) it leaves exactly the entries it holds.
+    """
+
+    value: Any
+
+
+def _did_you_mean(key: str, known: Iterable[Any]) -> str:
+    guess = difflib.get_close_matches(key, [str(k) for k in known], n=1)
+    return f" (did you mean {guess[0]!r}?)" if guess else ""
+
+
+def _merged(old: Any, new: Any, where: str) -> Any:
+    if isinstance(new, Replace):
+        return _merged(None, new.value, where)
+    if isinstance(new, Mapping):
+        return deep_merge(old if isinstance(old, Mapping) else {}, new, where)
+    if isinstance(new, list | tuple):
+        return [_merged(None, item, where) for item in new]
+    if new is REMOVE:
+        raise ConfigError(where or "config", "!remove only applies as the value of a key")
+    return new
+
+
+def deep_merge(
+    base: Mapping[str, Any], override: Mapping[str, Any], where: str = ""
+) -> dict[str, Any]:
+    """Merge ``override`` into a copy of ``base`` by the one merge rule.
+
+    A mapping merges into the mapping it lands on, key by key, at every depth; any other
+    value replaces. :data:`REMOVE` deletes its key; :class:`Replace` puts its value in place
+    of what was there. Neither argument is changed, and the result holds neither marker.
+    ``where`` is the dotted path of ``base`` (for messages). Raises :class:`ConfigError` when
+    :data:`REMOVE` names a key that is not there (with a did-you-mean) or stands elsewhere
+    than as the value of a key.
+    """
     merged = dict(base)
     for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
+        path = f"{where}.{key}" if where else str(key)
+        if value is REMOVE:
+            if key not in merged:
+                hint = _did_you_mean(str(key), merged)
+                raise ConfigError(path, f"!remove: there is no such key to remove{hint}")
+            del merged[key]
         else:
-            merged[key] = value
+            merged[key] = _merged(merged.get(key), value, path)
     return merged
 
 
+def _holds_marker(value: Any) -> bool:
+    if value is REMOVE or isinstance(value, Replace):
+        return True
+    if isinstance(value, Mapping):
+        return any(_holds_marker(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds_marker(item) for item in value)
+    return False
+
+
+def _nested(key: str, value: Any) -> dict[str, Any]:
+    """``{"a": {"b": value}}`` for ``key="a.b"``, once the path is checked against the schema."""
+    parts = key.split(".")
+    _walk_schema(parts)
+    nested: Any = value
+    for part in reversed(parts):
+        nested = {part: nested}
+    return nested
+
+
+def _leaves(key: str, value: Any) -> list[str]:
+    """The dotted keys an override sets: a plain mapping sets its leaves, anything else
+    (a value, a :class:`Replace`, :data:`REMOVE`) the key itself."""
+    if isinstance(value, Mapping) and value:
+        return [leaf for k, v in value.items() for leaf in _leaves(f"{key}.{k}", v)]
+    return [key]
+
+
+def check_distinct(
+    option: str, items: Iterable[tuple[str, Any]], written: Iterable[str] | None = None
+) -> None:
+    """Refuse overrides that set one key twice, so that no result depends on their order.
+
+    ``items`` are (dotted key, value) pairs given to ``option`` (``--set``, ``--grid``...);
+    ``written`` says how each was written, for the message (default ``KEY=VALUE``). Two
+    overlap when they set the same key, or one sets a key inside what the other sets whole
+    (``research.noise=0.1`` and ``research=!replace {noise: 0.2}``). Raises
+    :class:`ConfigError` (key ``option``) naming the key and both expressions.
+    """
+    items = list(items)
+    shown = list(written) if written is not None else [f"{k}={v!r}" for k, v in items]
+    seen: dict[str, int] = {}
+    for i, (key, value) in enumerate(items):
+        leaves = _leaves(key, value)
+        for leaf in leaves:
+            for other, j in seen.items():
+                if leaf == other or leaf.startswith(f"{other}.") or other.startswith(f"{leaf}."):
+                    raise ConfigError(
+                        option,
+                        f"{min(leaf, other, key=len)} is given twice ({shown[j]} and "
+                        f"{shown[i]}); give it once",
+                    )
+        seen.update((leaf, i) for leaf in leaves)
+
+
+def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``data`` with dotted-path overrides merged in by the one merge rule.
+
+    ``{"research": {"noise": 0.1}}`` changes only ``research.noise``, as
+    ``{"research.noise": 0.1}`` does; :data:`REMOVE` and :class:`Replace` are the explicit
+    forms. Raises :class:`ConfigError` for a path outside the schema (with a did-you-mean),
+    two overrides of one key (see :func:`check_distinct`) and a :data:`REMOVE` of a key that
+    is not there.
+    """
+    check_distinct("overrides", overrides.items())
+    result = copy.deepcopy(dict(data))
+    for key, value in overrides.items():
+        result = deep_merge(result, _nested(key, value))
+    return result
+
+
+# --------------------------------------------------------------------------- reading YAML
+
+
+class _DuplicateKeyError(YAMLError):
+    def __init__(self, key: Any, line: int, first: int | None) -> None:
+        self.key, self.line, self.first = key, line, first
+        super().__init__(f"duplicate key {key!r}")
+
+
+class _Constructor(SafeConstructor):
+    """YAML 1.2 safe constructor that refuses duplicate keys and knows ``!remove``/``!replace``."""
+
+    def check_mapping_key(self, node: Any, key_node: Any, mapping: Any, key: Any, value: Any):
+        """Refuse a key already in the mapping, naming it and both lines."""
+        if key in mapping:
+            first = next(
+                (
+                    k.start_mark.line + 1
+                    for k, _ in node.value
+                    if k is not key_node and getattr(k, "value", None) == key_node.value
+                ),
+                None,
+            )
+            raise _DuplicateKeyError(key, key_node.start_mark.line + 1, first)
+        return True
+
+
+def _construct_remove(constructor: SafeConstructor, node: Any) -> _Remove:
+    if not isinstance(node, ScalarNode) or node.value.strip() not in ("", "~", "null"):
+        raise ConstructorError(None, None, "!remove takes no value", node.start_mark)
+    return REMOVE
+
+
+def _construct_replace(constructor: SafeConstructor, node: Any) -> Replace:
+    if isinstance(node, MappingNode):
+        return Replace(constructor.construct_mapping(node, deep=True))
+    if isinstance(node, SequenceNode):
+        return Replace(constructor.construct_sequence(node, deep=True))
+    raise ConstructorError(None, None, "!replace takes a mapping or a list", node.start_mark)
+
+
+_Constructor.add_constructor("!remove", _construct_remove)
+_Constructor.add_constructor("!replace", _construct_replace)
+
+
+class _Scanner(Scanner):
+    """The safe scanner, except that ``!remove`` and ``!replace`` end at a flow indicator, as
+    YAML 1.2 says a tag does (``{Meta: !remove, TII: !remove}`` reads as written)."""
+
+    def scan_tag(self) -> Any:
+        """A tag token; ``!remove``/``!replace`` before a blank or ``,[]{}`` read directly."""
+        for name in ("remove", "replace"):
+            size = len(name) + 1
+            if self.reader.prefix(size) == f"!{name}" and self.reader.peek(size) in _TAG_END:
+                start = self.reader.get_mark()
+                self.reader.forward(size)
+                return TagToken(("!", name), start, self.reader.get_mark())
+        return super().scan_tag()
+
+
+#: What may follow ``!remove``/``!replace``: flow indicators, blanks, line ends, the end.
+_TAG_END = frozenset(",[]{} \t\r\n\x00\ufeff\x85\u2028\u2029")
+
+
+def _loader() -> YAML:
+    yaml = YAML(typ="safe", pure=True)  # pure: the same YAML 1.2 reading with or without C
+    yaml.Constructor = _Constructor
+    yaml.Scanner = _Scanner
+    return yaml
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML text as agentsim reads every file and ``--set``/``--grid`` value.
+
+    YAML 1.2 core schema: ``true``/``false`` are the only booleans, integers are decimal
+    (``012`` is 12; ``0o12`` is octal), ``1e3`` is a float, ``2026-01-15`` a date;
+    ``!remove`` gives :data:`REMOVE` and ``!replace`` a :class:`Replace`. Raises
+    ``ruamel.yaml`` errors (``YAMLError``) for malformed text, a duplicate key or an unknown
+    tag.
+    """
+    return _loader().load(text)
+
+
+def _yaml_problem(exc: YAMLError) -> tuple[str, int | None, int | None]:
+    """The problem and its (1-based) line and column, from a YAML error."""
+    if isinstance(exc, _DuplicateKeyError):
+        first = f" (first at line {exc.first})" if exc.first else ""
+        return f"duplicate key {exc.key!r}{first}", exc.line, None
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or "not valid YAML"
+    if mark is None:
+        return problem, None, None
+    return problem, mark.line + 1, mark.column + 1
+
+
 def read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """Read a scenario file and the chain of files it ``extends:``, merged into one mapping."""
+    """Read a scenario file and the chain of files it ``extends:``, merged into one mapping.
+
+    The file merges into its parent by :func:`deep_merge`; the result holds no
+    :data:`REMOVE` or :class:`Replace`. Raises :class:`ConfigError` for a missing or
+    unreadable file, malformed YAML or a duplicate key (naming the line), a top level that is
+    not a mapping, a bad or cyclic ``extends:`` and a bad ``!remove``.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(str(path), "file not found")
@@ -157,12 +470,17 @@ def read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if resolved in _seen:
         raise ConfigError(str(path), "extends: forms a cycle")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        lines = max(len(path.read_text(encoding="utf-8", errors="replace").splitlines()), 1)
-        where = f" at line {min(mark.line + 1, lines)}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "not valid YAML"
+        text = path.read_text(encoding="utf-8")
+        data = load_yaml(text)
+    except YAMLError as exc:
+        problem, line, column = _yaml_problem(exc)
+        if line is not None:
+            line = min(line, max(len(text.splitlines()), 1))
+        where = (
+            "" if line is None else f" at line {line}" + (f", column {column}" if column else "")
+        )
+        if isinstance(exc, _DuplicateKeyError):
+            raise ConfigError(str(path), f"{problem}{where}") from None
         raise ConfigError(str(path), f"malformed YAML{where}: {problem}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), f"cannot be read ({exc.__class__.__name__})") from None
@@ -172,7 +490,7 @@ def read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise ConfigError(str(path), "must hold a mapping of keys to values at the top level")
     parent = data.pop("extends", None)
     if parent is None:
-        return data
+        return deep_merge({}, data)
     if not isinstance(parent, str):
         raise ConfigError("extends", f"must be a file path (got {parent!r})")
     target = path.parent / parent
@@ -185,38 +503,83 @@ def read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     return deep_merge(base, data)
 
 
+def parse_value(key: str, raw: str, option: str = "--set") -> Any:
+    """Read one ``--set`` value as YAML, as files are read (see :func:`load_yaml`).
+
+    Empty text is the empty string. Raises :class:`ConfigError` naming ``key`` when the text
+    is not valid YAML, repeats a key or holds an unknown tag.
+    """
+    if not raw.strip():
+        return ""
+    return _parse(key, raw, raw, option)
+
+
+def _parse(key: str, text: str, raw: str, option: str) -> Any:
+    try:
+        return load_yaml(text)
+    except YAMLError as exc:
+        problem, _, _ = _yaml_problem(exc)
+        raise ConfigError(key, f"{option} value {raw!r} is not valid YAML ({problem})") from None
+
+
 def parse_assignment(expression: str) -> tuple[str, Any]:
-    """Split ``a.b.c=value`` into the dotted key and the YAML-parsed value."""
+    """Split ``a.b.c=value`` into the dotted key and the YAML-parsed value.
+
+    Raises :class:`ConfigError` (key ``--set``) for an expression without ``=`` or with an
+    empty part in the key, and as :func:`parse_value` for the value.
+    """
     key, sep, raw = expression.partition("=")
     key = key.strip()
     if not sep or not key or any(not part for part in key.split(".")):
         raise ConfigError("--set", f"expects KEY=VALUE with a dotted key (got {expression!r})")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        raise ConfigError(key, f"value {raw!r} is not valid YAML") from None
-    return key, value
+    return key, parse_value(key, raw)
 
 
-def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
-    """Set ``data[a][b][c] = value`` for ``key='a.b.c'`` once the path is checked."""
-    parts = key.split(".")
-    _walk_schema(parts)
-    node = data
-    for depth, part in enumerate(parts[:-1]):
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise ConfigError(".".join(parts[: depth + 1]), "is a value, not a section")
-        node = child
-    node[parts[-1]] = value
+def parse_assignments(expressions: Iterable[str]) -> dict[str, Any]:
+    """``--set`` expressions as dotted key -> value, in order.
+
+    Raises :class:`ConfigError` as :func:`parse_assignment`, and when two expressions set one
+    key (see :func:`check_distinct`).
+    """
+    expressions = list(expressions)
+    pairs = [parse_assignment(expression) for expression in expressions]
+    check_distinct("--set", pairs, expressions)
+    return dict(pairs)
 
 
-def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Return a copy of ``data`` with dotted-path overrides applied."""
-    result = copy.deepcopy(data)
-    for key, value in overrides.items():
-        set_dotted(result, key, value)
-    return result
+def parse_grid(expressions: Iterable[str]) -> dict[str, list[Any]]:
+    """``--grid KEY=V1,V2,...`` expressions as dotted key -> list of values.
+
+    The values are read as one YAML flow list, ``[V1, V2, ...]``, so a value may itself be a
+    list or a mapping (``research={noise: 0.1},{noise: 0.2}``) and numbers read as in files.
+    Raises :class:`ConfigError` for an expression without a key or values, values that are
+    not valid YAML, a key outside the schema, a key given twice (or inside another's value,
+    see :func:`check_distinct`), and :data:`REMOVE` or :class:`Replace` as a grid value
+    (a grid point must be a plain value; use ``--set`` for those).
+    """
+    grid: dict[str, list[Any]] = {}
+    items: list[tuple[str, Any]] = []
+    written: list[str] = []
+    for expression in expressions:
+        key, sep, raw = expression.partition("=")
+        key = key.strip()
+        if not sep or not key or not raw.strip() or any(not p for p in key.split(".")):
+            raise ConfigError("--grid", f"expects KEY=V1,V2,... (got {expression!r})")
+        _walk_schema(key.split("."))
+        values = _parse(key, f"[{raw}\n]", raw, "--grid")  # the values as one flow list
+        if any(_holds_marker(value) for value in values):
+            raise ConfigError(key, "!remove and !replace are not --grid values; use --set")
+        grid[key] = values
+        # what the key sets across all its values: the leaves of mapping values, else itself
+        covered: Any = None
+        if all(isinstance(value, Mapping) for value in values):
+            covered = {}
+            for value in values:
+                covered = deep_merge(covered, value, key)
+        items.append((key, covered))
+        written.append(expression)
+    check_distinct("--grid", items, written)
+    return grid
 
 
 def load_config(
@@ -228,18 +591,18 @@ def load_config(
 
     ``path`` is a scenario file, the name of a shipped scenario (see :func:`scenario_path`) or
     None for the calibrated baseline (:data:`DEFAULT_SCENARIO`). ``overrides`` maps dotted keys
-    to values; ``assignments`` are ``KEY=VALUE`` strings as given to ``--set``. Raises
-    :class:`ConfigError` on any bad input.
+    to values; ``assignments`` are ``KEY=VALUE`` strings as given to ``--set``, applied after
+    ``overrides`` (an assignment wins over an override of the same key). Both merge by the one
+    merge rule (:func:`deep_merge`). Raises :class:`ConfigError` on any bad input, including
+    one key given twice among the overrides or among the assignments.
     """
     source = scenario_path(path) if path is not None else DEFAULT_SCENARIO
     data = read_yaml(source)
     if "name" not in data:
         data["name"] = source.stem
-    merged = dict(overrides or {})
-    for expression in assignments:
-        key, value = parse_assignment(expression)
-        merged[key] = value
-    data = apply_overrides(data, merged)
+    assigned = parse_assignments(assignments)
+    data = apply_overrides(data, dict(overrides or {}))
+    data = apply_overrides(data, assigned)
     return validate_config(data)
 
 
@@ -249,5 +612,21 @@ def config_to_dict(config: Config) -> dict[str, Any]:
 
 
 def dump_config(config: Config) -> str:
-    """The resolved config as YAML text."""
-    return yaml.safe_dump(config_to_dict(config), sort_keys=False, allow_unicode=True)
+    """The resolved config as YAML text that reads back as the same config.
+
+    Text that a YAML 1.1 reader or agentsim's YAML 1.2 reader would take for anything but
+    text (``no``, ``1e3``, ``0o17``) is quoted, so the file reads the same everywhere.
+    """
+    import yaml
+
+    resolver = _loader().resolver
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        plain = resolver.resolve(ScalarNode, value, (True, False)) == "tag:yaml.org,2002:str"
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, None if plain else "'")
+
+    Dumper.add_representer(str, text)
+    return yaml.dump(config_to_dict(config), Dumper=Dumper, sort_keys=False, allow_unicode=True)

@@ -397,3 +397,59 @@ def test_importing_the_package_is_lazy():
     first, second = proc.stdout.splitlines()
     assert first == ""
     assert second == "run simulate Config"  # agentsim.run is the function, not the submodule
+
+
+# --------------------------------------------------------------------------- exact reading
+
+
+@pytest.mark.parametrize(
+    ("sets", "fragments"),
+    [
+        (["research.noise=0.1", "research.noise=0.2"], ["--set", "research.noise is given twice"]),
+        (["research={noise: 0.1}", "research.noise=0.2"], ["--set", "given twice"]),
+        (["simulation.steps=yes"], ["simulation.steps", "must be an integer", "'yes'"]),
+        (
+            ["policy.export_controls.capacity_cap_h100e=no"],
+            ["policy.export_controls.capacity_cap_h100e", "must be a number", "'no'"],
+        ),
+        (["labs.Metaa=!remove"], ["labs.Metaa", "no such key", "did you mean 'Meta'"]),
+    ],
+    ids=["set-twice", "set-overlap", "yes", "no", "remove-missing"],
+)
+def test_inexact_input_is_one_line_exit_2_and_writes_nothing(sets, fragments, tmp_path: Path):
+    args: list[str | Path] = [BASELINE]
+    for expression in sets:
+        args += ["--set", expression]
+    assert_usage_error(cli("validate", *args), *fragments)
+    out = tmp_path / "run"
+    assert_usage_error(cli("run", *args, *FAST, "--out", out), *fragments)
+    assert not out.exists()
+
+
+def test_zero_padded_set_value_is_decimal():
+    proc = cli("validate", BASELINE, "--set", "simulation.steps=036")
+    assert proc.returncode == 0, proc.stderr
+    assert yaml.safe_load(proc.stdout)["simulation"]["steps"] == 36
+
+
+def test_set_of_a_section_merges_and_replace_replaces():
+    merged = cli("validate", BASELINE, "--set", "research={noise: 0.1}")
+    assert merged.returncode == 0, merged.stderr
+    research = yaml.safe_load(merged.stdout)["research"]
+    assert research["noise"] == 0.1
+    assert research["base_rate_ooms_per_month"] == 0.035  # calibrated, not the code default
+    replaced = cli("validate", BASELINE, "--set", "research=!replace {noise: 0.1}")
+    assert yaml.safe_load(replaced.stdout)["research"]["base_rate_ooms_per_month"] == 0.04
+
+
+def test_sweep_refuses_a_key_given_twice(tmp_path: Path):
+    small = ["--runs", "1", "--workers", "1", "--set", "talent.n_researchers=100"]
+    for grids, sets in (
+        (["research.noise=0.1,0.2", "research.noise=0.3"], []),
+        (["research.noise=0.1,0.2"], ["--set", "research.noise=0.3"]),
+    ):
+        args = [a for g in grids for a in ("--grid", g)]
+        out = tmp_path / "sweep"
+        proc = cli("sweep", BASELINE, *args, *small, *sets, "--out", out)
+        assert_usage_error(proc, "--grid", "research.noise is given twice")
+        assert not out.exists()

@@ -13,7 +13,9 @@ import yaml
 from agentsim.config import LEVERS, Config, ConfigError, parameter_spec
 from agentsim.scenario_io import (
     DEFAULT_SCENARIO,
+    REMOVE,
     SCENARIO_DIR,
+    Replace,
     config_to_dict,
     dump_config,
     load_config,
@@ -225,8 +227,12 @@ def test_dotted_key_into_a_mapping_of_values(baseline: Config):
 
 
 def test_whole_mapping_of_values_can_be_replaced():
-    cfg = load_config(BASELINE, assignments=["capital.capital_billions={US: 100, CN: 10}"])
+    cfg = load_config(BASELINE, assignments=["capital.capital_billions=!replace {US: 100, CN: 10}"])
     assert cfg.capital.capital_billions == {"US": 100.0, "CN": 10.0}
+    same = load_config(
+        BASELINE, overrides={"capital.capital_billions": Replace({"US": 100, "CN": 10})}
+    )
+    assert same == cfg
 
 
 def test_file_name_is_the_default_scenario_name(tmp_path: Path):
@@ -629,3 +635,411 @@ def test_parameter_spec_is_frozen():
     spec = parameter_spec("flywheel.strength")
     with pytest.raises(dataclasses.FrozenInstanceError):
         spec.default = 1.0  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------- reading scalars
+# Files, extends chains, --set values and Python overrides are read as YAML 1.2 and validated
+# strictly: a scalar means what a reader of the file thinks, or it is refused.
+
+SHIPPED_BEFORE = ROOT / "tests" / "golden" / "shipped_configs.json"
+
+
+@pytest.mark.parametrize("name", [p.stem for p in CONFIGS])
+def test_shipped_scenarios_resolve_exactly_as_before(name: str):
+    """The YAML 1.2 reader and strict numbers change no shipped scenario, value or type."""
+    import json
+
+    before = json.loads(SHIPPED_BEFORE.read_text(encoding="utf-8"))[name]
+    now = config_to_dict(load_config(name))
+    assert json.dumps(now, sort_keys=True) == json.dumps(before, sort_keys=True)
+
+
+def child(tmp_path: Path, body: str, parent: Path = BASELINE) -> Path:
+    return write(tmp_path / "child.yaml", f"extends: {parent}\n{body}")
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        (
+            "policy:\n  export_controls: {enabled: true, capacity_cap_h100e: no}\n",
+            "policy.export_controls.capacity_cap_h100e",
+        ),
+        (
+            "policy:\n  trusted_release: {restricted_months: no}\n",
+            "policy.trusted_release.restricted_months",
+        ),
+        ("simulation: {steps: yes}\n", "simulation.steps"),
+        ("research: {noise: off}\n", "research.noise"),
+        ("policy:\n  trusted_release: {enabled: yes}\n", "policy.trusted_release.enabled"),
+        ("policy:\n  channels: {flywheel: off}\n", "policy.channels.flywheel"),
+        ("labs:\n  OpenAI: {open_weights: on}\n", "labs.OpenAI.open_weights"),
+    ],
+)
+def test_yes_no_on_off_are_text_and_never_a_number_or_a_switch(tmp_path: Path, body, key):
+    err = config_error(child(tmp_path, body))
+    assert str(err).startswith(f"{key}: must be ")
+    assert "(got '" in str(err)  # read as text, so refused where a number or a switch goes
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("policy.export_controls.capacity_cap_h100e", "no"),
+        ("policy.trusted_release.restricted_months", "no"),
+        ("simulation.steps", "yes"),
+        ("policy.trusted_release.enabled", "on"),
+    ],
+)
+def test_yes_no_in_set_is_refused(key: str, value: str):
+    err = config_error(BASELINE, assignments=[f"{key}={value}"])
+    assert str(err).startswith(f"{key}: must be ")
+    assert f"(got {value!r})" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("research.noise", True, "a number, not a boolean (got true)"),
+        ("simulation.steps", True, "an integer, not a boolean (got true)"),
+        ("policy.export_controls.capacity_cap_h100e", False, "a number, not a boolean"),
+        ("capital.capital_billions.US", True, "a number, not a boolean"),
+        ("policy.trusted_release.enabled", 1, "a boolean, true or false (got 1)"),
+        ("policy.trusted_release.enabled", "true", "a boolean"),
+        ("research.noise", "0.1", "a number (got '0.1')"),
+        ("simulation.steps", 12.0, "an integer (got 12.0)"),
+        ("name", 2026, "text (got 2026)"),
+    ],
+)
+def test_booleans_numbers_and_text_never_stand_in_for_each_other(key: str, value, words: str):
+    err = config_error(BASELINE, overrides={key: value})
+    assert str(err) == f"{key}: must be {words}" or str(err).startswith(f"{key}: must be {words}")
+
+
+def test_a_float_parameter_takes_an_int():
+    cfg = load_config(BASELINE, overrides={"research.noise": 1, "labs.OpenAI.cash_billions": 7})
+    assert cfg.research.noise == 1.0 and isinstance(cfg.research.noise, float)
+    assert isinstance(cfg.labs["OpenAI"].cash_billions, float)
+
+
+def test_levers_are_read_strictly():
+    from agentsim.model import AIRaceModel
+
+    small = load_config(assignments=["talent.n_researchers=200"])
+    with pytest.raises(
+        ConfigError, match=r"^policy.trusted_release.trusted_fraction: must be a number, not"
+    ):
+        AIRaceModel(small, trusted_fraction=True)
+    with pytest.raises(ConfigError, match=r"^policy.trusted_release.enabled: must be a boolean"):
+        AIRaceModel(small, trusted_release=1)
+
+
+def test_numpy_scalars_count_as_the_python_scalars_they_hold():
+    np = pytest.importorskip("numpy")
+    cfg = load_config(
+        BASELINE,
+        overrides={
+            "talent.n_researchers": np.int64(300),
+            "research.noise": np.float64(0.2),
+            "policy.trusted_release.enabled": np.bool_(True),
+        },
+    )
+    assert cfg.talent.n_researchers == 300 and type(cfg.talent.n_researchers) is int
+    assert cfg.policy.trusted_release.enabled is True
+    err = config_error(BASELINE, overrides={"research.noise": np.bool_(True)})
+    assert str(err).startswith("research.noise: must be a number, not a boolean")
+
+
+@pytest.mark.parametrize(
+    ("written", "value"), [("036", 36), ("012", 12), ("08", 8), ("0012", 12), ("0o12", 10)]
+)
+def test_zero_padded_numbers_are_decimal(tmp_path: Path, written: str, value: int):
+    cfg = load_config(BASELINE, assignments=[f"simulation.steps={written}"])
+    assert cfg.simulation.steps == value
+    in_file = child(tmp_path, f"policy:\n  trusted_release: {{restricted_months: {written}}}\n")
+    assert load_config(in_file).policy.trusted_release.restricted_months == value
+
+
+def test_zero_padded_grid_values_are_decimal():
+    from agentsim.scenario_io import parse_grid
+
+    grid = parse_grid(["simulation.steps=036,012,08", "research.noise=0.10,1e-1"])
+    assert grid == {"simulation.steps": [36, 12, 8], "research.noise": [0.1, 0.1]}
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan", ".NaN"])
+def test_infinity_and_nan_are_refused(value: str):
+    for key in ("research.reference_human_capital", "capital.revenue_growth_weight"):
+        err = config_error(BASELINE, assignments=[f"{key}={value}"])
+        assert str(err).startswith(f"{key}: must be ")
+
+
+def test_jurisdiction_no_is_norway_not_false():
+    cfg = load_config(
+        BASELINE,
+        assignments=[
+            "jurisdictions.NO={researcher_share: 0}",
+            "labs.Aker={jurisdiction: NO, talent_weight: 0}",
+            "capital.capital_billions.NO=5",
+        ],
+    )
+    assert "NO" in cfg.jurisdictions and cfg.labs["Aker"].jurisdiction == "NO"
+    assert cfg.capital.capital_billions["NO"] == 5
+
+
+def test_dates_are_refused_where_a_month_goes(tmp_path: Path):
+    err = config_error(child(tmp_path, "simulation: {start: 2026-01-15}\n"))
+    assert str(err) == "simulation.start: must be text; YAML reads 2026-01-15 as a date (quote it)"
+    assert load_config(child(tmp_path, "simulation: {start: 2027-03}\n")).simulation.start == (
+        "2027-03"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "line", "first"),
+    [
+        (
+            "policy:\n  trusted_release: {enabled: true}\nname: x\npolicy:\n  adaptive: {}\n",
+            "policy",
+            4,
+            1,
+        ),
+        ("research:\n  noise: 0.1\n  leak_probability: 0.2\n  noise: 0.3\n", "noise", 4, 2),
+        ("labs:\n  OpenAI: {cash_billions: 1}\n  OpenAI: {cash_billions: 2}\n", "OpenAI", 3, 2),
+        ("labs:\n  Meta: {cash_billions: 1, cash_billions: 2}\n", "cash_billions", 2, 2),
+    ],
+)
+def test_duplicate_keys_are_refused_naming_key_and_line(tmp_path: Path, body, key, line, first):
+    path = write(tmp_path / "dup.yaml", body)
+    err = config_error(path)
+    assert str(err) == f"{path}: duplicate key {key!r} (first at line {first}) at line {line}"
+    # in a parent of an extends chain too
+    err = config_error(child(tmp_path, "name: c\n", parent=path))
+    assert "duplicate key" in str(err) and str(path) in str(err)
+
+
+def test_duplicate_keys_in_a_set_value_are_refused():
+    err = config_error(BASELINE, assignments=["research={noise: 0.1, noise: 0.2}"])
+    assert str(err).startswith("research: --set value ")
+    assert "duplicate key 'noise'" in str(err)
+
+
+@pytest.mark.parametrize(
+    "assignments",
+    [
+        ["research.noise=0.1", "research.noise=0.2"],
+        ["research.noise=0.1", "research.noise=0.1"],
+        ["research={noise: 0.1}", "research.noise=0.2"],
+        ["research=!replace {leak_probability: 0.1}", "research.noise=0.2"],
+        ["labs.Meta=!remove", "labs.Meta.cash_billions=3"],
+    ],
+)
+def test_a_key_set_twice_is_refused(assignments: list[str]):
+    err = config_error(BASELINE, assignments=assignments)
+    assert str(err).startswith("--set: ")
+    assert "given twice" in str(err)
+    assert all(a in str(err) for a in assignments)
+
+
+def test_distinct_keys_of_one_mapping_may_be_set_separately():
+    cfg = load_config(BASELINE, assignments=["labs.X={jurisdiction: EU}", "labs.X.cash_billions=3"])
+    assert cfg.labs["X"].jurisdiction == "EU" and cfg.labs["X"].cash_billions == 3
+
+
+def test_a_grid_key_given_twice_is_refused():
+    from agentsim.scenario_io import parse_grid
+
+    for expressions in (
+        ["research.noise=0.1,0.2", "research.noise=0.3"],
+        ["research={noise: 0.1},{leak_probability: 0.1}", "research.noise=0.2"],
+    ):
+        with pytest.raises(ConfigError) as info:
+            parse_grid(expressions)
+        assert str(info.value).startswith("--grid: research.noise is given twice")
+
+
+@pytest.mark.parametrize(
+    "name", ["no", "yes", "1e3", "0o17", "012", "2026-01-05", "null", "true", "~", "1_000"]
+)
+def test_dump_config_quotes_text_that_looks_like_something_else(tmp_path: Path, name: str):
+    cfg = load_config(
+        BASELINE,
+        overrides={"name": name, "labs.OpenAI": REMOVE, f"labs.{name}": {"jurisdiction": "US"}},
+    )
+    text = dump_config(cfg)
+    assert load_config(write(tmp_path / "d.yaml", text)) == cfg
+    assert yaml.safe_load(text)["name"] == name  # a YAML 1.1 reader reads it the same
+
+
+# --------------------------------------------------------------------------- one merge rule
+
+
+@pytest.fixture(scope="module")
+def calibrated() -> Config:
+    return load_config(BASELINE)
+
+
+def test_set_of_a_section_merges_into_it(calibrated: Config):
+    """--set 'research={noise: 0.1}' changes the noise and keeps the calibrated rest."""
+    cfg = load_config(BASELINE, assignments=["research={noise: 0.1}"])
+    assert cfg.research.noise == 0.1
+    assert cfg.research.base_rate_ooms_per_month == calibrated.research.base_rate_ooms_per_month
+    assert cfg.research.talent_elasticity == calibrated.research.talent_elasticity
+    assert cfg.model_copy(update={"research": calibrated.research}) == calibrated
+    assert cfg == load_config(BASELINE, assignments=["research.noise=0.1"])
+
+
+def test_set_of_a_lab_merges_into_it(calibrated: Config):
+    cfg = load_config(BASELINE, assignments=["labs.OpenAI={cash_billions: 10}"])
+    lab = cfg.labs["OpenAI"]
+    assert lab.cash_billions == 10
+    assert lab.capacity_h100e == calibrated.labs["OpenAI"].capacity_h100e
+    assert lab.funding_to_date_billions == calibrated.labs["OpenAI"].funding_to_date_billions
+    assert list(cfg.labs) == list(calibrated.labs)
+
+
+def test_python_overrides_merge_as_set_does(calibrated: Config):
+    merged = load_config(
+        BASELINE, overrides={"research": {"noise": 0.1}, "labs": {"OpenAI": {"cash_billions": 10}}}
+    )
+    assert merged == load_config(
+        BASELINE, assignments=["research={noise: 0.1}", "labs.OpenAI={cash_billions: 10}"]
+    )
+    assert merged.research.talent_elasticity == calibrated.research.talent_elasticity
+
+
+def test_grid_and_simulate_values_merge(calibrated: Config):
+    """plan_sweep and simulate apply their values with apply_overrides: the same rule."""
+    from agentsim.scenario_io import apply_overrides
+
+    data = config_to_dict(calibrated)
+    point = validate_config(apply_overrides(data, {"research": {"noise": 0.1}}))
+    assert point.research.noise == 0.1
+    assert point.research.generation_gap_ooms == calibrated.research.generation_gap_ooms
+    assert data == config_to_dict(calibrated)  # the base is not changed
+
+
+def test_a_file_a_set_and_an_override_give_one_config(tmp_path: Path):
+    in_file = load_config(
+        child(tmp_path, "research: {noise: 0.1}\nlabs: {Meta: {cash_billions: 3}}\n")
+    )
+    by_set = load_config(
+        BASELINE, assignments=["research={noise: 0.1}", "labs={Meta: {cash_billions: 3}}"]
+    )
+    by_override = load_config(
+        BASELINE, overrides={"research": {"noise": 0.1}, "labs.Meta.cash_billions": 3}
+    )
+    assert in_file.model_copy(update={"name": "baseline"}) == by_set == by_override
+
+
+def test_remove_a_lab_in_a_file_a_set_and_python(tmp_path: Path, calibrated: Config):
+    in_file = load_config(child(tmp_path, "labs:\n  Meta: !remove\n"))
+    by_set = load_config(BASELINE, assignments=["labs.Meta=!remove"])
+    by_python = load_config(BASELINE, overrides={"labs.Meta": REMOVE})
+    assert "Meta" not in by_set.labs
+    assert list(by_set.labs) == [name for name in calibrated.labs if name != "Meta"]
+    assert in_file.model_copy(update={"name": "baseline"}) == by_set == by_python
+
+
+def test_remove_a_jurisdiction(calibrated: Config):
+    assignments = [
+        "jurisdictions.GULF=!remove",
+        "labs.TII=!remove",
+        "capital.capital_billions.GULF=!remove",
+        "jurisdictions.ROW.researcher_share=0.10",
+    ]
+    cfg = load_config(BASELINE, assignments=assignments)
+    assert set(cfg.jurisdictions) == set(calibrated.jurisdictions) - {"GULF"}
+    assert "GULF" not in cfg.capital.capital_billions
+
+
+def test_remove_a_parameter_returns_it_to_the_schema_default():
+    cfg = load_config(BASELINE, assignments=["research.noise=!remove"])
+    assert cfg.research.noise == Config().research.noise
+
+
+def test_remove_what_is_not_there_is_refused():
+    err = config_error(BASELINE, assignments=["labs.Metaa=!remove"])
+    assert str(err) == "labs.Metaa: !remove: there is no such key to remove (did you mean 'Meta'?)"
+    err = config_error(BASELINE, overrides={"jurisdictions": {"XX": REMOVE}})
+    assert str(err).startswith("jurisdictions.XX: !remove: there is no such key")
+
+
+def test_replace_a_section_in_a_file_a_set_and_python(tmp_path: Path):
+    in_file = load_config(child(tmp_path, "research: !replace\n  noise: 0.1\n"))
+    by_set = load_config(BASELINE, assignments=["research=!replace {noise: 0.1}"])
+    by_python = load_config(BASELINE, overrides={"research": Replace({"noise": 0.1})})
+    expected = Config().research.model_copy(update={"noise": 0.1})
+    assert by_set.research == expected  # the rest are the schema's defaults
+    assert in_file.research == by_set.research == by_python.research
+
+
+def test_replace_the_labs(calibrated: Config):
+    cfg = load_config(
+        BASELINE,
+        assignments=[
+            "labs=!replace {A: {jurisdiction: US}, B: {jurisdiction: CN}}",
+            "jurisdictions.EU.researcher_share=0",
+            "jurisdictions.GULF.researcher_share=0",
+            "jurisdictions.ROW.researcher_share=0",
+            "jurisdictions.CN.researcher_share=0.5",
+        ],
+    )
+    assert list(cfg.labs) == ["A", "B"]
+
+
+def test_markers_only_as_the_value_of_a_key():
+    err = config_error(BASELINE, assignments=["policy.trusted_release.jurisdictions=[US, !remove]"])
+    assert "!remove only applies as the value of a key" in str(err)
+    with pytest.raises(ConfigError, match="only applies as the value of a key"):
+        validate_config({"research": REMOVE})
+    err = config_error(BASELINE, assignments=["labs.Meta=!remove 3"])
+    assert "!remove takes no value" in str(err)
+
+
+def test_remove_and_replace_are_not_grid_values():
+    from agentsim.scenario_io import parse_grid
+
+    with pytest.raises(ConfigError, match="not --grid values"):
+        parse_grid(["labs.Meta=!remove"])
+
+
+def test_remove_survives_pickling():
+    import pickle
+
+    assert pickle.loads(pickle.dumps(REMOVE)) is REMOVE
+    assert pickle.loads(pickle.dumps(Replace({"a": 1}))) == Replace({"a": 1})
+
+
+def test_remove_and_replace_in_flow_style(tmp_path: Path):
+    cfg = load_config(child(tmp_path, "labs: {Meta: !remove, xAI: !remove}\n"))
+    assert not {"Meta", "xAI"} & set(cfg.labs)
+    cfg = load_config(BASELINE, assignments=["capital={capital_billions: !replace {US: 1, CN: 1}}"])
+    assert cfg.capital.capital_billions == {"US": 1.0, "CN": 1.0}
+
+
+def test_the_user_guide_examples_mean_what_it_says(tmp_path: Path):
+    """Every YAML example and --set line of docs/user_guide.md reads and validates."""
+    import itertools
+    import re
+    import shlex
+
+    guide = (ROOT / "docs" / "user_guide.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```(\w*)\n(.*?)```", guide, flags=re.S)
+    examples = [body for lang, body in blocks if lang == "yaml"]
+    assert len(examples) >= 4
+    for i, body in enumerate(examples):
+        text = body if "extends:" in body else f"extends: baseline\n{body}"
+        assert load_config(write(tmp_path / f"example{i}.yaml", text))
+    sets = [
+        line
+        for lang, body in blocks
+        if not lang
+        for line in body.splitlines()
+        if line.startswith("--set ")
+    ]
+    assert len(sets) >= 3
+    for line in sets:
+        words = shlex.split(line.split("#")[0])
+        assignments = [w for flag, w in itertools.pairwise(words) if flag == "--set"]
+        assert load_config(BASELINE, assignments=assignments), line
