@@ -58,14 +58,31 @@ def fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
-def _load(config: Path, assignments: list[str] | None):
-    from agentsim.config import ConfigError
-    from agentsim.scenario_io import load_config
+def _load(config: Path, assignments: list[str] | None, steps: int | None = None):
+    """The validated config, or a one-line error and exit 2.
 
+    ``steps`` (``--steps``) is validated with the config, as ``simulation.steps``; giving it
+    together with ``--set simulation.steps`` is refused once both are otherwise valid.
+    """
+    from agentsim.config import ConfigError
+    from agentsim.scenario_io import check_distinct, load_config, parse_assignment
+
+    assignments = assignments or []
+    overrides = {} if steps is None else {"simulation.steps": steps}
     try:
-        return load_config(config, assignments=assignments or [])
+        cfg = load_config(config, overrides=overrides, assignments=assignments)
+        if steps is not None:
+            given = [parse_assignment(e) for e in assignments]
+            check_distinct(
+                "--steps",
+                [("simulation.steps", steps), *given],
+                [f"--steps {steps}", *assignments],
+            )
     except ConfigError as exc:
+        if steps is not None and exc.key == "simulation.steps" and f"(got {steps})" in exc.rule:
+            fail(f"--steps: {exc.rule}")
         fail(str(exc))
+    return cfg
 
 
 @app.command()
@@ -74,7 +91,7 @@ def run(
     seed: Annotated[int, typer.Option(min=0, help="Root seed.")] = 0,
     steps: Annotated[
         int | None,
-        typer.Option(min=1, help="Months to run (default: the config's simulation.steps)."),
+        typer.Option(help="Months to run (default: the config's simulation.steps)."),
     ] = None,
     set_: SetOption = None,
     out_dir: Annotated[
@@ -90,7 +107,7 @@ def run(
     from agentsim.run import run as run_model
     from agentsim.store import check_run_dir, default_run_dir, write_run
 
-    cfg = _load(config, set_)
+    cfg = _load(config, set_, steps)
     target = out_dir if out_dir is not None else default_run_dir(cfg.name, seed)
     try:
         check_run_dir(target, overwrite)
@@ -98,17 +115,26 @@ def run(
         fail(str(exc))
     try:
         with console(stderr=True).status(f"running {cfg.name} (seed {seed})", spinner="dots"):
-            result = run_model(cfg, seed=seed, steps=steps, audit=True)
+            result = run_model(cfg, seed=seed, audit=True)
     except AuditError as exc:
         console(stderr=True).print(f"error: accounting check failed: {exc}", markup=False)
         raise typer.Exit(code=1) from None
     written = write_run(result, target, overwrite=overwrite)
+    drawn = None
     if figures:
         from agentsim.figures import save_run_figures
 
-        save_run_figures(written)
+        try:
+            save_run_figures(written)
+        except Exception as exc:  # the results are written; say why the figures are not
+            drawn = f"{exc.__class__.__name__}: {exc}".splitlines()[0]
     _print_summary(result.summary, cfg.name)
     say(f"results written to {written}")
+    if drawn is not None:
+        console(stderr=True).print(
+            f"error: the figures could not be drawn ({drawn})", markup=False, soft_wrap=True
+        )
+        raise typer.Exit(code=1)
 
 
 def _print_summary(summary: dict, name: str) -> None:
@@ -390,20 +416,52 @@ def plot(
 
     if not results.is_dir():
         fail(f"{results}: folder not found")
+    batch = is_batch_dir(results)
+    if not batch and not is_run_dir(results):
+        fail(f"{results}: holds neither a run (summary.json) nor a batch (manifest.json)")
     try:
-        if is_batch_dir(results):
+        if batch:
             paths = save_batch_figures(results, out_dir)
-        elif is_run_dir(results):
-            paths = save_run_figures(results, out_dir)
         else:
-            fail(f"{results}: holds neither a run (summary.json) nor a batch (manifest.json)")
+            paths = save_run_figures(results, out_dir)
     except ConfigError as exc:
         fail(str(exc))
-    except (OSError, ValueError, KeyError) as exc:
-        fail(f"{results}: cannot read stored results ({exc.__class__.__name__}: {exc})")
+    except Exception as exc:  # find out which step failed, and say so in one line
+        fail(_plot_failure(results, batch, exc))
     for path in paths:
         if path.suffix == ".png":
             say(str(path))
+
+
+def _plot_failure(results: Path, batch: bool, exc: Exception) -> str:
+    """Why drawing the figures of ``results`` failed, in one line: results that cannot be
+    read, a stored config that validation now refuses (such as dates the figures cannot
+    show), or the drawing itself."""
+    from agentsim.config import ConfigError
+    from agentsim.scenario_io import load_config, validate_config
+    from agentsim.store import read_batch, read_run
+
+    def first_line(err: BaseException) -> str:
+        return f"{err.__class__.__name__}: {err}".splitlines()[0]
+
+    try:
+        stored = read_batch(results) if batch else read_run(results)
+    except Exception as err:
+        return f"{results}: cannot read stored results ({first_line(err)})"
+    try:
+        if batch:
+            for config in stored.manifest.get("configs", {}).values():
+                validate_config(config)
+        else:
+            load_config(results / "config.yaml")
+    except ConfigError as err:
+        return (
+            f"{results}: the stored config is not valid ({err}); drawing its figures failed "
+            f"({first_line(exc)})"
+        )
+    return (
+        f"{results}: the results were read, but the figures could not be drawn ({first_line(exc)})"
+    )
 
 
 @app.command()

@@ -12,7 +12,9 @@ keywords and the app's controls come from one place.
 
 Numbers and switches are read strictly: a boolean is never a number, a number never a
 boolean, and text never either (``Field(strict=True)`` on every parameter); infinities and NaN
-are refused.
+are refused. Every numeric parameter has a lower and an upper bound that the model, the stored
+results and the figures can handle, and the calendar is bounded so that the longest run stays
+within the dates pandas and matplotlib represent (:data:`START_YEARS`).
 
 Bad input raises :class:`ConfigError`, whose message is one line naming the key and the rule.
 """
@@ -27,10 +29,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticUndefined
 
 JurisdictionCode = Annotated[str, Field(pattern=r"^[A-Z][A-Z_]{1,9}$")]
+
+#: First and last calendar year a run may start in. With at most 600 monthly steps the last
+#: month is at most 2250-12, inside the dates that pandas (nanosecond timestamps: 1677-2262)
+#: and matplotlib (years 1-9999) can represent.
+START_YEARS: tuple[int, int] = (1900, 2200)
+#: Longest scenario name, in bytes of UTF-8: names become parts of folder names, and a
+#: comparison's folder holds two of them within the usual 255-byte limit.
+NAME_BYTES = 80
+#: Most money (USD) a run may hold: the model counts money in 64-bit integer cents (at most
+#: about 9.2e16 USD) and this leaves a ninefold margin for sums of stocks and flows.
+MONEY_LIMIT_USD = 1e16
 
 
 class ConfigError(ValueError):
@@ -69,18 +82,29 @@ class SimulationConfig(Section):
 
     start: str = _p(
         "2026-01",
-        "Calendar month of step 0 (YYYY-MM).",
+        f"Calendar month of step 0 (YYYY-MM, from {START_YEARS[0]}-01 to {START_YEARS[1]}-12).",
         "month",
         pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
     )
     steps: int = _p(60, "Number of monthly steps in a run.", "months", ge=1, le=600)
+
+    @field_validator("start")
+    @classmethod
+    def _start_in_range(cls, start: str) -> str:
+        first, last = START_YEARS
+        if not first <= int(start[:4]) <= last:
+            raise ValueError(
+                f"simulation.start: must be a month from {first}-01 to {last}-12, so that every "
+                f"month of the longest run has a date (got {start!r})"
+            )
+        return start
 
 
 class JurisdictionConfig(Section):
     """A jurisdiction: its user market, researcher pool and compute access."""
 
     users_millions: float = _p(
-        300.0, "Potential users of generative AI at step 0.", "million people", "N_m", ge=0
+        300.0, "Potential users of generative AI at step 0.", "million people", "N_m", ge=0, le=1e5
     )
     user_growth_per_year: float = _p(
         0.10, "Growth of potential users per year.", "1/year", ge=-0.5, le=2
@@ -190,13 +214,18 @@ class ComputeConfig(Section):
     """Compute purchases, prices and depreciation."""
 
     flops_per_h100e: float = _p(
-        1.0e15, "Peak dense BF16 throughput of one H100 equivalent.", "FLOP/s", gt=0
+        1.0e15, "Peak dense BF16 throughput of one H100 equivalent.", "FLOP/s", ge=1e12, le=1e18
     )
     price_per_h100e_usd: float = _p(
-        30_000.0, "Price of one H100 equivalent at step 0 (installed).", "USD", gt=0
+        30_000.0, "Price of one H100 equivalent at step 0 (installed).", "USD", ge=1, le=1e7
     )
     price_decline_per_year: float = _p(
-        0.30, "Fall in price per FLOP/s each year.", "1/year", ge=0, lt=1
+        0.30,
+        "Fall in price per FLOP/s each year (at most 99%: over the longest run the price stays "
+        "a number).",
+        "1/year",
+        ge=0,
+        le=0.99,
     )
     depreciation_per_year: float = _p(
         0.20, "Share of capacity retired each year.", "1/year", "delta_C", ge=0, lt=1
@@ -225,7 +254,12 @@ class ResearchConfig(Section):
         0.5, "Returns to human capital in software progress.", "-", "beta", ge=0, le=2
     )
     reference_human_capital: float = _p(
-        400.0, "Skill-weighted headcount of a reference lab.", "skill units", "H_ref", gt=0
+        400.0,
+        "Skill-weighted headcount of a reference lab.",
+        "skill units",
+        "H_ref",
+        ge=1,
+        le=1e7,
     )
     productivity_decline_per_year: float = _p(
         0.05,
@@ -303,7 +337,8 @@ class FlywheelConfig(Section):
         300.0,
         "Users whose steady flow of feedback defines the reference data stock.",
         "million people",
-        gt=0,
+        ge=0.001,
+        le=1e5,
     )
     data_pooling: float = _p(
         0.0, "Share of every lab's feedback pooled and shared equally.", "-", "rho", ge=0, le=1
@@ -314,10 +349,18 @@ class CapitalConfig(Section):
     """Investors: capital, portfolio choice and network ties."""
 
     n_investors: int = _p(100, "Number of investors.", "agents", ge=1, le=100_000)
-    capital_billions: dict[JurisdictionCode, Annotated[float, Field(strict=True)]] = Field(
-        default_factory=lambda: {"US": 300.0, "CN": 40.0, "EU": 30.0, "GULF": 60.0, "ROW": 30.0},
-        description="Capital under management by investor home at step 0.",
-        json_schema_extra={"unit": "billion USD"},
+    capital_billions: dict[JurisdictionCode, Annotated[float, Field(strict=True, ge=0, le=1e6)]] = (
+        Field(
+            default_factory=lambda: {
+                "US": 300.0,
+                "CN": 40.0,
+                "EU": 30.0,
+                "GULF": 60.0,
+                "ROW": 30.0,
+            },
+            description="Capital under management by investor home at step 0 (each 0 to 1e6).",
+            json_schema_extra={"unit": "billion USD"},
+        )
     )
     deploy_rate_per_month: float = _p(
         0.03, "Share of capital put into labs each month.", "1/month", ge=0, le=1
@@ -341,12 +384,18 @@ class CapitalConfig(Section):
         1.0, "Inverse temperature of the softmax over expected returns.", "-", ge=0, le=100
     )
     revenue_growth_weight: float = _p(
-        4.0, "Weight of recent revenue growth in expected return.", "per log-growth"
+        4.0,
+        "Weight of recent revenue growth in expected return.",
+        "per log-growth",
+        ge=-100,
+        le=100,
     )
     capability_weight: float = _p(
-        2.0, "Weight of the lab's capability rank (0 last, 1 frontier).", "-"
+        2.0, "Weight of the lab's capability rank (0 last, 1 frontier).", "-", ge=-100, le=100
     )
-    reach_weight: float = _p(0.5, "Weight of the log share of world users a lab may serve.", "-")
+    reach_weight: float = _p(
+        0.5, "Weight of the log share of world users a lab may serve.", "-", ge=-100, le=100
+    )
     home_bias: float = _p(
         1.5, "Mean utility bonus for labs in the investor's home.", "-", ge=0, le=20
     )
@@ -368,7 +417,7 @@ class CapitalConfig(Section):
         "Shape of the Pareto (Lomax) distribution of investor sizes within a home "
         "(size = 1 + Lomax(shape); smaller is more unequal).",
         "-",
-        gt=0,
+        ge=0.1,
         le=100,
     )
     preference_dispersion: float = _p(
@@ -413,15 +462,21 @@ class TalentConfig(Section):
         ge=0,
         le=100,
     )
-    pay_weight: float = _p(1.0, "Utility weight on log pay.", "-", ge=0)
-    compute_weight: float = _p(0.3, "Utility weight on log compute per researcher.", "-", ge=0)
+    pay_weight: float = _p(1.0, "Utility weight on log pay.", "-", ge=0, le=100)
+    compute_weight: float = _p(
+        0.3, "Utility weight on log compute per researcher.", "-", ge=0, le=100
+    )
     frontier_weight: float = _p(
-        1.0, "Utility weight on the lab's capability relative to the frontier.", "1/OOM", ge=0
+        1.0,
+        "Utility weight on the lab's capability relative to the frontier.",
+        "1/OOM",
+        ge=0,
+        le=100,
     )
     home_preference: float = _p(
-        0.5, "Utility bonus for working in one's origin jurisdiction.", "utils", ge=0
+        0.5, "Utility bonus for working in one's origin jurisdiction.", "utils", ge=0, le=100
     )
-    switching_cost: float = _p(0.2, "Utility cost of changing employer.", "utils", ge=0)
+    switching_cost: float = _p(0.2, "Utility cost of changing employer.", "utils", ge=0, le=100)
     pay_elasticity: float = _p(0.6, "Elasticity of pay to skill.", "-", ge=0, le=3)
     hiring_budget_share: float = _p(
         0.05,
@@ -463,6 +518,7 @@ class TrustedReleaseConfig(Section):
         "First month in which the rule binds (0 = the month starting at simulation.start).",
         "month",
         ge=0,
+        le=600,
     )
     trusted_fraction: float = _p(
         0.01, "Share of each market's users who are trusted.", "-", "tau", gt=0, le=1
@@ -493,12 +549,13 @@ class ExportControlsConfig(Section):
         "First month in which controls bind (0 = the month starting at simulation.start).",
         "month",
         ge=0,
+        le=600,
     )
     price_multiplier: float = _p(
         1.75, "Price of compute for targets relative to others.", "-", "m_X", ge=1, le=100
     )
     capacity_cap_h100e: float | None = _p(
-        None, "Largest capacity a targeted lab may hold (none: no cap).", "H100e", ge=0
+        None, "Largest capacity a targeted lab may hold (null: no cap).", "H100e", ge=0, le=1e9
     )
 
 
@@ -536,6 +593,7 @@ class AdaptiveConfig(Section):
         "this many months in a row.",
         "months",
         ge=1,
+        le=600,
     )
     tighten_export_controls_below_lead_ooms: float | None = _p(
         None,
@@ -543,6 +601,7 @@ class AdaptiveConfig(Section):
         "lead is below this.",
         "OOM",
         ge=0,
+        le=60,
     )
     tightening_step: float = _p(
         0.1, "Rise of the price multiplier at each tightening.", "-", ge=0, le=10
@@ -559,6 +618,7 @@ class RelocationConfig(Section):
         "immigration friction.",
         "billion USD",
         ge=0,
+        le=1e5,
     )
     horizon_months: float = _p(
         24.0, "Months of expected profit gain weighed against the cost.", "months", gt=0, le=600
@@ -592,6 +652,18 @@ def _default_labs() -> dict[str, LabConfig]:
     return {"LabUS": LabConfig(jurisdiction="US"), "LabCN": LabConfig(jurisdiction="CN")}
 
 
+def _monthly(per_year: float) -> float:
+    """The monthly rate that compounds to ``per_year`` in twelve months."""
+    return (1.0 + per_year) ** (1.0 / 12.0) - 1.0
+
+
+def _months_sum(monthly: float, steps: int) -> float:
+    """Sum of ``(1 + monthly) ** t`` for t = 0..steps: a stock's months, added up."""
+    if abs(monthly) < 1e-12:
+        return steps + 1.0
+    return ((1.0 + monthly) ** (steps + 1) - 1.0) / monthly
+
+
 class Config(Section):
     """A whole scenario.
 
@@ -601,7 +673,11 @@ class Config(Section):
     ``configs/baseline.yaml``).
     """
 
-    name: str = _p("scenario", "Scenario name used in output folders and figures.")
+    name: str = _p(
+        "scenario",
+        f"Scenario name used in output folders and figures (1 to {NAME_BYTES} bytes; no "
+        "/, \\ or control characters).",
+    )
     simulation: SimulationConfig = Field(default_factory=SimulationConfig)
     jurisdictions: dict[JurisdictionCode, JurisdictionConfig] = Field(
         default_factory=_default_jurisdictions
@@ -616,6 +692,22 @@ class Config(Section):
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     relocation: RelocationConfig = Field(default_factory=RelocationConfig)
 
+    @field_validator("name")
+    @classmethod
+    def _name_fits_a_folder(cls, name: str) -> str:
+        if not name.strip():
+            raise ValueError("name: must not be empty")
+        size = len(name.encode("utf-8"))
+        if size > NAME_BYTES:
+            raise ValueError(f"name: must be at most {NAME_BYTES} bytes (got {size} bytes)")
+        bad = sorted({c for c in name if c in "/\\" or ord(c) < 32 or ord(c) == 127})
+        if bad:
+            raise ValueError(
+                f"name: must not hold / or \\ or control characters, as it names folders "
+                f"(got {name!r})"
+            )
+        return name
+
     @model_validator(mode="after")
     def _check_world(self) -> Config:
         codes = set(self.jurisdictions)
@@ -625,6 +717,13 @@ class Config(Section):
             raise ValueError("jurisdictions: needs at least two jurisdictions")
         if not self.labs:
             raise ValueError("labs: needs at least one lab")
+        for name in self.labs:
+            if not name.strip() or "." in name or any(ord(c) < 32 for c in name):
+                raise ValueError(
+                    f"labs: a lab's name must be non-empty, without '.' (dotted keys such "
+                    f"as labs.NAME.cash_billions address labs) or control characters "
+                    f"(got {name!r})"
+                )
         for name, lab in self.labs.items():
             if lab.jurisdiction not in codes:
                 raise ValueError(
@@ -662,7 +761,42 @@ class Config(Section):
                 )
         if sum(self.capital.capital_billions.values()) <= 0:
             raise ValueError("capital.capital_billions: total capital must be positive")
+        self._check_money_fits()
         return self
+
+    def _check_money_fits(self) -> None:
+        """Refuse a run whose money could outgrow what the model counts (MONEY_LIMIT_USD).
+
+        An upper bound on the money in the run by its last month: investor capital grown by
+        its commitments, everything deployed from it on the way, the labs' opening cash and
+        funding, and all revenue at full price power.
+        """
+        steps = self.simulation.steps
+        c = self.capital
+        capital0 = sum(c.capital_billions.values()) * 1e9
+        growth = _monthly(c.commitments_growth_per_year)
+        capital = capital0 * (1.0 + growth) ** steps
+        capital += c.deploy_rate_per_month * capital0 * _months_sum(growth, steps)
+        labs = sum(lab.cash_billions + lab.funding_to_date_billions for lab in self.labs.values())
+        revenue = sum(
+            j.users_millions
+            * 1e6
+            * j.revenue_per_user_usd
+            * _months_sum(_monthly(j.user_growth_per_year), steps)
+            for j in self.jurisdictions.values()
+        )
+        total = capital + labs * 1e9 + revenue
+        if total > MONEY_LIMIT_USD:
+            cause = (
+                "capital.commitments_growth_per_year"
+                if capital >= revenue
+                else "jurisdictions.*.user_growth_per_year"
+            )
+            raise ValueError(
+                f"{cause}: over {steps} months the money in the run could reach {total:.2g} "
+                f"USD, past the {MONEY_LIMIT_USD:.0e} USD the model counts in integer cents; "
+                f"shorten simulation.steps or lower {cause.split('.')[-1]} or the opening sums"
+            )
 
     @property
     def jurisdiction_codes(self) -> list[str]:

@@ -412,9 +412,11 @@ def test_importing_the_package_is_lazy():
             ["policy.export_controls.capacity_cap_h100e=no"],
             ["policy.export_controls.capacity_cap_h100e", "must be a number", "'no'"],
         ),
+        (["simulation.start=9990-01"], ["simulation.start", "1900-01 to 2200-12", "9990-01"]),
+        (["simulation.start=0000-01"], ["simulation.start", "1900-01 to 2200-12"]),
         (["labs.Metaa=!remove"], ["labs.Metaa", "no such key", "did you mean 'Meta'"]),
     ],
-    ids=["set-twice", "set-overlap", "yes", "no", "remove-missing"],
+    ids=["set-twice", "set-overlap", "yes", "no", "start-9990", "start-0000", "remove-missing"],
 )
 def test_inexact_input_is_one_line_exit_2_and_writes_nothing(sets, fragments, tmp_path: Path):
     args: list[str | Path] = [BASELINE]
@@ -442,6 +444,20 @@ def test_set_of_a_section_merges_and_replace_replaces():
     assert yaml.safe_load(replaced.stdout)["research"]["base_rate_ooms_per_month"] == 0.04
 
 
+@pytest.mark.parametrize(
+    ("flags", "fragments"),
+    [
+        (["--steps", "601"], ["--steps: must be <= 600", "601"]),
+        (["--steps", "0"], ["--steps: must be >= 1"]),
+        (["--steps", "3", "--set", "simulation.steps=4"], ["--steps", "given twice"]),
+    ],
+)
+def test_run_steps_are_validated_with_the_config(flags, fragments, tmp_path: Path):
+    out = tmp_path / "run"
+    assert_usage_error(cli("run", BASELINE, "--no-figures", *flags, "--out", out), *fragments)
+    assert not out.exists()
+
+
 def test_sweep_refuses_a_key_given_twice(tmp_path: Path):
     small = ["--runs", "1", "--workers", "1", "--set", "talent.n_researchers=100"]
     for grids, sets in (
@@ -453,3 +469,57 @@ def test_sweep_refuses_a_key_given_twice(tmp_path: Path):
         proc = cli("sweep", BASELINE, *args, *small, *sets, "--out", out)
         assert_usage_error(proc, "--grid", "research.noise is given twice")
         assert not out.exists()
+
+
+# --------------------------------------------------------------------------- plot names the cause
+
+
+def far_future(run_dir: Path, target: Path) -> Path:
+    """A copy of a stored run whose config and dates run past year 9999 (as a run started at
+    9999-11 would have been stored before the calendar was bounded)."""
+    import shutil
+
+    shutil.copytree(run_dir, target)
+    config = (target / "config.yaml").read_text(encoding="utf-8")
+    (target / "config.yaml").write_text(
+        config.replace("start: 2026-01", "start: 9999-11"), encoding="utf-8"
+    )
+    for name in ("model.parquet", "labs.parquet"):
+        frame = pd.read_parquet(target / name)
+        dates = pd.date_range(pd.Timestamp("9999-11-01"), periods=12, freq="MS")  # to 10000
+        frame["date"] = dates[pd.factorize(frame["date"], sort=True)[0]]
+        frame.to_parquet(target / name)
+    return target
+
+
+def test_plot_names_the_real_cause_of_a_failure(run_dir: Path, tmp_path: Path):
+    folder = far_future(run_dir, tmp_path / "far")
+    assert "9999-11" in (folder / "config.yaml").read_text(encoding="utf-8")
+    proc = cli("plot", folder)
+    line = assert_usage_error(proc, "simulation.start", "1900-01 to 2200-12", "9999-11")
+    assert "cannot read stored results" not in line
+
+
+def test_plot_of_unreadable_results_says_so(run_dir: Path, tmp_path: Path):
+    import shutil
+
+    folder = shutil.copytree(run_dir, tmp_path / "broken")
+    (folder / "model.parquet").write_bytes(b"not parquet")
+    assert_usage_error(cli("plot", folder), "cannot read stored results", str(folder))
+
+
+def test_run_whose_figures_fail_keeps_its_results_and_says_why(tmp_path: Path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from agentsim import figures
+    from agentsim.cli import app
+
+    def broken(*args, **kwargs):
+        raise OverflowError("no room")
+
+    monkeypatch.setattr(figures, "save_run_figures", broken)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["run", str(BASELINE), "--steps", "1", "--out", str(out)])
+    assert result.exit_code == 1
+    assert "the figures could not be drawn (OverflowError: no room)" in result.output
+    assert RUN_FILES <= {p.name for p in out.iterdir()}

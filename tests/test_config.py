@@ -16,6 +16,7 @@ from agentsim.scenario_io import (
     REMOVE,
     SCENARIO_DIR,
     Replace,
+    apply_overrides,
     config_to_dict,
     dump_config,
     load_config,
@@ -332,7 +333,8 @@ def test_wrong_type(assignment: str, key: str, words: list[str]):
             "policy.trusted_release.trusted_fraction",
             "> 0",
         ),
-        ("compute.price_decline_per_year=1", "compute.price_decline_per_year", "< 1"),
+        ("compute.depreciation_per_year=1", "compute.depreciation_per_year", "< 1"),
+        ("compute.price_decline_per_year=0.995", "compute.price_decline_per_year", "<= 0.99"),
         ("labs.OpenAI.cash_billions=-1", "labs.OpenAI.cash_billions", ">= 0"),
         ("jurisdictions.EU.researcher_share=2", "jurisdictions.EU.researcher_share", "<= 1"),
     ],
@@ -483,7 +485,7 @@ def test_former_constants_have_their_old_values(baseline: Config):
     ("assignment", "message"),
     [
         ("jurisdictions.CN.foreign_born_share=1.2", "must be <= 1"),
-        ("capital.investor_size_shape=0", "must be > 0"),
+        ("capital.investor_size_shape=0", "must be >= 0.1"),
         ("capital.preference_dispersion=-0.1", "must be >= 0"),
         ("capital.revenue_history_months=1", "must be >= 2"),
         ("talent.pay_finance_floor=0", "must be > 0"),
@@ -605,11 +607,11 @@ def test_parameter_spec_reads_the_schema():
     assert spec.allows(1) and spec.allows(0.5) and not spec.allows(0) and not spec.allows(1.01)
     steps = parameter_spec("talent.n_researchers")
     assert steps.type is int and steps.unit == "agents" and steps.lower == 1
-    assert parameter_spec("compute.price_decline_per_year").upper_inclusive is False
+    assert parameter_spec("compute.depreciation_per_year").upper_inclusive is False
     code = parameter_spec("jurisdictions.XX.foreign_born_share")
     assert code.default == 0.08 and code.upper == 1
     optional = parameter_spec("policy.adaptive.repeal_trusted_release_after_months_behind")
-    assert optional.type is int and optional.nullable and optional.upper is None
+    assert optional.type is int and optional.nullable and optional.upper == 600
     assert parameter_spec("policy.trusted_release.enabled").type is bool
     assert parameter_spec("labs.X.jurisdiction").type is str
 
@@ -1009,6 +1011,135 @@ def test_remove_survives_pickling():
 
     assert pickle.loads(pickle.dumps(REMOVE)) is REMOVE
     assert pickle.loads(pickle.dumps(Replace({"a": 1}))) == Replace({"a": 1})
+
+
+# --------------------------------------------------------------------------- bounds for every step
+
+
+def numeric_parameters() -> list[str]:
+    from agentsim.docgen import parameter_rows
+
+    paths = [row[0].strip("`").replace("<name>", "X") for row in parameter_rows()]
+    return [p for p in paths if parameter_spec(p).type in (int, float)]
+
+
+@pytest.mark.parametrize("path", numeric_parameters())
+def test_every_numeric_parameter_has_both_bounds(path: str):
+    spec = parameter_spec(path)
+    assert spec.lower is not None and spec.upper is not None, path
+
+
+@pytest.mark.parametrize("start", ["9990-01", "0000-01", "1899-12", "2201-01"])
+def test_start_outside_the_calendar_is_refused(start: str):
+    err = config_error(BASELINE, assignments=[f"simulation.start={start}"])
+    assert str(err).startswith("simulation.start: must be a month from 1900-01 to 2200-12")
+    assert start in str(err)
+
+
+def test_longest_run_from_the_calendar_ends_has_dates_everywhere():
+    import matplotlib.dates as mdates
+
+    from agentsim.config import START_YEARS
+    from agentsim.observe import month_dates
+
+    for start in (f"{START_YEARS[0]}-01", f"{START_YEARS[1]}-12"):
+        assert load_config(BASELINE, assignments=[f"simulation.start={start}"])
+        dates = month_dates(start, parameter_spec("simulation.steps").upper)
+        assert dates.is_monotonic_increasing and not dates.hasnans
+        assert dates.as_unit("ns")[-1].year == dates[-1].year  # fits nanosecond timestamps
+        mdates.num2date(mdates.date2num(dates.to_pydatetime()[-1]))
+
+
+def test_money_beyond_what_the_model_counts_is_refused():
+    err = config_error(BASELINE, assignments=["simulation.steps=600"])
+    assert str(err).startswith("capital.commitments_growth_per_year: over 600 months the money")
+    assert load_config(
+        BASELINE,
+        assignments=["simulation.steps=600", "capital.commitments_growth_per_year=0"],
+    )
+    err = config_error(
+        BASELINE,
+        assignments=[
+            "jurisdictions.ROW.user_growth_per_year=2",
+            "jurisdictions.ROW.revenue_per_user_usd=1000",
+            "simulation.steps=120",
+        ],
+    )
+    assert str(err).startswith("jurisdictions.*.user_growth_per_year: over 120 months")
+
+
+@pytest.mark.parametrize(
+    ("name", "rule"),
+    [
+        ("a/b", "must not hold / or \\ or control characters"),
+        ("a\\b", "must not hold"),
+        ("tab\there", "must not hold"),
+        ("", "must not be empty"),
+        ("x" * 81, "must be at most 80 bytes (got 81 bytes)"),
+        ("é" * 41, "must be at most 80 bytes (got 82 bytes)"),
+    ],
+)
+def test_names_that_cannot_name_a_folder_are_refused(name: str, rule: str):
+    err = config_error(BASELINE, overrides={"name": name})
+    assert str(err).startswith(f"name: {rule}")
+    assert load_config(BASELINE, overrides={"name": "run with spaces, ünïcode"})
+
+
+def test_lab_names_with_a_dot_are_refused():
+    err = config_error(BASELINE, overrides={"labs": {"a.b": {"jurisdiction": "US"}}})
+    assert str(err).startswith("labs: a lab's name must be non-empty, without '.'")
+
+
+@pytest.mark.slow
+def test_the_model_runs_at_every_bound_of_every_numeric_parameter():
+    """Each numeric parameter at its lower and its upper bound (just inside an open one), in a
+    world where every rule binds: the run passes its accounting audit, with finite outputs."""
+    import math
+    import warnings
+
+    from agentsim.run import run
+
+    base = config_to_dict(
+        load_config(
+            "combined",
+            assignments=[
+                "talent.n_researchers=300",
+                "capital.n_investors=20",
+                "simulation.steps=8",
+                "relocation.enabled=true",
+                "relocation.review_every_months=1",
+                "policy.adaptive.repeal_trusted_release_after_months_behind=2",
+                "policy.adaptive.tighten_export_controls_below_lead_ooms=1",
+                "policy.export_controls.capacity_cap_h100e=50000",
+            ],
+        )
+    )
+    ran = 0
+    for path in numeric_parameters():
+        spec = parameter_spec(
+            path.replace(".X.", ".OpenAI." if path.startswith("labs") else ".CN.")
+        )
+        for end, inclusive, nudge in (
+            (spec.lower, spec.lower_inclusive, 1e-6),
+            (spec.upper, spec.upper_inclusive, -1e-6),
+        ):
+            value = end if inclusive else end + nudge * max(1.0, abs(end))
+            value = int(value) if spec.type is int else float(value)
+            try:
+                config = validate_config(apply_overrides(base, {spec.path: value}))
+            except ConfigError:
+                continue  # refused with a one-line error (e.g. shares that must sum to 1)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", RuntimeWarning)
+                summary = run(config, seed=1, audit=True).summary
+            bad = [k for k, v in summary.items() if isinstance(v, float) and not math.isfinite(v)]
+            assert not bad, (spec.path, value, bad)
+            ran += 1
+    assert ran > 150
+
+
+def test_investor_sizes_stay_finite_at_the_lowest_shape():
+    assert parameter_spec("capital.investor_size_shape").lower == 0.1
 
 
 def test_remove_and_replace_in_flow_style(tmp_path: Path):
