@@ -143,22 +143,36 @@ def _print_summary(summary: dict, name: str) -> None:
     table = Table(title=f"{name}: run summary (seed {summary['seed']})", show_header=True)
     table.add_column("outcome")
     table.add_column("value", justify="right")
+    # (label, summary key, format, scale); a missing value prints "n/a", except the month of
+    # an event, where it means the event did not happen: "never"
     rows = [
-        ("frontier growth (OOM/year)", summary["frontier_growth_ooms_per_year"], "{:.2f}"),
-        ("final US lead (OOM)", summary["final_us_lead_ooms"], "{:.2f}"),
-        ("first month a non-US lab leads", summary["overtake_month"], "{}"),
-        ("US share of users", summary["final_us_user_share"], "{:.1%}"),
-        ("US share of revenue", summary["final_us_revenue_share"], "{:.1%}"),
-        ("US share of invested capital", summary["final_us_capital_share"], "{:.1%}"),
-        ("US share of talent (skill-weighted)", summary["final_us_talent_share"], "{:.1%}"),
-        ("US frontier releases", summary["us_frontier_releases"], "{}"),
-        ("non-US frontier releases", summary["non_us_frontier_releases"], "{}"),
-        ("US R&D spend (USD bn)", summary["total_us_rd_spend"] / 1e9, "{:,.0f}"),
-        ("non-US R&D spend (USD bn)", summary["total_non_us_rd_spend"] / 1e9, "{:,.0f}"),
+        ("frontier growth (OOM/year)", "frontier_growth_ooms_per_year", "{:.2f}", 1),
+        ("final US lead (OOM)", "final_us_lead_ooms", "{:.2f}", 1),
+        ("first month a non-US lab leads", "overtake_month", "{}", 1),
+        ("US share of users", "final_us_user_share", "{:.1%}", 1),
+        ("US share of revenue", "final_us_revenue_share", "{:.1%}", 1),
+        ("US share of invested capital", "final_us_capital_share", "{:.1%}", 1),
+        ("US share of talent (skill-weighted)", "final_us_talent_share", "{:.1%}", 1),
+        ("US frontier releases", "us_frontier_releases", "{}", 1),
+        ("non-US frontier releases", "non_us_frontier_releases", "{}", 1),
+        ("US R&D spend (USD bn)", "total_us_rd_spend", "{:,.0f}", 1e9),
+        ("non-US R&D spend (USD bn)", "total_non_us_rd_spend", "{:,.0f}", 1e9),
     ]
-    for label, value, fmt in rows:
-        table.add_row(label, "never" if value is None else fmt.format(value))
+    for label, key, fmt, scale in rows:
+        table.add_row(label, summary_cell(key, summary.get(key), fmt, scale))
     console().print(table)
+
+
+#: Summary keys that hold the month of an event; None there means it never happened.
+EVENT_MONTHS = frozenset({"overtake_month", "trusted_release_repealed_month"})
+
+
+def summary_cell(key: str, value, fmt: str = "{}", scale: float = 1) -> str:
+    """One summary value as printed: "never" for the month of an event that did not happen,
+    "n/a" for any other missing (None or NaN) value, else ``fmt`` of ``value / scale``."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "never" if key in EVENT_MONTHS else "n/a"
+    return fmt.format(value / scale if scale != 1 else value)
 
 
 def _run_batch(
@@ -220,8 +234,11 @@ def _print_frame(frame, title: str) -> None:
 
 
 def _fmt(value) -> str:
+    """A table cell: "n/a" for a missing (None or NaN) value, floats to 4 significant digits."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "n/a"
     if isinstance(value, float):
-        return "" if value != value else f"{value:.4g}"
+        return f"{value:.4g}"
     return str(value)
 
 

@@ -471,6 +471,58 @@ def test_sweep_refuses_a_key_given_twice(tmp_path: Path):
         assert not out.exists()
 
 
+# --------------------------------------------------------------------------- printing
+
+
+def test_summary_prints_na_for_a_missing_value_and_never_for_an_event():
+    from agentsim.cli import summary_cell
+
+    assert summary_cell("final_us_lead_ooms", None) == "n/a"
+    assert summary_cell("final_us_lead_ooms", float("nan")) == "n/a"
+    assert summary_cell("total_us_rd_spend", None, "{:,.0f}", 1e9) == "n/a"
+    assert summary_cell("overtake_month", None) == "never"
+    assert summary_cell("trusted_release_repealed_month", None) == "never"
+    assert summary_cell("overtake_month", 0) == "0"
+    assert summary_cell("total_us_rd_spend", 2.5e9, "{:,.1f}", 1e9) == "2.5"
+
+
+def test_run_summary_table_with_undefined_values():
+    from agentsim import cli as command_line
+
+    summary = {
+        "seed": 0,
+        "frontier_growth_ooms_per_year": 0.5,
+        "final_us_lead_ooms": None,
+        "overtake_month": None,
+        "final_us_user_share": 0.5,
+        "final_us_revenue_share": None,
+        "final_us_capital_share": 0.5,
+        "final_us_talent_share": 0.5,
+        "us_frontier_releases": 0,
+        "non_us_frontier_releases": 1,
+        "total_us_rd_spend": None,
+        "total_non_us_rd_spend": 1e9,
+    }
+    with command_line.console().capture() as captured:
+        command_line._print_summary(summary, "x")
+    rows = {
+        line.split("│")[1].strip(): line.split("│")[2].strip()
+        for line in captured.get().splitlines()
+        if line.count("│") == 3
+    }
+    assert rows["final US lead (OOM)"] == "n/a"
+    assert rows["first month a non-US lab leads"] == "never"
+    assert rows["US share of revenue"] == "n/a"
+    assert rows["US R&D spend (USD bn)"] == "n/a"
+
+
+def test_batch_tables_print_na_for_missing_values():
+    from agentsim.cli import _fmt
+
+    assert _fmt(float("nan")) == "n/a" and _fmt(None) == "n/a"
+    assert _fmt(0.123456) == "0.1235" and _fmt("x") == "x"
+
+
 # --------------------------------------------------------------------------- plot names the cause
 
 
