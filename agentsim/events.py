@@ -7,8 +7,9 @@ series never falls and never moves when a lab later changes its headquarters.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 RELEASE = "release"  #: a model reached users (trusted users included)
@@ -39,12 +40,21 @@ class Event:
 
 def events_frame(events: list[Event]) -> pd.DataFrame:
     """The events as a table with :data:`COLUMNS` (one row per event, in order of occurrence)."""
-    frame = pd.DataFrame([asdict(e) for e in events], columns=list(COLUMNS))
-    frame["step"] = frame["step"].astype("int64")
-    frame["us"] = frame["us"].astype(bool)
-    frame["capability"] = frame["capability"].astype("float64")
-    frame["frontier"] = frame["frontier"].astype("boolean")
-    return frame
+    column = {name: [getattr(e, name) for e in events] for name in COLUMNS}
+    return pd.DataFrame(
+        {
+            "step": np.array(column["step"], dtype=np.int64),
+            "kind": pd.array(column["kind"], dtype="str"),
+            "lab": pd.array(column["lab"], dtype="str"),
+            "jurisdiction": pd.array(column["jurisdiction"], dtype="str"),
+            "us": np.array(column["us"], dtype=bool),
+            "capability": np.array(
+                [np.nan if c is None else c for c in column["capability"]], dtype=float
+            ),
+            "frontier": pd.array(column["frontier"], dtype="boolean"),
+            "destination": pd.array(column["destination"], dtype="str"),
+        }
+    )
 
 
 def cumulative_count(events: pd.DataFrame, steps: int, **match: object) -> pd.Series:

@@ -158,12 +158,8 @@ class Observer:
         model = self.model
         model.indicators = values = indicators(model)
         self.collector.collect(model)
-        leads = bool(
-            non_us_leads(
-                np.array(values["frontier_capability_us"]),
-                np.array(values["frontier_capability_non_us"]),
-            )
-        )
+        us, non_us = values["frontier_capability_us"], values["frontier_capability_non_us"]
+        leads = not math.isnan(non_us) and (math.isnan(us) or non_us > us)  # as non_us_leads
         if leads and not self._non_us_led:
             labs = model.lab_state
             best = np.where(labs.active & ~labs.is_us, labs.deployed_capability, -np.inf)
@@ -248,21 +244,15 @@ def _mean_gap(steps: list[int]) -> float | None:
 
 def summarize(model: AIRaceModel, frame: pd.DataFrame) -> dict[str, Any]:
     """The run summary: a flat dict of scalars (None where a quantity is undefined)."""
-    last = frame.iloc[-1]
+    last = {name: frame[name].iloc[-1] for name in MODEL_COLUMNS}
     years = max(len(frame) - 1, 1) / 12.0
-    frontier = frame[["frontier_capability_us", "frontier_capability_non_us"]].max(axis=1)
-    growth = float(frontier.iloc[-1] - frontier.iloc[0]) / years
-    lead0 = float(
-        frame["frontier_capability_us"].iloc[0] - frame["frontier_capability_non_us"].iloc[0]
-    )
-    leads = pd.Series(
-        non_us_leads(
-            frame["frontier_capability_us"].to_numpy(float),
-            frame["frontier_capability_non_us"].to_numpy(float),
-        ),
-        index=frame.index,
-    )
-    overtake = frame.loc[leads, "step"]
+    us_series = frame["frontier_capability_us"].to_numpy(float)
+    non_us_series = frame["frontier_capability_non_us"].to_numpy(float)
+    frontier = np.fmax(us_series, non_us_series)
+    growth = float(frontier[-1] - frontier[0]) / years
+    lead0 = float(us_series[0] - non_us_series[0])
+    leads = non_us_leads(us_series, non_us_series)
+    overtake = frame["step"].to_numpy()[leads]
     labs, codes = model.lab_state, model.jurisdictions.codes
     us_releases = [e.step for e in model.events if e.kind == RELEASE and e.us]
     us_frontier = [e.step for e in model.events if e.kind == RELEASE and e.us and e.frontier]
@@ -270,9 +260,9 @@ def summarize(model: AIRaceModel, frame: pd.DataFrame) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "seed": model.seed,
         "steps": int(model.steps),
-        "overtake_month": int(overtake.iloc[0]) if len(overtake) else None,
+        "overtake_month": int(overtake[0]) if len(overtake) else None,
         "overtaken": bool(len(overtake)),
-        "non_us_lead_months": int(leads.iloc[1:].sum()),
+        "non_us_lead_months": int(leads[1:].sum()),
         "final_frontier_capability_us": float(last["frontier_capability_us"]),
         "final_frontier_capability_non_us": float(last["frontier_capability_non_us"]),
         "final_us_lead_ooms": float(
