@@ -23,6 +23,7 @@ RUN_FILES = {
     "flows.csv",
     "config.yaml",
     "network.parquet",
+    "events.parquet",
 }
 MODEL_COLUMNS = [
     "step",
