@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from agentsim import observe
-from agentsim.config import Config, ConfigError
+from agentsim.config import Config
 from agentsim.events import events_frame
 from agentsim.model import AIRaceModel
 from agentsim.scenario_io import apply_overrides, config_to_dict, load_config, validate_config
@@ -53,15 +53,17 @@ def run(
     Args:
         config: the validated scenario.
         seed: root seed; same config and seed give identical results.
-        steps: months to run (default: ``config.simulation.steps``).
+        steps: months to run (default: ``config.simulation.steps``); validated with the config,
+            so :class:`~agentsim.config.ConfigError` names ``simulation.steps`` when it is out of bounds.
         audit: check accounting and conservation after every step (raises :class:`AuditError`).
         on_step: called with the model after every step (progress bars, the app).
     """
     if steps is not None and steps != config.simulation.steps:
-        if steps < 1:
-            raise ConfigError("steps", f"must be >= 1 (got {steps})")
-        config = config.model_copy(deep=True)
-        config.simulation.steps = steps  # the stored config then says what was run
+        # validated as a whole, so every rule that depends on the horizon applies; the stored
+        # config then says what was run
+        config = validate_config(
+            apply_overrides(config_to_dict(config), {"simulation.steps": steps})
+        )
     steps = config.simulation.steps
     model = AIRaceModel(config, rng=seed)
     for _ in range(steps):
@@ -102,7 +104,7 @@ def simulate(
     Override names are dotted config paths given as keyword names, e.g.
     ``simulate(**{"policy.trusted_release.trusted_fraction": 0.01})``. ``config`` is a
     :class:`Config`, a scenario path, or None for the calibrated baseline. Unknown names raise
-    :class:`ConfigError` with a did-you-mean.
+    :class:`~agentsim.config.ConfigError` with a did-you-mean.
     """
     if isinstance(config, Config):
         cfg = validate_config(apply_overrides(config_to_dict(config), overrides))

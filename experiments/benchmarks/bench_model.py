@@ -33,7 +33,7 @@ import numpy as np
 
 from agentsim import AIRaceModel
 from agentsim.run import collect
-from agentsim.scenario_io import load_config
+from agentsim.scenario_io import Replace, load_config
 
 DEFAULT_STEPS = 60
 
@@ -180,7 +180,7 @@ def world_with_labs(copies: int) -> dict:
     for k in range(copies):
         for name, lab in base.labs.items():
             labs[f"{name}_{k}"] = lab.model_dump(mode="json")
-    return {"labs": labs}
+    return {"labs": Replace(labs)}  # replace the baseline's labs, not merge into them
 
 
 def large_run_in_fresh_process(researchers: int) -> dict:
