@@ -53,8 +53,8 @@ def run(
     Args:
         config: the validated scenario.
         seed: root seed; same config and seed give identical results.
-        steps: months to run (default: ``config.simulation.steps``); validated with the config,
-            so :class:`~agentsim.config.ConfigError` names ``simulation.steps`` when it is out of bounds.
+        steps: months to run (default: ``config.simulation.steps``); validated with the config
+            (a :class:`~agentsim.config.ConfigError` names ``simulation.steps`` when out of bounds).
         audit: check accounting and conservation after every step (raises :class:`AuditError`).
         on_step: called with the model after every step (progress bars, the app).
     """
