@@ -232,36 +232,19 @@ def main() -> None:
         f"ratio {ours / reference:.3f} (target <= 0.08)"
     )
 
-    sizes = [5_000, 20_000, 50_000, 100_000]
-    per_size = [
-        statistics.median(sum(time_run({"talent.n_researchers": n}, s)) for s in range(3))
-        for n in sizes
-    ]
-    a, b, r2 = fit_slope(sizes, per_size)
-    report["researchers"] = {"sizes": sizes, "seconds": per_size, "slope_s": b, "r2": r2}
-    print(
-        f"researchers: {listing(sizes, per_size)}; "
-        f"slope {1e6 * b:.2f} us per researcher-run, intercept {1e3 * a:.1f} ms, R^2 {r2:.4f}"
-    )
-    investors = [100, 1_000, 5_000, 10_000]
-    per_inv = [
-        statistics.median(sum(time_run({"capital.n_investors": n}, s)) for s in range(3))
-        for n in investors
-    ]
-    a, b, r2 = fit_slope(investors, per_inv)
-    report["investors"] = {"sizes": investors, "seconds": per_inv, "slope_s": b, "r2": r2}
-    print(
-        f"investors: {listing(investors, per_inv)}; "
-        f"slope {1e6 * b:.2f} us per investor-run, R^2 {r2:.4f}"
-    )
-    copies = [1, 2, 4, 8]
-    lab_counts = [k * len(base.labs) for k in copies]
-    per_lab = [
-        statistics.median(sum(time_run(world_with_labs(k), s)) for s in range(3)) for k in copies
-    ]
-    a, b, r2 = fit_slope(lab_counts, per_lab)
-    report["labs"] = {"sizes": lab_counts, "seconds": per_lab, "slope_s": b, "r2": r2}
-    print(f"labs: {listing(lab_counts, per_lab)}; slope {1e3 * b:.2f} ms per lab-run, R^2 {r2:.4f}")
+    per_copy = len(base.labs)
+    for kind, sizes, world in (
+        ("researchers", [5_000, 20_000, 50_000, 100_000], lambda n: {"talent.n_researchers": n}),
+        ("investors", [100, 1_000, 5_000, 10_000], lambda n: {"capital.n_investors": n}),
+        ("labs", [k * per_copy for k in (1, 2, 4, 8)], lambda n: world_with_labs(n // per_copy)),
+    ):
+        seconds = [statistics.median(sum(time_run(world(n), s)) for s in range(3)) for n in sizes]
+        a, b, r2 = fit_slope(sizes, seconds)
+        report[kind] = {"sizes": sizes, "seconds": seconds, "slope_s": b, "r2": r2}
+        print(
+            f"{kind}: {listing(sizes, seconds)}; slope {1e6 * b:.2f} us per {kind[:-1]} and run, "
+            f"intercept {1e3 * a:.1f} ms, R^2 {r2:.4f}"
+        )
 
     large = large_run_in_fresh_process(500_000)
     report["500k"] = large
