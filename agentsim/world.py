@@ -173,9 +173,9 @@ def _draw_origins(
     """Origins: a ``foreign_born_share`` of each jurisdiction's researchers come from elsewhere."""
     origin = location.copy()
     shares = juris.researcher_share
-    foreign = rng.random(origin.size) < juris.foreign_born_share[origin]
+    foreign = rng.random(origin.size) < juris.foreign_born_share[location]
     for code_i in range(len(juris.codes)):
-        pick = foreign & (origin == code_i)
+        pick = foreign & (location == code_i)  # by where they work: origins change in the loop
         weights = shares.copy()
         weights[code_i] = 0
         if pick.any() and weights.sum() > 0:
