@@ -45,7 +45,22 @@ class RelocationOutlook:
     target_multiplier: float
 
 
-class Lab(mesa.Agent):
+class StateView(mesa.Agent):
+    """A Mesa agent whose state is a row of the model's arrays (Lab, Investor, Researcher).
+
+    Views cannot be removed on their own: the row they read stays in the state. Labs leave the
+    market through the model's rules (exit when out of cash), researchers through layoffs.
+    """
+
+    def remove(self) -> None:
+        """Refused: see the class docstring (raises NotImplementedError)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} agents are views of the model's state and cannot be removed;"
+            " they leave through the model's rules (exit, layoffs)"
+        )
+
+
+class Lab(StateView):
     """A frontier AI lab: compute, software, data, staff, cash and a release pipeline."""
 
     def __init__(self, model: AIRaceModel, index: int, name: str) -> None:
@@ -165,7 +180,7 @@ class Lab(mesa.Agent):
         return float(labs.price_power[i] * (users[i] * 1e6) @ per_user * CENTS_PER_USD)
 
 
-class Investor(mesa.Agent):
+class Investor(StateView):
     """An investor: capital under management, a portfolio over labs and ties to labs it knows."""
 
     def __init__(self, model: AIRaceModel, index: int) -> None:
@@ -191,7 +206,7 @@ class Investor(mesa.Agent):
         }
 
 
-class Researcher(mesa.Agent):
+class Researcher(StateView):
     """A researcher: skill, origin, where they work, for whom and for what pay."""
 
     def __init__(self, model: AIRaceModel, index: int) -> None:

@@ -57,6 +57,8 @@ class AIRaceModel(mesa.Model):
     """
 
     def __init__(self, config: Config | str | Path | None = None, rng: int = 0, **levers: Any):
+        if "seed" in levers:
+            raise TypeError("seed: the root seed is rng= (Mesa 3.5 convention), e.g. rng=7")
         unknown = sorted(set(levers) - set(LEVERS))
         if unknown:
             raise TypeError(f"{unknown[0]}: unknown lever; known levers: {sorted(LEVERS)}")

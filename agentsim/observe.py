@@ -64,9 +64,9 @@ def indicators(model: AIRaceModel) -> dict[str, Any]:
     a side has no active lab). The leader is the jurisdiction of the best active lab; when labs
     of several jurisdictions tie at the top the US keeps the lead if it is among them (a tie is
     not an overtake), else the first code in alphabetical order; None when no lab is active.
-    Shares are US over world totals (0 when the total is 0); R&D spend is salaries plus compute
-    purchases this month (USD); release counts are cumulative frontier-release events,
-    attributed to the jurisdiction each happened in.
+    Shares are US over world totals (NaN, undefined, when the total is 0); R&D spend is salaries
+    plus compute purchases this month (USD); release counts are cumulative frontier-release
+    events, attributed to the jurisdiction each happened in.
     """
     labs = model.lab_state
     us, active = labs.is_us, labs.active
@@ -123,8 +123,9 @@ def _best(capability: np.ndarray) -> float:
 
 
 def _share(values: np.ndarray, mask: np.ndarray) -> float:
+    """Share of the total held where ``mask`` is True; NaN (undefined) when the total is 0."""
     total = float(values.sum())
-    return min(float(values[mask].sum()) / total, 1.0) if total > 0 else 0.0
+    return min(float(values[mask].sum()) / total, 1.0) if total > 0 else float("nan")
 
 
 class IndicatorCollector(mesa.DataCollector):
@@ -286,7 +287,7 @@ def summarize(model: AIRaceModel, frame: pd.DataFrame) -> dict[str, Any]:
         "unemployed_researchers": int((~model.researcher_state.employed).sum()),
     }
     for i, code in enumerate(codes):
-        mine = labs.jurisdiction == i
+        mine = (labs.jurisdiction == i) & labs.active  # exited labs serve no model
         best = labs.deployed_capability[mine].max(initial=-np.inf)
         summary[f"final_best_capability_{code}"] = float(best) if mine.any() else None
     summary = {k: _finite_or_none(v) for k, v in summary.items()}

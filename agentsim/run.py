@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from agentsim import observe
-from agentsim.config import Config
+from agentsim.config import Config, ConfigError
 from agentsim.events import events_frame
 from agentsim.model import AIRaceModel
 from agentsim.scenario_io import apply_overrides, config_to_dict, load_config, validate_config
@@ -106,6 +106,8 @@ def simulate(
     :class:`Config`, a scenario path, or None for the calibrated baseline. Unknown names raise
     :class:`~agentsim.config.ConfigError` with a did-you-mean.
     """
+    if steps is not None and "simulation.steps" in overrides:
+        raise ConfigError("steps", "give steps or simulation.steps, not both")
     if isinstance(config, Config):
         cfg = validate_config(apply_overrides(config_to_dict(config), overrides))
     else:

@@ -109,3 +109,15 @@ def test_network_graph_has_every_agent(model):
     kinds = {data["kind"] for _, _, data in graph.edges(data=True)}
     assert {"employment", "collaboration", "investment"} <= kinds
     assert np.all(np.isfinite([d.get("weight", 1.0) for _, _, d in graph.edges(data=True)]))
+
+
+def test_views_cannot_be_removed_behind_the_states_back(model):
+    researcher = next(iter(model.researchers))
+    with pytest.raises(NotImplementedError, match="views of the model's state"):
+        researcher.remove()
+    assert researcher in model.agents
+
+
+def test_seed_keyword_points_to_rng():
+    with pytest.raises(TypeError, match="rng="):
+        AIRaceModel(seed=0)
