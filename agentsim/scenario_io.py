@@ -594,10 +594,19 @@ def load_config(
     to values; ``assignments`` are ``KEY=VALUE`` strings as given to ``--set``, applied after
     ``overrides`` (an assignment wins over an override of the same key). Both merge by the one
     merge rule (:func:`deep_merge`). Raises :class:`ConfigError` on any bad input, including
-    one key given twice among the overrides or among the assignments.
+    one key given twice among the overrides or among the assignments, and a file (with what it
+    extends) that lists no jurisdictions or no labs: an empty file is refused rather than read
+    as the schema's small test world.
     """
     source = scenario_path(path) if path is not None else DEFAULT_SCENARIO
     data = read_yaml(source)
+    for section in ("jurisdictions", "labs"):  # an empty file is not a world
+        if section not in data:
+            raise ConfigError(
+                section,
+                f"{source.name} describes no {section}: list them, or start from a shipped "
+                "scenario with extends: baseline",
+            )
     if "name" not in data:
         data["name"] = source.stem
     assigned = parse_assignments(assignments)

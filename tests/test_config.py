@@ -1174,3 +1174,17 @@ def test_the_user_guide_examples_mean_what_it_says(tmp_path: Path):
         words = shlex.split(line.split("#")[0])
         assignments = [w for flag, w in itertools.pairwise(words) if flag == "--set"]
         assert load_config(BASELINE, assignments=assignments), line
+
+
+def test_an_empty_file_is_not_a_world(tmp_path):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("", encoding="utf-8")
+    with pytest.raises(ConfigError, match="describes no jurisdictions"):
+        load_config(empty)
+    partial = tmp_path / "partial.yaml"
+    partial.write_text("name: mine\nresearch: {noise: 0.1}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="extends: baseline"):
+        load_config(partial)
+    extending = tmp_path / "extending.yaml"
+    extending.write_text("extends: baseline\nresearch: {noise: 0.1}\n", encoding="utf-8")
+    assert len(load_config(extending).labs) == len(load_config(None).labs)
