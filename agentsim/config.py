@@ -84,7 +84,7 @@ class SimulationConfig(Section):
         "2026-01",
         f"Calendar month of step 0 (YYYY-MM, from {START_YEARS[0]}-01 to {START_YEARS[1]}-12).",
         "month",
-        pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+        pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$",
     )
     steps: int = _p(60, "Number of monthly steps in a run.", "months", ge=1, le=600)
 

@@ -1188,3 +1188,9 @@ def test_an_empty_file_is_not_a_world(tmp_path):
     extending = tmp_path / "extending.yaml"
     extending.write_text("extends: baseline\nresearch: {noise: 0.1}\n", encoding="utf-8")
     assert len(load_config(extending).labs) == len(load_config(None).labs)
+
+
+def test_start_month_takes_ascii_digits_only():
+    for start in ("２０２６-01", "٢٠٢٦-01"):
+        with pytest.raises(ConfigError, match="simulation.start"):
+            load_config(None, overrides={"simulation.start": start})
