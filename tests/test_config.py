@@ -1192,5 +1192,5 @@ def test_an_empty_file_is_not_a_world(tmp_path):
 
 def test_start_month_takes_ascii_digits_only():
     for start in ("２０２６-01", "٢٠٢٦-01"):
-        with pytest.raises(ConfigError, match="simulation.start"):
+        with pytest.raises(ConfigError, match=r"simulation\.start"):
             load_config(None, overrides={"simulation.start": start})
