@@ -490,11 +490,14 @@ def viz(
 ) -> None:
     """Serve the interactive app (Mesa SolaraViz) on http://127.0.0.1:PORT."""
     import os
-    import subprocess
 
-    from agentsim.scenario_io import DEFAULT_SCENARIO
+    from agentsim.config import ConfigError
+    from agentsim.scenario_io import DEFAULT_SCENARIO, scenario_path
 
-    path = (config or DEFAULT_SCENARIO).resolve()
+    try:
+        path = (scenario_path(config) if config is not None else DEFAULT_SCENARIO).resolve()
+    except ConfigError as exc:
+        fail(str(exc))
     _load(path, None)  # bad input stops here, with one line
     try:
         import solara  # noqa: F401
@@ -515,10 +518,44 @@ def viz(
         "--production",
     ]
     say(f"serving {path.name} on http://127.0.0.1:{port} (Ctrl-C to stop)")
+    raise typer.Exit(_serve(command, env))
+
+
+def _serve(command: list[str], env: dict[str, str]) -> int:
+    """Run the app server as a child that ends with this process; return the exit code.
+
+    Ctrl-C (exit 0) and SIGTERM (exit 143) stop the server before this process exits, and on
+    Linux the kernel ends the server if this process is killed outright.
+    """
+    import functools
+    import os
+    import signal
+    import subprocess
+
+    from agentsim.executors import exit_with_parent
+
+    def terminate(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    server = subprocess.Popen(
+        command, env=env, preexec_fn=functools.partial(exit_with_parent, os.getpid())
+    )
     try:
-        raise typer.Exit(subprocess.call(command, env=env))
+        return server.wait()
     except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+        return 0
+    except SystemExit as stop:
+        return int(stop.code or 0)
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        signal.signal(signal.SIGTERM, previous)
 
 
 @app.command()

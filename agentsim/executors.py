@@ -74,10 +74,10 @@ def _ready() -> bool:
     return True
 
 
-def _exit_with_parent(parent: int | None) -> None:
-    """Worker initializer: on Linux, have the kernel kill this worker when the process that
-    started it dies, so a batch killed with SIGKILL leaves no idle workers behind. ``parent``
-    is the expected parent's pid (None when a forkserver is the parent)."""
+def exit_with_parent(parent: int | None) -> None:
+    """In a child process (pool worker, app server): on Linux, have the kernel kill it when the
+    process that started it dies, so a batch or app killed with SIGKILL leaves no process
+    behind. ``parent`` is the expected parent's pid (None when a forkserver is the parent)."""
     if sys.platform != "linux":
         return
     import ctypes
@@ -118,7 +118,7 @@ class ProcessPool(_Nested):
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=context,
-            initializer=_exit_with_parent,
+            initializer=exit_with_parent,
             initargs=(os.getpid() if forked else None,),
         )
         with warnings.catch_warnings():

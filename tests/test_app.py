@@ -17,6 +17,7 @@ import typing
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 from pydantic import BaseModel
 
@@ -178,12 +179,18 @@ def app_url(tmp_path_factory):
         else:
             server.kill()
             pytest.fail(f"the app did not start:\n{log.read_text()[-2000:]}")
+        children = psutil.Process(server.pid).children(recursive=True)
+        assert children, "agentsim viz serves the app from a child process"
         yield url
         server.terminate()
         try:
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.kill()
+        _, alive = psutil.wait_procs(children, timeout=15)
+        for orphan in alive:
+            orphan.kill()
+        assert not alive, f"the app server outlived agentsim viz: {alive}"
 
 
 @pytest.mark.skipif(
@@ -236,3 +243,30 @@ def test_app_renders_steps_and_updates_time_series(app_url, tmp_path):
         finally:
             browser.close()
     assert (screenshots / "app_step1.png").stat().st_size > 10_000
+
+
+def test_app_server_ends_when_viz_is_killed(tmp_path):
+    """SIGKILL of `agentsim viz` leaves no server behind (the kernel ends its child)."""
+    import signal
+
+    port = _free_port()
+    viz = subprocess.Popen(
+        [sys.executable, "-m", "agentsim.cli", "viz", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        children: list[psutil.Process] = []
+        while time.monotonic() < deadline and not children:
+            children = psutil.Process(viz.pid).children(recursive=True)
+            time.sleep(0.2)
+        assert children, "agentsim viz did not start its server"
+    finally:
+        viz.send_signal(signal.SIGKILL)
+        viz.wait(timeout=10)
+    _, alive = psutil.wait_procs(children, timeout=10)
+    for orphan in alive:
+        orphan.kill()
+    assert not alive, f"the app server outlived a killed agentsim viz: {alive}"
