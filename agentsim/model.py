@@ -88,7 +88,6 @@ class AIRaceModel(mesa.Model):
         )
         self._lab_tape = streams.LabTape(self.seed, self.lab_state.names)
         codes = self.jurisdictions.codes
-        self.is_us_code = np.array([code == "US" for code in codes])
         #: (L, J) bool: which labs may serve which markets (closures follow a lab's origin)
         self.access = policy.access_matrix(self.lab_state.origin, codes, config.market.closed)
         #: (L, L) bool: labs that serve a common market
@@ -622,7 +621,7 @@ class AIRaceModel(mesa.Model):
         self.record_event(RELOCATION, lab, int(labs.jurisdiction[lab]), destination=codes[code])
         jurisdiction = labs.jurisdiction.copy()
         jurisdiction[lab] = code
-        labs.move_headquarters(jurisdiction, self.is_us_code)
+        labs.move_headquarters(jurisdiction, self.jurisdictions.is_us)
         self._allowed = self._allowed_investments()
         labs.cash_cents[lab] -= cost_cents
         labs.relocation_cents[lab] += cost_cents
@@ -630,14 +629,6 @@ class AIRaceModel(mesa.Model):
             releases.escape_restrictions(labs, lab)
 
     # ------------------------------------------------------------------ observation
-
-    @property
-    def us_lead(self) -> float:
-        """US frontier capability minus the rest's (OOM; NaN when a side has no active lab)."""
-        return (
-            self.indicators["frontier_capability_us"]
-            - self.indicators["frontier_capability_non_us"]
-        )
 
     @property
     def network(self) -> nx.Graph:

@@ -104,10 +104,13 @@ def leader(deployed: np.ndarray, jurisdiction: np.ndarray, codes: list[str]) -> 
     return "US" if "US" in at_top else at_top[0]
 
 
-def non_us_leads(frontier_us: np.ndarray, frontier_non_us: np.ndarray) -> np.ndarray:
+def non_us_leads(
+    frontier_us: np.ndarray | float, frontier_non_us: np.ndarray | float
+) -> np.ndarray:
     """Whether a non-US lab leads: strictly above the best US model, or no US lab is active.
 
-    Arrays of equal shape (NaN for a side with no active lab); False where no lab is active.
+    Arrays of equal shape, or two scalars (NaN for a side with no active lab); False where no
+    lab is active.
     """
     us_missing = np.isnan(frontier_us)
     non_us_missing = np.isnan(frontier_non_us)
@@ -159,8 +162,9 @@ class Observer:
         model = self.model
         model.indicators = values = indicators(model)
         self.collector.collect(model)
-        us, non_us = values["frontier_capability_us"], values["frontier_capability_non_us"]
-        leads = not math.isnan(non_us) and (math.isnan(us) or non_us > us)  # as non_us_leads
+        leads = bool(
+            non_us_leads(values["frontier_capability_us"], values["frontier_capability_non_us"])
+        )
         if leads and not self._non_us_led:
             labs = model.lab_state
             best = np.where(labs.active & ~labs.is_us, labs.deployed_capability, -np.inf)

@@ -98,7 +98,6 @@ def ship_due_models(
         labs.deployed_capability[i] = k
         served_deployed[i] = served_fraction(when, now)
         beats = k > frontier
-        labs.frontier_releases[i] += beats
         releases.append(Release(step, int(i), int(labs.jurisdiction[i]), k, bool(beats)))
         if labs.pending_trusted[i] and restricted_months > 0:
             labs.trusted_queue[i].append((when + restricted_months, k))

@@ -14,7 +14,7 @@ Shapes: ``J`` jurisdictions (which are also the user markets), ``L`` labs, ``I``
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -40,6 +40,8 @@ class JurisdictionState:
     def __post_init__(self) -> None:
         #: position of each jurisdiction code
         self.index: dict[str, int] = {code: i for i, code in enumerate(self.codes)}
+        #: (J,) bool: which jurisdiction is the US
+        self.is_us = np.array([code == "US" for code in self.codes])
 
     def positions(self, codes: list[str]) -> np.ndarray:
         """Positions of the given codes (int array)."""
@@ -81,7 +83,6 @@ class LabState:
     pending_trusted: np.ndarray  #: bool: it will start in a trusted-only phase
     trusted_queue: list[deque[tuple[float, float]]]  #: per lab: (public from, capability)
     price_power: np.ndarray  #: share of full price the lab can charge
-    frontier_releases: np.ndarray  #: int64: releases that beat the frontier
     headcount: np.ndarray  #: int64: researchers employed
     human_capital: np.ndarray  #: H: summed skill of the lab's researchers (skill units)
     users_millions: np.ndarray  #: (L, J) users in each market
@@ -113,10 +114,13 @@ class LabState:
         """Number of labs."""
         return len(self.names)
 
-    def move_headquarters(self, jurisdiction: np.ndarray, is_us_code: np.ndarray) -> None:
-        """Place headquarters and derive what follows: the side a lab counts for, its partners."""
+    def move_headquarters(self, jurisdiction: np.ndarray, us_jurisdiction: np.ndarray) -> None:
+        """Place headquarters and derive what follows: the side a lab counts for, its partners.
+
+        ``us_jurisdiction`` is :attr:`JurisdictionState.is_us` ((J,) bool).
+        """
         self.jurisdiction = jurisdiction
-        self.is_us = is_us_code[jurisdiction]
+        self.is_us = us_jurisdiction[jurisdiction]
         same_home = jurisdiction[:, None] == jurisdiction[None, :]
         self.partners = same_home & ~np.eye(jurisdiction.size, dtype=bool)
 
@@ -177,8 +181,3 @@ class ResearcherState:
 def copy_arrays(state: object, names: tuple[str, ...]) -> dict[str, np.ndarray]:
     """Copies of the named arrays of a state object (for before/after comparisons)."""
     return {name: getattr(state, name).copy() for name in names}
-
-
-def array_fields(state: object) -> list[str]:
-    """Names of the numpy-array fields of a state dataclass."""
-    return [f.name for f in fields(state) if isinstance(getattr(state, f.name), np.ndarray)]

@@ -77,13 +77,12 @@ def build_labs(config: Config, juris: JurisdictionState) -> LabState:
         capacity * c.flops_per_h100e, software, c.run_length_months, c.utilization
     )
     deployed = internal - np.array([lab.deployed_lag_ooms for lab in labs])
-    is_us_code = np.array([code == "US" for code in juris.codes])
     zeros = np.zeros(n, dtype=np.int64)
     state = LabState(
         names=names,
         jurisdiction=jurisdiction,
         origin=jurisdiction.copy(),
-        is_us=is_us_code[jurisdiction],
+        is_us=juris.is_us[jurisdiction],
         partners=np.zeros((n, n), dtype=bool),
         open_weights=np.array([lab.open_weights for lab in labs], dtype=bool),
         active=np.ones(n, dtype=bool),
@@ -105,7 +104,6 @@ def build_labs(config: Config, juris: JurisdictionState) -> LabState:
         pending_trusted=np.zeros(n, dtype=bool),
         trusted_queue=[deque() for _ in labs],
         price_power=np.ones(n),
-        frontier_releases=zeros.copy(),
         headcount=zeros.copy(),
         human_capital=np.zeros(n),
         users_millions=np.zeros((n, len(juris.codes))),
@@ -118,7 +116,7 @@ def build_labs(config: Config, juris: JurisdictionState) -> LabState:
         capex_cents=zeros.copy(),
         relocation_cents=zeros.copy(),
     )
-    state.move_headquarters(jurisdiction, is_us_code)
+    state.move_headquarters(jurisdiction, juris.is_us)
     return state
 
 
