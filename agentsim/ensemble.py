@@ -292,7 +292,9 @@ def run_chunk(configs: dict[str, dict[str, Any]], specs: Sequence[RunSpec]) -> C
     with its ``error`` (class and message) and ``traceback``; it never stops the chunk. Rows
     hold ``run_id``, ``replicate``, ``seed``, ``scenario``, ``point`` (the design point's
     index), the grid values and the run summary (without its seed); the time series is the
-    model frame with ``run_id`` first.
+    model frame with ``run_id`` first. Every run is audited step by step (accounting and
+    conservation, :func:`agentsim.run.run` with ``audit=True``): a run that breaks an invariant
+    is a failed run, recorded with its seed and the :class:`~agentsim.run.AuditError`.
     """
     rows: list[dict[str, Any]] = []
     series: list[pd.DataFrame] = []
@@ -314,7 +316,7 @@ def run_chunk(configs: dict[str, dict[str, Any]], specs: Sequence[RunSpec]) -> C
                 overrides = dict(spec.grid)
                 config = validate_config(apply_overrides(configs[spec.scenario], overrides))
                 validated[key] = config
-            result = run_model(config, seed=spec.seed)
+            result = run_model(config, seed=spec.seed, audit=True)
         except Exception as exc:  # recorded, reported, never stops the batch
             row["error"] = f"{exc.__class__.__name__}: {exc}"
             row["traceback"] = traceback.format_exc(limit=8)
