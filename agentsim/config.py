@@ -41,9 +41,6 @@ START_YEARS: tuple[int, int] = (1900, 2200)
 #: Longest scenario name, in bytes of UTF-8: names become parts of folder names, and a
 #: comparison's folder holds two of them within the usual 255-byte limit.
 NAME_BYTES = 80
-#: Most money (USD) a run may hold: the model counts money in 64-bit integer cents (at most
-#: about 9.2e16 USD) and this leaves a ninefold margin for sums of stocks and flows.
-MONEY_LIMIT_USD = 1e16
 
 
 class ConfigError(ValueError):
@@ -652,18 +649,6 @@ def _default_labs() -> dict[str, LabConfig]:
     return {"LabUS": LabConfig(jurisdiction="US"), "LabCN": LabConfig(jurisdiction="CN")}
 
 
-def _monthly(per_year: float) -> float:
-    """The monthly rate that compounds to ``per_year`` in twelve months."""
-    return (1.0 + per_year) ** (1.0 / 12.0) - 1.0
-
-
-def _months_sum(monthly: float, steps: int) -> float:
-    """Sum of ``(1 + monthly) ** t`` for t = 0..steps: a stock's months, added up."""
-    if abs(monthly) < 1e-12:
-        return steps + 1.0
-    return ((1.0 + monthly) ** (steps + 1) - 1.0) / monthly
-
-
 class Config(Section):
     """A whole scenario.
 
@@ -761,42 +746,7 @@ class Config(Section):
                 )
         if sum(self.capital.capital_billions.values()) <= 0:
             raise ValueError("capital.capital_billions: total capital must be positive")
-        self._check_money_fits()
         return self
-
-    def _check_money_fits(self) -> None:
-        """Refuse a run whose money could outgrow what the model counts (MONEY_LIMIT_USD).
-
-        An upper bound on the money in the run by its last month: investor capital grown by
-        its commitments, everything deployed from it on the way, the labs' opening cash and
-        funding, and all revenue at full price power.
-        """
-        steps = self.simulation.steps
-        c = self.capital
-        capital0 = sum(c.capital_billions.values()) * 1e9
-        growth = _monthly(c.commitments_growth_per_year)
-        capital = capital0 * (1.0 + growth) ** steps
-        capital += c.deploy_rate_per_month * capital0 * _months_sum(growth, steps)
-        labs = sum(lab.cash_billions + lab.funding_to_date_billions for lab in self.labs.values())
-        revenue = sum(
-            j.users_millions
-            * 1e6
-            * j.revenue_per_user_usd
-            * _months_sum(_monthly(j.user_growth_per_year), steps)
-            for j in self.jurisdictions.values()
-        )
-        total = capital + labs * 1e9 + revenue
-        if total > MONEY_LIMIT_USD:
-            cause = (
-                "capital.commitments_growth_per_year"
-                if capital >= revenue
-                else "jurisdictions.*.user_growth_per_year"
-            )
-            raise ValueError(
-                f"{cause}: over {steps} months the money in the run could reach {total:.2g} "
-                f"USD, past the {MONEY_LIMIT_USD:.0e} USD the model counts in integer cents; "
-                f"shorten simulation.steps or lower {cause.split('.')[-1]} or the opening sums"
-            )
 
     @property
     def jurisdiction_codes(self) -> list[str]:

@@ -1050,24 +1050,6 @@ def test_longest_run_from_the_calendar_ends_has_dates_everywhere():
         mdates.num2date(mdates.date2num(dates.to_pydatetime()[-1]))
 
 
-def test_money_beyond_what_the_model_counts_is_refused():
-    err = config_error(BASELINE, assignments=["simulation.steps=600"])
-    assert str(err).startswith("capital.commitments_growth_per_year: over 600 months the money")
-    assert load_config(
-        BASELINE,
-        assignments=["simulation.steps=600", "capital.commitments_growth_per_year=0"],
-    )
-    err = config_error(
-        BASELINE,
-        assignments=[
-            "jurisdictions.ROW.user_growth_per_year=2",
-            "jurisdictions.ROW.revenue_per_user_usd=1000",
-            "simulation.steps=120",
-        ],
-    )
-    assert str(err).startswith("jurisdictions.*.user_growth_per_year: over 120 months")
-
-
 @pytest.mark.parametrize(
     ("name", "rule"),
     [
