@@ -13,6 +13,7 @@ numbers of mixed types), and two different values never share a label.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -21,7 +22,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from agentsim.analysis import is_missing, value_groups
-from agentsim.store import read_batch, read_run, write_figure
+from agentsim.store import (
+    FIGURES_MARKER,
+    check_figures_dir,
+    read_batch,
+    read_run,
+    write_figure,
+    write_json,
+)
 
 #: One colour per jurisdiction, fixed across every figure.
 JURISDICTION_COLOURS = {
@@ -392,29 +400,63 @@ def save_figure(fig: Figure, stem: Path) -> list[Path]:
     return paths
 
 
+#: Figures (file stems) drawn for a run and for a batch.
+RUN_FIGURES = ("frontier", "capability", "shares", "talent_flows", "network")
+BATCH_FIGURES = (
+    "fan_frontier_us",
+    "fan_frontier_non_us",
+    "fan_us_user_share",
+    "fan_us_capital_share",
+    "fan_us_talent_share",
+    "overtake_survival",
+    "talent_flows",
+    "sweep_overtake",
+    "sweep_user_share",
+)
+
+
+def _claim_figures_dir(out: Path, stems: Sequence[str]) -> None:
+    """Check, before drawing, that ``out`` may receive these figures (see
+    :func:`agentsim.store.check_figures_dir`)."""
+    check_figures_dir(out, [f"{stem}.{ext}" for stem in stems for ext in ("png", "pdf")])
+
+
+def _mark_figures_dir(out: Path, paths: Sequence[Path], source: Path) -> None:
+    """Record what was drawn in ``out`` (the marker that lets a later call replace it)."""
+    write_json(
+        Path(out) / FIGURES_MARKER,
+        {"source": str(source), "figures": sorted(p.name for p in paths)},
+    )
+
+
 def save_run_figures(run_dir: Path, out: Path | None = None) -> list[Path]:
     """Draw the figures of one stored run into ``out`` (default: run_dir/figures); return the
     paths written (PNG and PDF of each). Raises :class:`~agentsim.config.ConfigError` when
-    ``run_dir`` is not a run folder."""
+    ``run_dir`` is not a run folder, or ``out`` holds files agentsim did not draw or cannot be
+    written (checked before anything is drawn)."""
     stored = read_run(run_dir)
     out = Path(out) if out is not None else Path(run_dir) / "figures"
+    _claim_figures_dir(out, RUN_FIGURES)
     paths: list[Path] = []
     paths += save_figure(frontier_race(stored["model"]), out / "frontier")
     paths += save_figure(capability_paths(stored["labs"]), out / "capability")
     paths += save_figure(share_panels(stored["model"]), out / "shares")
     paths += save_figure(talent_flows(stored["flows"]), out / "talent_flows")
     paths += save_figure(network_snapshot(stored["network"], stored["labs"]), out / "network")
+    _mark_figures_dir(out, paths, Path(run_dir))
     return paths
 
 
 def save_batch_figures(batch_dir: Path, out: Path | None = None) -> list[Path]:
     """Draw the figures of a stored Monte Carlo, sweep or comparison into ``out`` (default:
     batch_dir/figures); return the paths written. Raises :class:`~agentsim.config.ConfigError`
-    when the folder holds no finished batch."""
+    when the folder holds no finished batch, or ``out`` holds files agentsim did not draw or
+    cannot be written (checked before anything is drawn)."""
     batch_dir = Path(batch_dir)
     stored = read_batch(batch_dir)
     manifest, runs, timeseries = stored.manifest, stored.runs, stored.timeseries
     out = Path(out) if out is not None else batch_dir / "figures"
+    _claim_figures_dir(out, BATCH_FIGURES)
     paths: list[Path] = []
     steps = int(timeseries["step"].max()) if len(timeseries) else 0
     if manifest.get("kind") == "sweep" and manifest.get("grid"):
@@ -446,4 +488,5 @@ def save_batch_figures(batch_dir: Path, out: Path | None = None) -> list[Path]:
             sweep_heatmap(runs, manifest["grid"], "final_us_user_share", "final US share of users"),
             out / "sweep_user_share",
         )
+    _mark_figures_dir(out, paths, batch_dir)
     return paths

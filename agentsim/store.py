@@ -23,6 +23,8 @@ import json
 import math
 import os
 import shutil
+import socket
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -40,7 +42,7 @@ from agentsim.scenario_io import dump_config
 if TYPE_CHECKING:
     from agentsim.run import RunResult
 
-try:  # POSIX; elsewhere batches run without the folder lock
+try:  # POSIX; elsewhere the lock file itself is the lock
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
@@ -61,6 +63,8 @@ RUNS = "runs.parquet"
 TIMESERIES = "timeseries.parquet"
 PARTS = "parts"
 LOCK = ".lock"
+#: Marks a folder of figures drawn by agentsim (lists them), so drawing again may replace them.
+FIGURES_MARKER = "figures.json"
 #: Default root of new result folders (relative to the working directory).
 RESULTS_ROOT = Path("results")
 
@@ -178,17 +182,90 @@ def experiment_dir(name: str, root: Path = RESULTS_ROOT) -> Path:
     return Path(root) / "experiments" / name
 
 
-def check_run_dir(out: Path, overwrite: bool) -> None:
-    """Refuse to replace an existing run unless asked to.
+def is_result_dir(path: Path) -> bool:
+    """Whether ``path`` is a folder agentsim wrote: a run (``summary.json`` and ``config.yaml``)
+    or a batch (``manifest.json``)."""
+    path = Path(path)
+    run = (path / "summary.json").is_file() and (path / "config.yaml").is_file()
+    return run or is_batch_dir(path)
 
-    Raises :class:`ConfigError` (key ``--out``) when ``out`` is a file, or a non-empty folder
-    and ``overwrite`` is false.
+
+def check_writable(out: Path, key: str = "--out") -> None:
+    """Refuse an output path that cannot be written, before any compute is spent.
+
+    Walks up from ``out`` to the nearest folder that exists and makes (then removes) a
+    temporary folder there, so a read-only file system, a missing permission or a path under
+    a file is found now rather than when the results are ready. Nothing is left behind.
+    Raises :class:`ConfigError` (key ``key``) naming the folder and the reason.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(key, f"{out} exists and is not a folder")
+    existing = out
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(key, f"{out} is under {existing}, which is a file, not a folder")
+    try:
+        probe = tempfile.mkdtemp(prefix=".agentsim-probe.", dir=existing)
+    except OSError as exc:
+        raise ConfigError(key, f"cannot write in {existing} ({os_reason(exc)})") from None
+    os.rmdir(probe)
+
+
+def os_reason(exc: OSError) -> str:
+    """An OS error as people read it: "No space left on device", "Permission denied"..."""
+    return exc.strerror or exc.__class__.__name__
+
+
+def check_run_dir(out: Path, overwrite: bool) -> None:
+    """Refuse an output folder that a new run may not take, before the run starts.
+
+    ``out`` may be new or empty. A non-empty folder is replaced only with ``overwrite``, and
+    only when it is itself an agentsim result (:func:`is_result_dir`): ``--overwrite`` never
+    deletes a folder of other files (a home folder, a project). Raises :class:`ConfigError`
+    (key ``--out`` or ``--overwrite``) when ``out`` is a file, a non-empty folder without
+    ``overwrite``, a non-empty folder that is not a result, or not writable
+    (:func:`check_writable`).
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError("--out", f"{out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise ConfigError("--out", f"{out} is not empty; choose another folder or pass --overwrite")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise ConfigError(
+                "--out", f"{out} is not empty; choose another folder or pass --overwrite"
+            )
+        if not is_result_dir(out):
+            raise ConfigError(
+                "--overwrite",
+                f"{out} is not an agentsim result folder (no summary.json and config.yaml, no "
+                f"{MANIFEST}); --overwrite replaces results only, so nothing was deleted",
+            )
+    check_writable(out)
+
+
+def check_figures_dir(out: Path, names: Iterable[str]) -> None:
+    """Refuse to draw figures into a folder that holds files agentsim did not draw.
+
+    ``names`` are the file names about to be written. ``out`` may be new, empty, a figures
+    folder drawn before (it holds :data:`FIGURES_MARKER`) or a folder holding only files of
+    those names (figures drawn by an earlier version). Raises :class:`ConfigError` (key
+    ``--out``) otherwise, and as :func:`check_writable`.
+    """
+    out = Path(out)
+    if out.is_dir() and not (out / FIGURES_MARKER).is_file():
+        ours = set(names)
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in ours)
+        if foreign:
+            raise ConfigError(
+                "--out",
+                f"{out} holds files agentsim did not draw (e.g. {foreign[0]}); choose a new "
+                "or empty folder",
+            )
+    check_writable(out)
 
 
 # --------------------------------------------------------------------------- run folders
@@ -248,13 +325,13 @@ def read_run(path: Path) -> dict[str, Any]:
     if missing:
         raise ConfigError(str(path), f"is not a run folder (missing {', '.join(missing)})")
     return {
-        "model": pd.read_parquet(path / "model.parquet"),
-        "labs": pd.read_parquet(path / "labs.parquet"),
-        "summary": json.loads((path / "summary.json").read_text(encoding="utf-8")),
+        "model": _read_parquet(path / "model.parquet"),
+        "labs": _read_parquet(path / "labs.parquet"),
+        "summary": _read_json(path / "summary.json"),
         "flows": pd.read_csv(path / "flows.csv", index_col=0),
         "config": (path / "config.yaml").read_text(encoding="utf-8"),
-        "network": pd.read_parquet(path / "network.parquet"),
-        "events": pd.read_parquet(path / "events.parquet"),
+        "network": _read_parquet(path / "network.parquet"),
+        "events": _read_parquet(path / "events.parquet"),
     }
 
 
@@ -319,8 +396,8 @@ def read_batch(out: Path) -> BatchResult:
     manifest = read_manifest(out)
     if not (out / RUNS).is_file():
         raise ConfigError(str(out), "holds no runs.parquet: the batch is unfinished (--resume it)")
-    timeseries = pd.read_parquet(out / TIMESERIES) if (out / TIMESERIES).is_file() else None
-    return BatchResult(out, pd.read_parquet(out / RUNS), _frame_or_empty(timeseries), manifest)
+    timeseries = _read_parquet(out / TIMESERIES) if (out / TIMESERIES).is_file() else None
+    return BatchResult(out, _read_parquet(out / RUNS), _frame_or_empty(timeseries), manifest)
 
 
 def _frame_or_empty(frame: pd.DataFrame | None) -> pd.DataFrame:
@@ -345,10 +422,14 @@ def prepare_batch_dir(out: Path) -> None:
 def batch_lock(out: Path) -> Iterator[None]:
     """Hold an exclusive lock on a batch folder (creating the folder) while the block runs.
 
-    Raises :class:`ConfigError` (key ``--out``) when ``out`` is a file, and at once if another
-    process holds the lock. The lock is an ``flock`` on ``out/.lock``, so a killed holder
-    releases it; the file is removed on exit, and a folder this call created is removed again
-    if the block left it empty.
+    The lock is ``out/.lock``, holding the holder's pid, host, start time and command line.
+    It is an ``flock`` where the file system supports one, so a holder that dies (even by
+    SIGKILL) releases it at once; elsewhere the file itself is the lock, and a lock left by a
+    dead process on this host is reclaimed. The file is removed on exit, and a folder this
+    call created is removed again if the block left it empty.
+
+    Raises :class:`ConfigError` (key ``--out``) when ``out`` is a file, and at once when a
+    live process holds the lock (naming its pid and host).
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -356,13 +437,12 @@ def batch_lock(out: Path) -> Iterator[None]:
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     path = out / LOCK
-    fd = _acquire(path) if fcntl is not None else None
+    fd = _acquire(path)
     try:
         yield
     finally:
-        if fd is not None:
-            path.unlink(missing_ok=True)  # before unlocking: a waiter then sees a new inode
-            os.close(fd)
+        path.unlink(missing_ok=True)  # before unlocking: a waiter then sees a new inode
+        os.close(fd)
         if created:
             try:
                 out.rmdir()  # only if the block wrote nothing
@@ -370,24 +450,90 @@ def batch_lock(out: Path) -> Iterator[None]:
                 pass
 
 
+def lock_holder(out: Path) -> dict[str, Any] | None:
+    """Who holds (or last held) the lock of a batch folder: ``pid``, ``host``, ``since`` and
+    ``command``, or None when there is no readable lock file."""
+    try:
+        holder = json.loads((Path(out) / LOCK).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return holder if isinstance(holder, dict) else None
+
+
+def _in_use(path: Path) -> ConfigError:
+    holder = lock_holder(path.parent) or {}
+    who = f"process {holder.get('pid', '?')} on {holder.get('host', '?')}"
+    if holder.get("since"):
+        who += f" since {holder['since']}"
+    return ConfigError(
+        "--out",
+        f"{path.parent} is in use by another batch ({who}); wait for it to finish, or end it",
+    )
+
+
+def _holder_text() -> bytes:
+    holder = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "since": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": " ".join(sys.argv)[:500],
+    }
+    return (json.dumps(holder) + "\n").encode()
+
+
 def _acquire(path: Path) -> int:
+    """Take the lock file at ``path``; return its open descriptor."""
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
+            if fcntl is None:
+                raise OSError(errno.ENOLCK, "no flock")
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             os.close(fd)
             if exc.errno in (errno.EAGAIN, errno.EACCES):
-                raise ConfigError(
-                    "--out", f"{path.parent} is in use by another batch; wait for it to finish"
-                ) from None
+                raise _in_use(path) from None
+            if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+                return _acquire_by_file(path)
             raise
         try:  # the holder may have removed the file between our open and our lock
             if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                os.ftruncate(fd, 0)
+                os.write(fd, _holder_text())
                 return fd
         except FileNotFoundError:
             pass
         os.close(fd)
+
+
+def _acquire_by_file(path: Path) -> int:
+    """The lock where the file system has no ``flock`` (some network file systems): the lock
+    file exists while a batch holds it. A file left by a dead process of this host is
+    reclaimed; one from another host is honoured (its process cannot be checked from here)."""
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            holder = lock_holder(path.parent) or {}
+            pid = holder.get("pid")
+            if holder.get("host") == socket.gethostname() and isinstance(pid, int):
+                if not _alive(pid):
+                    path.unlink(missing_ok=True)  # stale: its holder died without cleaning up
+                    continue
+            raise _in_use(path) from None
+        os.write(fd, _holder_text())
+        return fd
+    raise _in_use(path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 # --------------------------------------------------------------------------- parts
@@ -437,8 +583,41 @@ def _part_files(out: Path) -> list[Path]:
 def _part_rows(path: Path) -> list[dict[str, Any]]:
     import pyarrow.parquet as pq
 
-    metadata = pq.read_schema(path).metadata or {}
-    return json.loads(metadata[_RUNS_KEY])
+    with _readable(path):
+        metadata = pq.read_schema(path).metadata or {}
+        return json.loads(metadata[_RUNS_KEY])
+
+
+def _read_json(path: Path) -> Any:
+    """A stored JSON file, failing with a one-line error that names a damaged file."""
+    with _readable(path):
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _read_parquet(path: Path, **options: Any) -> pd.DataFrame:
+    """``pandas.read_parquet``, failing with a one-line error that names a damaged file."""
+    with _readable(path):
+        return pd.read_parquet(path, **options)
+
+
+@contextmanager
+def _readable(path: Path) -> Iterator[None]:
+    """Turn a failure to read a stored results file into a one-line :class:`ConfigError`
+    naming the file: a damaged part is removed by the user and its runs run again on resume."""
+    import pyarrow as pa
+
+    try:
+        yield
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as exc:
+        reason = f"{exc.__class__.__name__}: {exc}".splitlines()[0][:200]
+        if Path(path).parent.name == PARTS:
+            advice = (
+                f"remove it and resume again to run its runs again (rm '{path}', then "
+                "--resume the folder)"
+            )
+        else:
+            advice = "the batch's results are damaged; resume cannot repair this file"
+        raise ConfigError(str(path), f"cannot be read ({reason}); {advice}") from None
 
 
 def completed_run_ids(out: Path) -> set[int]:
@@ -448,7 +627,7 @@ def completed_run_ids(out: Path) -> set[int]:
         done.update(int(row["run_id"]) for row in _part_rows(path))
     gathered = Path(out) / RUNS
     if gathered.is_file():
-        done.update(pd.read_parquet(gathered, columns=["run_id"])["run_id"].tolist())
+        done.update(_read_parquet(gathered, columns=["run_id"])["run_id"].tolist())
     return done
 
 
@@ -515,22 +694,23 @@ def gather(out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     out = Path(out)
     parts = _part_files(out)
     if not parts and (out / RUNS).is_file():  # already gathered: nothing to merge
-        timeseries = pd.read_parquet(out / TIMESERIES) if (out / TIMESERIES).is_file() else None
+        timeseries = _read_parquet(out / TIMESERIES) if (out / TIMESERIES).is_file() else None
         shutil.rmtree(out / PARTS, ignore_errors=True)
-        return pd.read_parquet(out / RUNS), _frame_or_empty(timeseries)
+        return _read_parquet(out / RUNS), _frame_or_empty(timeseries)
     rows: list[dict[str, Any]] = []
     tables = []
     for path in parts:
-        table = pq.ParquetFile(path).read(use_threads=False)
-        rows += json.loads((table.schema.metadata or {})[_RUNS_KEY])
+        with _readable(path):
+            table = pq.ParquetFile(path).read(use_threads=False)
+            rows += json.loads((table.schema.metadata or {})[_RUNS_KEY])
         if table.num_rows:
             metadata = {k: v for k, v in table.schema.metadata.items() if k != _RUNS_KEY}
             tables.append(table.replace_schema_metadata(metadata))
     series = [pa.concat_tables(tables).to_pandas()] if tables else []
     if (out / RUNS).is_file():
-        rows += _records(pd.read_parquet(out / RUNS))
+        rows += _records(_read_parquet(out / RUNS))
     if (out / TIMESERIES).is_file():
-        series.append(pd.read_parquet(out / TIMESERIES))
+        series.append(_read_parquet(out / TIMESERIES))
     unique = {int(row["run_id"]): row for row in reversed(rows)}  # a part wins over older files
     runs = runs_frame(unique.values())
     nonempty = [frame for frame in series if len(frame)]

@@ -8,6 +8,7 @@ matplotlib objects are checked against the stored frames.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import shutil
 import subprocess
@@ -111,7 +112,8 @@ def close_figures() -> Iterator[None]:
 
 
 def assert_figure_files(paths: list[Path], folder: Path, stems: list[str]) -> None:
-    """PNG and PDF for every stem, non-empty, with the right signature; no temporary leftovers."""
+    """PNG and PDF for every stem, non-empty, with the right signature, listed in the folder's
+    marker; no temporary leftovers."""
     expected = [folder / f"{stem}.{ext}" for stem in stems for ext in ("png", "pdf")]
     assert paths == expected
     for path in paths:
@@ -120,7 +122,9 @@ def assert_figure_files(paths: list[Path], folder: Path, stems: list[str]) -> No
         assert len(data) > 1000, path
         signature = PNG_SIGNATURE if path.suffix == ".png" else b"%PDF"
         assert data.startswith(signature), path
-    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in expected)
+    listed = sorted(p.name for p in expected)
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*listed, store.FIGURES_MARKER])
+    assert json.loads((folder / store.FIGURES_MARKER).read_text())["figures"] == listed
 
 
 def texts(labels) -> list[str]:
