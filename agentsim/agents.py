@@ -91,7 +91,7 @@ class Lab(StateView):
     @property
     def cash(self) -> float:
         """Cash on hand (USD)."""
-        return int(self.model.lab_state.cash_cents[self.index]) / CENTS_PER_USD
+        return float(self.model.lab_state.cash_cents[self.index]) / CENTS_PER_USD
 
     @property
     def capacity(self) -> float:
@@ -107,7 +107,7 @@ class Lab(StateView):
     @property
     def revenue(self) -> float:
         """Revenue this month (USD)."""
-        return int(self.model.lab_state.revenue_cents[self.index]) / CENTS_PER_USD
+        return float(self.model.lab_state.revenue_cents[self.index]) / CENTS_PER_USD
 
     @property
     def researchers(self) -> int:
@@ -129,8 +129,8 @@ class Lab(StateView):
         """False once the lab has run out of cash and exited."""
         return bool(self.model.lab_state.active[self.index])
 
-    def best_headquarters(self, outlook: RelocationOutlook) -> tuple[int, int] | None:
-        """Where to move, if anywhere: (jurisdiction index, cost in cents) or None to stay.
+    def best_headquarters(self, outlook: RelocationOutlook) -> tuple[int, float] | None:
+        """Where to move, if anywhere: (jurisdiction index, cost in whole cents) or None to stay.
 
         The lab compares, for each other jurisdiction it can afford, its monthly revenue there
         (under that jurisdiction's trusted-release rule) less the export-control premium on its
@@ -147,9 +147,10 @@ class Lab(StateView):
         here = int(labs.jurisdiction[i])
         staying = self.revenue_if(bool(outlook.bound_now[i]))
         base_cost = cfg.cost_billions * 1e9 * CENTS_PER_USD
-        best_gain, best_code, best_cost = 0.0, here, 0
+        best_gain, best_code, best_cost = 0.0, here, 0.0
         for code_j, code in enumerate(codes):
-            cost = round(base_cost * (1.0 + model.jurisdictions.immigration_friction[code_j]))
+            friction = model.jurisdictions.immigration_friction[code_j]
+            cost = float(round(base_cost * (1.0 + friction)))  # whole cents
             if code_j == here or cost > labs.cash_cents[i]:
                 continue
             there = outlook.target_multiplier if code in outlook.targeted else 1.0
@@ -195,7 +196,7 @@ class Investor(StateView):
     @property
     def capital(self) -> float:
         """Capital not yet invested (USD)."""
-        return int(self.model.investor_state.capital_cents[self.index]) / CENTS_PER_USD
+        return float(self.model.investor_state.capital_cents[self.index]) / CENTS_PER_USD
 
     @property
     def portfolio(self) -> dict[str, float]:

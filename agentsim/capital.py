@@ -87,20 +87,20 @@ def adjust_portfolio(
 def investment_flows(
     capital_cents: np.ndarray, weights: np.ndarray, deploy_rate: float
 ) -> np.ndarray:
-    """Cents each investor puts into each lab this month (I x L, integer).
+    """Cents each investor puts into each lab this month (I x L, whole cents).
 
     Equation: F_ij = floor(d K_i w_ij); rounding down keeps every investor's outflow within its
     capital.
     """
-    return np.floor(deploy_rate * capital_cents[:, None] * weights).astype(np.int64)
+    return np.floor(deploy_rate * capital_cents[:, None] * weights)
 
 
 def commitments_cents(
     capital_cents: np.ndarray, deploy_rate: float, growth_per_year: float
 ) -> np.ndarray:
-    """New money committed to each investor this month (integer cents).
+    """New money committed to each investor this month (whole cents).
 
     Sized so that capital under management grows by ``growth_per_year`` net of deployment.
     """
     monthly = (1.0 + growth_per_year) ** (1.0 / 12.0) - 1.0
-    return np.rint(np.maximum(capital_cents * (monthly + deploy_rate), 0.0)).astype(np.int64)
+    return np.rint(np.maximum(capital_cents * (monthly + deploy_rate), 0.0))

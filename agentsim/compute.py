@@ -1,7 +1,7 @@
 """Compute: the price of compute, what labs buy each month, and depreciation (ODD 7.1).
 
 Plain functions on numpy arrays; no Mesa. Shapes: ``L`` labs. Capacity is in H100 equivalents
-(H100e), prices in USD per H100e, spending in integer cents.
+(H100e), prices in USD per H100e, spending in whole cents (float64).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def capex_plan(
     room = np.maximum(cap - (capacity - retired), 0.0)
     affordable = max_capex_share * cash_cents / 100.0 / price_usd
     bought = np.minimum(np.minimum(wanted, affordable), room)
-    cost = np.rint(bought * price_usd * 100.0).astype(np.int64)
+    cost = np.rint(bought * price_usd * 100.0)
     cost = np.minimum(cost, cash_cents)
     return bought, cost
 

@@ -78,17 +78,17 @@ def erode_price_power(
 def revenue_cents(
     users: np.ndarray, revenue_per_user_usd: np.ndarray, price_power: np.ndarray
 ) -> np.ndarray:
-    """Monthly revenue per lab in integer cents.
+    """Monthly revenue per lab in whole cents (float64).
 
     Equation: Rev_i = p_i sum_m U_im a_m.
     """
     usd = price_power * (users @ revenue_per_user_usd)
-    return np.rint(usd * CENTS_PER_USD).astype(np.int64)
+    return np.rint(usd * CENTS_PER_USD)
 
 
 def inference_cost_cents(users: np.ndarray, cost_per_user_usd: np.ndarray) -> np.ndarray:
-    """Monthly inference cost per lab in integer cents: sum_m U_im c_m."""
-    return np.rint((users @ cost_per_user_usd) * CENTS_PER_USD).astype(np.int64)
+    """Monthly inference cost per lab in whole cents (float64): sum_m U_im c_m."""
+    return np.rint((users @ cost_per_user_usd) * CENTS_PER_USD)
 
 
 def served_fraction(release_time: float, month_start: float) -> float:

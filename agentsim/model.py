@@ -199,8 +199,8 @@ class AIRaceModel(mesa.Model):
 
     def open_books(self) -> None:
         """This month's one-off flows (investment received, relocation costs) start at zero."""
-        self.lab_state.investment_cents = np.zeros(self.n_labs, dtype=np.int64)
-        self.lab_state.relocation_cents = np.zeros(self.n_labs, dtype=np.int64)
+        self.lab_state.investment_cents = np.zeros(self.n_labs)
+        self.lab_state.relocation_cents = np.zeros(self.n_labs)
 
     def review_policies(self) -> None:
         """Phase 1: governments apply their adaptive rules to last month's outcomes."""
@@ -228,7 +228,7 @@ class AIRaceModel(mesa.Model):
             self._capacity_cap(),
         )
         bought = np.where(labs.active, bought, 0.0)
-        labs.capex_cents = np.where(labs.active, cost, 0)
+        labs.capex_cents = np.where(labs.active, cost, 0.0)
         labs.cash_cents = labs.cash_cents - labs.capex_cents
         labs.capacity_h100e = compute.depreciate(labs.capacity_h100e, c.depreciation_per_year)
         labs.capacity_h100e = labs.capacity_h100e + bought
@@ -367,10 +367,12 @@ class AIRaceModel(mesa.Model):
         labs.revenue_cents = np.where(
             labs.active,
             market.revenue_cents(users_people, juris.revenue_per_user_usd, labs.price_power),
-            0,
+            0.0,
         )
         inference = np.where(
-            labs.active, market.inference_cost_cents(users_people, juris.inference_per_user_usd), 0
+            labs.active,
+            market.inference_cost_cents(users_people, juris.inference_per_user_usd),
+            0.0,
         )
         labs.cash_cents = labs.cash_cents + labs.revenue_cents + labs.investment_cents
         labs.inference_cents = np.minimum(inference, labs.cash_cents)
@@ -381,7 +383,7 @@ class AIRaceModel(mesa.Model):
             (labs.salaries_cents > labs.cash_cents) | (labs.inference_cents < inference)
         )
         for i in short:
-            self._lay_off(int(i), int(labs.cash_cents[i]), monthly_pay)
+            self._lay_off(int(i), float(labs.cash_cents[i]), monthly_pay)
             if labs.inference_cents[i] < inference[i] or labs.headcount[i] == 0:
                 self._exit_lab(int(i))
         if short.size:  # staff changed: pay the staff that is left
@@ -571,8 +573,8 @@ class AIRaceModel(mesa.Model):
         )
 
     def _wage_bill(self, monthly_pay: np.ndarray) -> np.ndarray:
-        """Monthly pay of each lab's staff (integer cents)."""
-        return self.researcher_state.per_lab(self.n_labs, monthly_pay).astype(np.int64)
+        """Monthly pay of each lab's staff (whole cents: ``monthly_pay`` is rounded per head)."""
+        return self.researcher_state.per_lab(self.n_labs, monthly_pay)
 
     def _dismiss(self, lab: int, staff: np.ndarray) -> None:
         """Researchers leave ``lab`` for unemployment (pay stops)."""
@@ -581,7 +583,7 @@ class AIRaceModel(mesa.Model):
         researchers.salary_usd[staff] = 0.0
         self.lab_state.headcount[lab] = int((researchers.employer == lab).sum())
 
-    def _lay_off(self, lab: int, budget_cents: int, monthly_pay: np.ndarray) -> None:
+    def _lay_off(self, lab: int, budget_cents: float, monthly_pay: np.ndarray) -> None:
         """Keep the best-skilled staff whose pay fits the budget; the rest become unemployed."""
         researchers = self.researcher_state
         staff = np.flatnonzero(researchers.employer == lab)
@@ -612,7 +614,7 @@ class AIRaceModel(mesa.Model):
         name = None if lab is None else self.lab_state.names[lab]
         self.events.append(Event(self.steps, kind, name, code, code == "US", **detail))
 
-    def move_lab(self, lab: int, code: int, cost_cents: int) -> None:
+    def move_lab(self, lab: int, code: int, cost_cents: float) -> None:
         """Move a lab's headquarters (and staff) to jurisdiction ``code``, paying the cost."""
         labs, researchers, codes = self.lab_state, self.researcher_state, self.jurisdictions.codes
         staff = researchers.employer == lab

@@ -19,7 +19,7 @@ import pandas as pd
 
 from agentsim.events import OVERTAKE, RELEASE, RELOCATION
 from agentsim.market import CENTS_PER_USD
-from agentsim.state import InvestorState, LabState, copy_arrays
+from agentsim.state import InvestorState, LabState
 
 if TYPE_CHECKING:
     from agentsim.model import AIRaceModel
@@ -82,8 +82,8 @@ def indicators(model: AIRaceModel) -> dict[str, Any]:
         "frontier_capability_non_us": _best(deployed[~us]),
         "leader_jurisdiction": leader(deployed, labs.jurisdiction, codes),
         "us_user_share": _share(users, us),
-        "us_revenue_share": _share(labs.revenue_cents.astype(float), us),
-        "us_capital_share": _share(holdings.astype(float), us),
+        "us_revenue_share": _share(labs.revenue_cents, us),
+        "us_capital_share": _share(holdings, us),
         "us_talent_share": _share(labs.human_capital, us),
         "us_rd_spend": float(rd[us].sum()),
         "non_us_rd_spend": float(rd[~us].sum()),
@@ -327,45 +327,130 @@ def network_snapshot(model: AIRaceModel) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["source", "target", "kind", "weight"])
 
 
+#: 2**53 cents (about 9e13 USD): up to here float64 holds every whole number of cents exactly.
+EXACT_CENTS = float(2**53)
+#: Machine epsilons of round-off a money balance may show per unit of its magnitude and per
+#: amount summed into one of its terms, beyond EXACT_CENTS (see :func:`audit`).
+MONEY_ULPS = 8
+
+
 def snapshot(model: AIRaceModel) -> dict[str, dict[str, np.ndarray]]:
-    """Copies of the stocks :func:`audit` compares across a step."""
+    """What :func:`audit` compares across a step.
+
+    Each lab's cash, each investor's capital, and the holdings summed by investor and by lab
+    (two vectors, not a copy of the investor x lab matrix).
+    """
+    investors = model.investor_state
+    holdings = investors.holdings_cents
     return {
-        "lab_state": copy_arrays(model.lab_state, ("cash_cents",)),
-        "investor_state": copy_arrays(model.investor_state, ("capital_cents", "holdings_cents")),
+        "lab_state": {"cash_cents": model.lab_state.cash_cents.copy()},
+        "investor_state": {
+            "capital_cents": investors.capital_cents.copy(),
+            "holdings_by_investor": holdings.sum(axis=1),
+            "holdings_by_lab": holdings.sum(axis=0),
+        },
     }
+
+
+def money_differs(difference: Any, terms: list[Any], summed: int = 1) -> bool:
+    """Whether a money balance is off by more than round-off (the rule is in :func:`audit`).
+
+    ``difference`` is the balance (0 when the books hold), ``terms`` the amounts it was
+    computed from (arrays broadcasting to its shape, or scalars) and ``summed`` the largest
+    number of amounts added up inside one term.
+    """
+    if not np.count_nonzero(difference):  # the usual case, exact: no magnitudes needed
+        return False
+    magnitude = sum(np.abs(term) for term in terms)
+    tolerance = np.where(
+        magnitude <= EXACT_CENTS, 0.0, MONEY_ULPS * summed * np.finfo(float).eps * magnitude
+    )
+    off = ~(np.abs(difference) <= tolerance) | ~np.isfinite(difference)  # NaN or inf is off
+    return bool(np.any(off))
+
+
+def _stock_problems(state: LabState | InvestorState) -> list[str]:
+    """Negative entries among ``state.NON_NEGATIVE``, NaN or infinite ones among its money."""
+    names = tuple(dict.fromkeys(state.NON_NEGATIVE + state.MONEY))
+    every = np.concatenate([getattr(state, name).ravel() for name in names])
+    if not every.size or (every.min() >= 0 and math.isfinite(every.max())):
+        return []  # the usual case, one pass: all non-negative and finite (a NaN fails min)
+    problems = []
+    for name in names:
+        values = getattr(state, name)
+        if not values.size:
+            continue
+        lowest = values.min()  # NaN if any entry is NaN
+        if name in state.NON_NEGATIVE and lowest < 0:
+            problems.append(f"{name} has negative entries")
+        if name in state.MONEY and not (math.isfinite(lowest) and math.isfinite(values.max())):
+            problems.append(f"{name} has entries that are NaN or infinite")
+    return problems
 
 
 def audit(model: AIRaceModel, before: dict[str, dict[str, np.ndarray]] | None = None) -> list[str]:
     """Accounting and conservation checks; returns the violations (empty when all hold).
 
-    Checks that no stock or flow is negative, that researchers are conserved and headcounts add
-    up; with ``before`` (a :func:`snapshot` taken before the step) also that each lab's cash
-    changed by exactly revenue + investment - costs, each investor's capital by exactly
-    commitments - investment, and that money invested equals money received by labs.
+    Checks that no stock or flow is negative, that no money stock or flow is NaN or infinite,
+    that researchers are conserved and headcounts add up; with ``before`` (a :func:`snapshot`
+    taken before the step) also that each lab's cash changed by revenue + investment - costs,
+    each investor's capital by commitments - investment, and that the money invested in each
+    lab equals the money it received.
+
+    Money is float64 whole cents, so the money balances are exact while the amounts are small
+    and rounded beyond: a balance passes when |difference| <= tolerance, elementwise, with
+    magnitude M the sum of the absolute values of the amounts it involves (stocks before and
+    after, flows). The tolerance is 0 when M <= 2**53 cents (about 9e13 USD): there every
+    partial sum is a whole number float64 holds exactly, so the books must balance to the
+    cent. Above, it is 8 n eps M, with eps the float64 machine epsilon (about 2.2e-16) and n
+    the most amounts summed into one of them (1 for a lab's cash; the number of labs for an
+    investor's holdings; the number of investors for a lab's holdings); this bounds the
+    round-off of the model's and the audit's own additions, and is far below any real error
+    (a relative 1e-6 fails).
     """
     labs, investors = model.lab_state, model.investor_state
-    problems: list[str] = []
-    for state, names in ((labs, LabState.NON_NEGATIVE), (investors, InvestorState.NON_NEGATIVE)):
-        for name in names:
-            if np.any(getattr(state, name) < 0):
-                problems.append(f"{name} has negative entries")
+    problems = _stock_problems(labs) + _stock_problems(investors)
     researchers = model.researcher_state
     if researchers.size != model.config.talent.n_researchers:
         problems.append("researchers are not conserved")
-    if int(labs.headcount.sum()) != int(researchers.employed.sum()):
+    if int(labs.headcount.sum()) != np.count_nonzero(researchers.employer >= 0):
         problems.append("lab headcounts do not add up to employed researchers")
     if before is not None:
-        cash_before = before["lab_state"]["cash_cents"]
-        inflow = labs.revenue_cents + labs.investment_cents
-        outflow = labs.salaries_cents + labs.inference_cents + labs.capex_cents
-        outflow = outflow + labs.relocation_cents
-        if np.any(labs.cash_cents - cash_before != inflow - outflow):
-            problems.append("lab cash changed by other than revenue + investment - costs")
-        held = before["investor_state"]["holdings_cents"]
-        invested = investors.holdings_cents.sum(axis=1) - held.sum(axis=1)
-        expected = before["investor_state"]["capital_cents"] + investors.commitments_cents
-        if np.any(investors.capital_cents != expected - invested):
-            problems.append("investor capital changed by other than commitments - investment")
-        if int(invested.sum()) != int(labs.investment_cents.sum()):
-            problems.append("money invested differs from money received by labs")
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN or inf money: reported as off
+            problems += _balance_problems(model, before)
+    return problems
+
+
+def _balance_problems(model: AIRaceModel, before: dict[str, dict[str, np.ndarray]]) -> list[str]:
+    """The money balances of :func:`audit` across a step (``before``: a :func:`snapshot`)."""
+    labs, investors = model.lab_state, model.investor_state
+    problems = []
+    cash_before = before["lab_state"]["cash_cents"]
+    inflow = labs.revenue_cents + labs.investment_cents
+    outflow = labs.salaries_cents + labs.inference_cents + labs.capex_cents
+    outflow = outflow + labs.relocation_cents
+    balance = (labs.cash_cents - cash_before) - (inflow - outflow)
+    terms = [labs.cash_cents, cash_before, labs.revenue_cents, labs.investment_cents]
+    terms += [labs.salaries_cents, labs.inference_cents, labs.capex_cents]
+    if money_differs(balance, [*terms, labs.relocation_cents]):
+        problems.append("lab cash changed by other than revenue + investment - costs")
+    was = before["investor_state"]
+    holdings = investors.holdings_cents
+    by_investor = holdings.sum(axis=1)
+    invested = by_investor - was["holdings_by_investor"]
+    capital = was["capital_cents"] + investors.commitments_cents - invested
+    terms = [
+        investors.capital_cents,
+        was["capital_cents"],
+        investors.commitments_cents,
+        by_investor,
+        was["holdings_by_investor"],
+    ]
+    if money_differs(investors.capital_cents - capital, terms, summed=labs.size):
+        problems.append("investor capital changed by other than commitments - investment")
+    by_lab = holdings.sum(axis=0)
+    received = by_lab - was["holdings_by_lab"]
+    terms = [by_lab, was["holdings_by_lab"], labs.investment_cents]
+    if money_differs(received - labs.investment_cents, terms, summed=investors.size):
+        problems.append("money invested differs from money received by labs")
     return problems

@@ -4,8 +4,13 @@ Each class holds one kind of agent as numpy arrays indexed by the agent's positi
 row ``i`` of every :class:`LabState` array). The arrays are the single home of the state: the
 Mesa agents in :mod:`agentsim.agents` are views that read them, and the monthly phases in
 :mod:`agentsim.model` update them through the rule modules. Units are in the field names or
-comments: money in integer cents (``_cents``), compute in H100 equivalents (``_h100e``),
-capability in orders of magnitude of effective training compute (OOM, log10 FLOP).
+comments: money in cents (``_cents``), compute in H100 equivalents (``_h100e``), capability in
+orders of magnitude of effective training compute (OOM, log10 FLOP).
+
+Money is held as float64 numbers of whole cents: every amount is rounded to a whole cent when
+it is computed, so below 2**53 cents (about 9e13 USD) every value is exact and the accounting
+adds up to the cent, as integer cents would; above that the relative precision is about 1e-16
+(and nothing wraps around, however long the run). Counts (headcounts, indices) are int64.
 
 Shapes: ``J`` jurisdictions (which are also the user markets), ``L`` labs, ``I`` investors,
 ``R`` researchers.
@@ -68,7 +73,7 @@ class LabState:
     open_weights: np.ndarray  #: bool
     active: np.ndarray  #: bool: False once the lab has exited
     pay_premium: np.ndarray  #: pay relative to the jurisdiction's norm
-    cash_cents: np.ndarray  #: int64
+    cash_cents: np.ndarray  #: float64 whole cents
     capacity_h100e: np.ndarray  #: training compute capacity
     software_ooms: np.ndarray  #: software efficiency S
     internal_capability: np.ndarray  #: K_int: what the lab could train now (OOM)
@@ -87,13 +92,13 @@ class LabState:
     human_capital: np.ndarray  #: H: summed skill of the lab's researchers (skill units)
     users_millions: np.ndarray  #: (L, J) users in each market
     data_stock: np.ndarray  #: D: decayed stock of user feedback (million user-months)
-    revenue_history_cents: np.ndarray  #: (L, W) revenue of the last W months, oldest first
-    revenue_cents: np.ndarray  #: int64 flows of the month, in
-    investment_cents: np.ndarray  #: int64
-    salaries_cents: np.ndarray  #: int64 flows of the month, out
-    inference_cents: np.ndarray  #: int64
-    capex_cents: np.ndarray  #: int64
-    relocation_cents: np.ndarray  #: int64
+    revenue_history_cents: np.ndarray  #: (L, W) revenue of the last W months (cents), oldest first
+    revenue_cents: np.ndarray  #: float64 whole cents: flows of the month, in
+    investment_cents: np.ndarray  #: float64 whole cents
+    salaries_cents: np.ndarray  #: float64 whole cents: flows of the month, out
+    inference_cents: np.ndarray  #: float64 whole cents
+    capex_cents: np.ndarray  #: float64 whole cents
+    relocation_cents: np.ndarray  #: float64 whole cents
 
     #: stocks and flows that may never be negative (checked by the audit)
     NON_NEGATIVE = (
@@ -101,6 +106,17 @@ class LabState:
         "capacity_h100e",
         "data_stock",
         "users_millions",
+        "revenue_cents",
+        "investment_cents",
+        "salaries_cents",
+        "inference_cents",
+        "capex_cents",
+        "relocation_cents",
+    )
+    #: money stocks and flows (float64 whole cents; checked finite by the audit)
+    MONEY = (
+        "cash_cents",
+        "revenue_history_cents",
         "revenue_cents",
         "investment_cents",
         "salaries_cents",
@@ -130,16 +146,18 @@ class InvestorState:
     """Investors: home, capital, preferences, the labs they know and their portfolios."""
 
     home: np.ndarray  #: (I,) jurisdiction index
-    capital_cents: np.ndarray  #: (I,) int64: capital not yet invested
+    capital_cents: np.ndarray  #: (I,) float64 whole cents: capital not yet invested
     home_bias: np.ndarray  #: (I,) utility bonus for labs at home
     risk_aversion: np.ndarray  #: (I,) penalty on labs bound by a deployment restriction
     home_match: np.ndarray  #: (I, L) float: 1 where the lab is at the investor's home at step 0
     known: np.ndarray  #: (I, L) bool: labs the investor knows of
     weights: np.ndarray  #: (I, L) portfolio weights (rows sum to 1 or are all 0)
-    holdings_cents: np.ndarray  #: (I, L) int64: money put into each lab so far
-    commitments_cents: np.ndarray  #: (I,) int64: new money committed this month
+    holdings_cents: np.ndarray  #: (I, L) float64 whole cents: money put into each lab so far
+    commitments_cents: np.ndarray  #: (I,) float64 whole cents: new money committed this month
 
     NON_NEGATIVE = ("capital_cents", "holdings_cents")
+    #: money stocks and flows (float64 whole cents; checked finite by the audit)
+    MONEY = ("capital_cents", "holdings_cents", "commitments_cents")
 
     @property
     def size(self) -> int:
@@ -176,8 +194,3 @@ class ResearcherState:
         lab's sum adds its employees in index order, as a bincount over them alone would.
         """
         return np.bincount(self.employer + 1, weights=weights, minlength=n_labs + 1)[1:]
-
-
-def copy_arrays(state: object, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Copies of the named arrays of a state object (for before/after comparisons)."""
-    return {name: getattr(state, name).copy() for name in names}

@@ -77,7 +77,6 @@ def build_labs(config: Config, juris: JurisdictionState) -> LabState:
         capacity * c.flops_per_h100e, software, c.run_length_months, c.utilization
     )
     deployed = internal - np.array([lab.deployed_lag_ooms for lab in labs])
-    zeros = np.zeros(n, dtype=np.int64)
     state = LabState(
         names=names,
         jurisdiction=jurisdiction,
@@ -88,7 +87,7 @@ def build_labs(config: Config, juris: JurisdictionState) -> LabState:
         active=np.ones(n, dtype=bool),
         pay_premium=np.array([lab.pay_premium for lab in labs], dtype=float),
         cash_cents=np.array(
-            [round(lab.cash_billions * 1e9 * CENTS_PER_USD) for lab in labs], dtype=np.int64
+            [round(lab.cash_billions * 1e9 * CENTS_PER_USD) for lab in labs], dtype=float
         ),
         capacity_h100e=capacity,
         software_ooms=software,
@@ -104,17 +103,17 @@ def build_labs(config: Config, juris: JurisdictionState) -> LabState:
         pending_trusted=np.zeros(n, dtype=bool),
         trusted_queue=[deque() for _ in labs],
         price_power=np.ones(n),
-        headcount=zeros.copy(),
+        headcount=np.zeros(n, dtype=np.int64),
         human_capital=np.zeros(n),
         users_millions=np.zeros((n, len(juris.codes))),
         data_stock=np.zeros(n),
         revenue_history_cents=np.zeros((n, config.capital.revenue_history_months)),
-        revenue_cents=zeros.copy(),
-        investment_cents=zeros.copy(),
-        salaries_cents=zeros.copy(),
-        inference_cents=zeros.copy(),
-        capex_cents=zeros.copy(),
-        relocation_cents=zeros.copy(),
+        revenue_cents=np.zeros(n),
+        investment_cents=np.zeros(n),
+        salaries_cents=np.zeros(n),
+        inference_cents=np.zeros(n),
+        capex_cents=np.zeros(n),
+        relocation_cents=np.zeros(n),
     )
     state.move_headquarters(jurisdiction, juris.is_us)
     return state
@@ -217,14 +216,14 @@ def build_investors(
         np.put_along_axis(random_ties, picks, True, axis=1)
     return InvestorState(
         home=home,
-        capital_cents=np.rint(capital * CENTS_PER_USD).astype(np.int64),
+        capital_cents=np.rint(capital * CENTS_PER_USD),
         home_bias=c.home_bias * jitter[0],
         risk_aversion=c.policy_risk_aversion * jitter[1],
         home_match=home_match.astype(float),
         known=home_match | random_ties,
         weights=np.zeros((home.size, labs.size)),
-        holdings_cents=np.zeros((home.size, labs.size), dtype=np.int64),
-        commitments_cents=np.zeros(home.size, dtype=np.int64),
+        holdings_cents=np.zeros((home.size, labs.size)),
+        commitments_cents=np.zeros(home.size),
     )
 
 
@@ -250,15 +249,15 @@ def open_markets(
         labs.users_millions * 1e6, juris.revenue_per_user_usd, labs.price_power
     )
     window = labs.revenue_history_cents.shape[1]
-    labs.revenue_history_cents = np.repeat(labs.revenue_cents[:, None].astype(float), window, 1)
+    labs.revenue_history_cents = np.repeat(labs.revenue_cents[:, None], window, 1)
 
 
 def opening_holdings(
     config: Config, labs: LabState, investors: InvestorState, weights: np.ndarray
 ) -> np.ndarray:
-    """Holdings at step 0 (I x L cents): each lab's funding to date split by portfolio weight."""
+    """Holdings at step 0 (I x L whole cents): each lab's funding to date split by weight."""
     funding = np.array([config.labs[n].funding_to_date_billions for n in labs.names])
-    column = weights * investors.capital_cents[:, None].astype(float)
+    column = weights * investors.capital_cents[:, None]
     total = column.sum(axis=0, keepdims=True)
     share = np.divide(column, total, out=np.zeros_like(column), where=total > 0)
-    return np.rint(share * funding * 1e9 * CENTS_PER_USD).astype(np.int64)
+    return np.rint(share * funding * 1e9 * CENTS_PER_USD)

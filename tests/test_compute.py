@@ -44,14 +44,14 @@ def test_capex_plan_target_growth_with_ample_cash():
     bought, cost = compute.capex_plan(
         np.array([1200.0]),
         np.array([1000.0]),
-        np.array([10**10], dtype=np.int64),
+        np.array([1e10]),
         1.01**12,
         0.0,
         0.5,
         NO_CAP,
     )
     assert bought[0] == pytest.approx(12.0)
-    assert cost.dtype == np.int64
+    assert cost.dtype == np.float64  # whole cents
     assert cost.tolist() == [1_200_000]
 
 
@@ -60,7 +60,7 @@ def test_capex_plan_limited_by_cash_share():
     bought, cost = compute.capex_plan(
         np.array([1200.0]),
         np.array([1000.0]),
-        np.array([500_000], dtype=np.int64),
+        np.array([500_000.0]),
         1.01**12,
         0.0,
         0.5,
@@ -75,7 +75,7 @@ def test_capex_plan_limited_by_cap():
     bought, cost = compute.capex_plan(
         np.array([1200.0]),
         np.array([1000.0]),
-        np.array([10**10], dtype=np.int64),
+        np.array([1e10]),
         1.01**12,
         0.0,
         0.5,
@@ -90,7 +90,7 @@ def test_capex_plan_replaces_depreciation_and_cap_at_capacity():
     # C = 1200 retires 12; target growth 1 (flat) -> wants 12 to replace it.
     # Cap = C: room = 1200 - (1200 - 12) = 12, so replacement is allowed, not growth.
     dep = 1.0 - 0.99**12
-    cash = np.array([10**10], dtype=np.int64)
+    cash = np.array([1e10])
     bought, _ = compute.capex_plan(
         np.array([1200.0]), np.array([1000.0]), cash, 1.0, dep, 0.5, np.array([1200.0])
     )
@@ -111,7 +111,7 @@ def test_capex_plan_no_growth_no_depreciation_buys_nothing():
     bought, cost = compute.capex_plan(
         np.array([1200.0, 5.0]),
         np.array([1000.0, 900.0]),
-        np.array([10**10, 10**10], dtype=np.int64),
+        np.array([1e10, 1e10]),
         1.0,
         0.0,
         0.5,
@@ -136,7 +136,7 @@ def test_capex_plan_respects_cash_share_target_and_cap(
 ):
     c = np.array([capacity])
     bought, cost = compute.capex_plan(
-        c, np.array([price]), np.array([cash], dtype=np.int64), growth, dep, share, np.array([cap])
+        c, np.array([price]), np.array([float(cash)]), growth, dep, share, np.array([cap])
     )
     retired = capacity * (1.0 - (1.0 - dep) ** (1.0 / 12.0))
     wanted = capacity * (growth ** (1.0 / 12.0) - 1.0) + retired

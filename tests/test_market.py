@@ -202,7 +202,7 @@ def test_revenue_cents_hand_case():
     # Lab 1: 0.5 * (0 * 1.5 + 5 * 2.0) = 5 USD = 500 cents.
     users = np.array([[10.0, 20.0], [0.0, 5.0]])
     revenue = market.revenue_cents(users, np.array([1.5, 2.0]), np.array([1.0, 0.5]))
-    assert revenue.dtype == np.int64
+    assert revenue.dtype == np.float64  # whole cents
     assert revenue.tolist() == [5500, 500]
 
 
@@ -217,7 +217,7 @@ def test_revenue_cents_rounds_to_nearest_cent():
 def test_inference_cost_cents_hand_case():
     # Lab 0: 10 * 0.2 + 20 * 0.05 = 3 USD = 300 cents; lab 1: 5 * 0.05 = 0.25 USD = 25 cents.
     cost = market.inference_cost_cents(np.array([[10.0, 20.0], [0.0, 5.0]]), np.array([0.2, 0.05]))
-    assert cost.dtype == np.int64
+    assert cost.dtype == np.float64
     assert cost.tolist() == [300, 25]
 
 
