@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import reprlib
 import types
 import typing
 from collections.abc import Iterable
@@ -41,15 +42,78 @@ START_YEARS: tuple[int, int] = (1900, 2200)
 #: Longest scenario name, in bytes of UTF-8: names become parts of folder names, and a
 #: comparison's folder holds two of them within the usual 255-byte limit.
 NAME_BYTES = 80
+#: Most characters of the reader's input that an error message quotes (see :func:`quote`).
+QUOTE_CHARS = 80
+#: Most characters of a :class:`ConfigError` message, whatever it holds: the backstop that
+#: keeps a message one readable line when a value reaches it unquoted. Its key (a dotted key
+#: or a file's path) shows at most :data:`KEY_CHARS` of them, so the rule always shows.
+MESSAGE_CHARS = 1000
+KEY_CHARS = 300
+
+#: Characters that would break a one-line message or the terminal showing it, escaped by
+#: :func:`clip`: C0 controls (line feed, carriage return, escape...), DEL, C1 controls and
+#: the Unicode line and paragraph separators.
+_ESCAPES = {
+    code: chr(code).encode("unicode_escape").decode("ascii")
+    for code in (*range(32), *range(127, 160), 0x2028, 0x2029)
+}
+
+
+def clip(text: str, limit: int = QUOTE_CHARS) -> str:
+    """``text`` on one line and at most ``limit`` characters (then ``...``).
+
+    Line breaks and other control characters are escaped (``\\n``, ``\\x1b``), so that text
+    from the reader never breaks a one-line message.
+    """
+    head = text[: limit + 1].translate(_ESCAPES)
+    if len(head) > limit or len(text) > limit:
+        return head[:limit] + "..."
+    return head
+
+
+class _ShortRepr(reprlib.Repr):
+    """``repr`` that looks at no more of a value than it shows: long text, long numbers and
+    big or deep containers are cut (text keeps its start)."""
+
+    def __init__(self, limit: int) -> None:
+        items = max(8, limit // 10)  # more items than fit in ``limit`` characters are not read
+        super().__init__(
+            maxlevel=3, maxlist=items, maxtuple=items, maxdict=items, maxset=items,
+            maxfrozenset=items, maxdeque=items, maxarray=items,
+            maxstring=limit, maxlong=limit, maxother=limit,
+        )  # fmt: skip
+
+    def repr_str(self, x: str, level: int) -> str:
+        return repr(x[: self.maxstring]) + ("..." if len(x) > self.maxstring else "")
+
+    def repr_int(self, x: int, level: int) -> str:
+        try:
+            text = repr(x)
+        except ValueError:  # past the digits Python turns into text
+            return f"<an integer of about {int(x.bit_length() * math.log10(2)) + 1} digits>"
+        return text if len(text) <= self.maxlong else text[: self.maxlong] + "..."
+
+
+def quote(value: Any, limit: int = QUOTE_CHARS) -> str:
+    """The reader's ``value`` as an error message quotes it: its ``repr``, one line, at most
+    ``limit`` characters (then ``...``), computed without expanding more of the value than
+    that (a 10 MB text or a huge nested list costs no more than a short one)."""
+    return clip(_ShortRepr(limit).repr(value), limit)
 
 
 class ConfigError(ValueError):
-    """Invalid scenario input; ``str(err)`` is a one-line message naming the key and the rule."""
+    """Invalid scenario input; ``str(err)`` is a one-line message naming the key and the rule.
+
+    The message is one line of at most :data:`MESSAGE_CHARS` characters whatever it is given
+    (control characters escaped, the rest cut, the key to :data:`KEY_CHARS`); messages quote
+    the reader's values through :func:`quote`, which keeps each to :data:`QUOTE_CHARS`.
+    """
 
     def __init__(self, key: str, rule: str) -> None:
         self.key = key
-        self.rule = rule
-        super().__init__(f"{key}: {rule}" if key else rule)
+        self.rule = clip(str(rule), MESSAGE_CHARS)
+        text = f"{clip(str(key), KEY_CHARS)}: {self.rule}" if key else self.rule
+        super().__init__(clip(text, MESSAGE_CHARS))
 
 
 def _p(default: Any, description: str, unit: str = "-", symbol: str | None = None, **bounds: Any):
@@ -92,7 +156,7 @@ class SimulationConfig(Section):
         if not first <= int(start[:4]) <= last:
             raise ValueError(
                 f"simulation.start: must be a month from {first}-01 to {last}-12, so that every "
-                f"month of the longest run has a date (got {start!r})"
+                f"month of the longest run has a date (got {quote(start)})"
             )
         return start
 
@@ -689,7 +753,7 @@ class Config(Section):
         if bad:
             raise ValueError(
                 f"name: must not hold / or \\ or control characters, as it names folders "
-                f"(got {name!r})"
+                f"(got {quote(name)})"
             )
         return name
 
@@ -707,13 +771,13 @@ class Config(Section):
                 raise ValueError(
                     f"labs: a lab's name must be non-empty, without '.' (dotted keys such "
                     f"as labs.NAME.cash_billions address labs) or control characters "
-                    f"(got {name!r})"
+                    f"(got {quote(name)})"
                 )
         for name, lab in self.labs.items():
             if lab.jurisdiction not in codes:
                 raise ValueError(
-                    f"labs.{name}.jurisdiction: must be one of {sorted(codes)} "
-                    f"(got {lab.jurisdiction!r})"
+                    f"labs.{clip(name)}.jurisdiction: must be one of "
+                    f"{quote(sorted(codes), 400)} (got {quote(lab.jurisdiction)})"
                 )
         checks: list[tuple[str, Iterable[str]]] = [
             ("market.closed", (c for pair in self.market.closed for c in pair)),
@@ -731,7 +795,8 @@ class Config(Section):
             unknown = sorted(set(used) - codes)
             if unknown:
                 raise ValueError(
-                    f"{key}: names unknown jurisdiction(s) {unknown}; known are {sorted(codes)}"
+                    f"{key}: names unknown jurisdiction(s) {quote(unknown, 200)}; "
+                    f"known are {quote(sorted(codes), 400)}"
                 )
         share = sum(j.researcher_share for j in self.jurisdictions.values())
         if not math.isclose(share, 1.0, abs_tol=1e-6):

@@ -41,18 +41,32 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
+from ruamel.yaml.composer import Composer
 from ruamel.yaml.constructor import ConstructorError, SafeConstructor
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from ruamel.yaml.scanner import Scanner
 from ruamel.yaml.tokens import TagToken
 
-from agentsim.config import Config, ConfigError
+from agentsim.config import Config, ConfigError, clip, quote
 
 #: Folder of the shipped scenario files (``configs/`` in the repository).
 SCENARIO_DIR: Path = Path(str(files("agentsim.scenarios")))
 #: The calibrated baseline: the scenario used wherever none is given.
 DEFAULT_SCENARIO: Path = SCENARIO_DIR / "baseline.yaml"
+
+#: Deepest nesting of a scenario (mappings and lists inside one another, counted from the
+#: top level), in a file, a ``--set`` value or a mapping given to :func:`validate_config`.
+#: The shipped scenarios nest 5 levels deep (lists of pairs under ``market.closed``); 100 is
+#: far beyond any scenario and far below the depth at which Python's recursion gives out.
+MAX_DEPTH = 100
+#: Most values (nodes: mappings, lists and scalars, keys included) that one YAML document
+#: may hold once its aliases are expanded. The baseline holds about 560; this refuses a
+#: "billion laughs" file of nested aliases while it is read, before it can fill memory.
+MAX_YAML_NODES = 100_000
+#: Most files in one ``extends:`` chain (the file itself included).
+MAX_EXTENDS = 20
 
 
 def shipped_scenarios() -> list[str]:
@@ -69,10 +83,10 @@ def scenario_path(name_or_path: str | Path) -> Path:
     that is neither raises :class:`ConfigError` listing the shipped scenarios.
     """
     path = Path(name_or_path)
-    if path.exists() or path.parent != Path(".") or not path.name:
+    if _is_file(path, exists=True) or path.parent != Path(".") or not path.name:
         return path
     shipped = SCENARIO_DIR / (path.name if path.suffix == ".yaml" else f"{path.name}.yaml")
-    if shipped.is_file():
+    if _is_file(shipped):
         return shipped
     raise ConfigError(
         str(name_or_path),
@@ -80,8 +94,31 @@ def scenario_path(name_or_path: str | Path) -> Path:
     )
 
 
+def _is_file(path: Path, exists: bool = False) -> bool:
+    """``path.is_file()`` (or ``path.exists()``); a path the system refuses to look up (a name
+    too long) raises :class:`ConfigError` instead of ``OSError``."""
+    try:
+        return path.exists() if exists else path.is_file()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(str(path), f"cannot be read ({reason})") from None
+
+
 def _format_location(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc if not str(part).startswith("function-"))
+    return _dotted([str(part) for part in loc if not str(part).startswith("function-")])
+
+
+def _dotted(parts: Iterable[Any]) -> str:
+    """A dotted key for a message; each part (a lab's name, a key the reader wrote) clipped."""
+    return ".".join(clip(str(part)) for part in parts)
+
+
+def _close_match(key: str, known: Iterable[Any]) -> str | None:
+    """The known key closest to ``key`` (difflib), or None; long keys are not compared."""
+    if len(key) > 200:
+        return None
+    guess = difflib.get_close_matches(key, [str(k) for k in known], n=1)
+    return guess[0] if guess else None
 
 
 def _walk_schema(parts: list[str]) -> list[str]:
@@ -95,9 +132,9 @@ def _walk_schema(parts: list[str]) -> list[str]:
     while i < len(parts):
         fields = current.model_fields
         if parts[i] not in fields:
-            guess = difflib.get_close_matches(parts[i], list(fields), n=1)
-            hint = f" (did you mean {guess[0]!r}?)" if guess else f"; known keys: {list(fields)}"
-            raise ConfigError(".".join(parts[: i + 1]), f"unknown key{hint}")
+            guess = _close_match(parts[i], fields)
+            hint = f" (did you mean {guess!r}?)" if guess else f"; known keys: {list(fields)}"
+            raise ConfigError(_dotted(parts[: i + 1]), f"unknown key{hint}")
         annotation = fields[parts[i]].annotation
         args = getattr(annotation, "__args__", ())
         is_mapping = getattr(annotation, "__origin__", None) is dict
@@ -108,17 +145,18 @@ def _walk_schema(parts: list[str]) -> list[str]:
         elif i == len(parts) - 1 or (is_mapping and i == len(parts) - 2):
             return []  # a value, or one entry of a mapping of values
         else:
-            raise ConfigError(".".join(parts[: i + 1]), "is a value, not a section")
+            raise ConfigError(_dotted(parts[: i + 1]), "is a value, not a section")
     return list(current.model_fields)
 
 
 def _shown(value: Any) -> str:
-    """A value as the reader wrote it: booleans and null in YAML spelling, the rest by repr."""
+    """A value as the reader wrote it: booleans and null in YAML spelling, the rest quoted
+    (:func:`~agentsim.config.quote`: one line, a short prefix of a long value)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
         return "null"
-    return repr(value)
+    return quote(value)
 
 
 def _rule_from_error(err: dict[str, Any]) -> str:
@@ -137,9 +175,9 @@ def _rule_from_error(err: dict[str, Any]) -> str:
             "less_than": "<",
         }[kind]
         bound = next(iter(ctx.values()))
-        return f"must be {op} {bound} (got {got!r})"
+        return f"must be {op} {bound} (got {quote(got)})"
     if kind == "string_pattern_mismatch":
-        return f"must match {ctx.get('pattern')} (got {got!r})"
+        return f"must match {ctx.get('pattern')} (got {quote(got)})"
     if kind in ("int_type", "int_from_float", "int_parsing"):
         what = "an integer, not a boolean" if isinstance(got, bool) else "an integer"
         return f"must be {what} (got {_shown(got)})"
@@ -155,19 +193,30 @@ def _rule_from_error(err: dict[str, Any]) -> str:
     if kind == "string_type":
         return f"must be text (got {_shown(got)})"
     msg = str(err["msg"]).replace("Input should be", "must be")
-    return f"{msg} (got {got!r})" if got is not None and not isinstance(got, dict) else msg
+    return f"{msg} (got {quote(got)})" if got is not None and not isinstance(got, dict) else msg
 
 
-def _plain(value: Any, where: str) -> Any:
+#: Types :func:`_plain` returns as they are.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _plain(value: Any, where: str, depth: int = 0) -> Any:
     """``value`` with NumPy scalars made Python scalars (``numpy.bool_`` a bool, ``numpy.int64``
-    an int); a :data:`REMOVE` or :class:`Replace` left over (never merged) is an error."""
+    an int); a :data:`REMOVE` or :class:`Replace` left over (never merged) is an error, and so
+    is nesting deeper than :data:`MAX_DEPTH`."""
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, Mapping):
+        if depth >= MAX_DEPTH:
+            raise ConfigError(where or "config", _TOO_DEEP)
         return {
-            key: _plain(item, f"{where}.{key}" if where else str(key))
+            key: _plain(item, f"{where}.{clip(str(key))}" if where else clip(str(key)), depth + 1)
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):
-        return type(value)(_plain(item, where) for item in value)
+        if depth >= MAX_DEPTH:
+            raise ConfigError(where or "config", _TOO_DEEP)
+        return type(value)(_plain(item, where, depth + 1) for item in value)
     if value is REMOVE or isinstance(value, Replace):
         form = "!remove" if value is REMOVE else "!replace"
         raise ConfigError(where or "config", f"{form} only applies as the value of a key")
@@ -185,9 +234,11 @@ def validate_config(data: Mapping[str, Any]) -> Config:
     either), a value out of bounds, a world that does not hold together, or a :data:`REMOVE`
     or :class:`Replace` outside a merge.
     """
-    data = _plain(data, "")
     try:
+        data = _plain(data, "")
         return Config.model_validate(data)
+    except RecursionError:  # a last resort: _plain refuses deep nesting first
+        raise ConfigError("config", _TOO_DEEP) from None
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         loc = tuple(err["loc"])
@@ -204,8 +255,8 @@ def validate_config(data: Mapping[str, Any]) -> Config:
                 allowed = _walk_schema([str(p) for p in loc[:-1]])
             except ConfigError:
                 allowed = []
-            guess = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-            rule += f" (did you mean {guess[0]!r}?)" if guess else f"; known keys: {allowed}"
+            guess = _close_match(str(loc[-1]), allowed)
+            rule += f" (did you mean {guess!r}?)" if guess else f"; known keys: {allowed}"
         raise ConfigError(key, rule) from None
 
 
@@ -248,8 +299,8 @@ class Replace:
 
 
 def _did_you_mean(key: str, known: Iterable[Any]) -> str:
-    guess = difflib.get_close_matches(key, [str(k) for k in known], n=1)
-    return f" (did you mean {guess[0]!r}?)" if guess else ""
+    guess = _close_match(key, known)
+    return f" (did you mean {quote(guess)}?)" if guess else ""
 
 
 def _merged(old: Any, new: Any, where: str) -> Any:
@@ -329,7 +380,10 @@ def check_distinct(
     :class:`ConfigError` (key ``option``) naming the key and both expressions.
     """
     items = list(items)
-    shown = list(written) if written is not None else [f"{k}={v!r}" for k, v in items]
+    if written is not None:
+        shown = [clip(text) for text in written]
+    else:
+        shown = [f"{clip(str(k))}={quote(v)}" for k, v in items]
     seen: dict[str, int] = {}
     for i, (key, value) in enumerate(items):
         leaves = _leaves(key, value)
@@ -338,7 +392,7 @@ def check_distinct(
                 if leaf == other or leaf.startswith(f"{other}.") or other.startswith(f"{leaf}."):
                     raise ConfigError(
                         option,
-                        f"{min(leaf, other, key=len)} is given twice ({shown[j]} and "
+                        f"{clip(min(leaf, other, key=len))} is given twice ({shown[j]} and "
                         f"{shown[i]}); give it once",
                     )
         seen.update((leaf, i) for leaf in leaves)
@@ -353,24 +407,114 @@ def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> di
     two overrides of one key (see :func:`check_distinct`) and a :data:`REMOVE` of a key that
     is not there.
     """
-    check_distinct("overrides", overrides.items())
-    result = copy.deepcopy(dict(data))
-    for key, value in overrides.items():
-        result = deep_merge(result, _nested(key, value))
+    try:
+        check_distinct("overrides", overrides.items())
+        result = copy.deepcopy(dict(data))
+        for key, value in overrides.items():
+            result = deep_merge(result, _nested(key, value))
+    except RecursionError:  # nesting too deep to follow (validate_config names the rule)
+        raise ConfigError("overrides", _TOO_DEEP) from None
     return result
 
 
 # --------------------------------------------------------------------------- reading YAML
 
 
+#: The rule broken by nesting deeper than :data:`MAX_DEPTH`.
+_TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
+
+
 class _DuplicateKeyError(YAMLError):
     def __init__(self, key: Any, line: int, first: int | None) -> None:
         self.key, self.line, self.first = key, line, first
-        super().__init__(f"duplicate key {key!r}")
+        super().__init__(f"duplicate key {quote(key)}")
+
+
+class _LimitError(MarkedYAMLError):
+    """YAML that is well formed but refused as too big or too deep to read safely."""
+
+    def __init__(self, problem: str, mark: Any) -> None:
+        super().__init__(None, None, problem, mark)
+
+
+class _Composer(Composer):
+    """The composer, refusing a document as it is read (before it is built or expanded)
+    when it nests deeper than :data:`MAX_DEPTH` or holds more than :data:`MAX_YAML_NODES`
+    values, each alias counted as the whole node it names, at the depth it is used.
+
+    An alias does not copy its node while the document is composed, but everything that
+    reads the document afterwards (the merge, the validation, an error message quoting it)
+    walks the expansion, which grows tenfold per level in a "billion laughs" file. An alias
+    inside the node it names (a structure holding itself) is refused too. An anchor given
+    again is no warning: YAML 1.2 lets an alias name the latest node with its anchor.
+    """
+
+    def compose_document(self) -> Any:
+        self.warn_double_anchors = False
+        self._nodes = 0  # values so far, aliases expanded
+        self._level = 0  # level of the node whose children are being composed
+        self._deepest = 0  # deepest level reached in the node being composed
+        self._aliased = False
+        self._extent: dict[int, tuple[int, int]] = {}  # anchored node -> (values, levels)
+        return super().compose_document()
+
+    def _add(self, nodes: int, levels: int, mark: Any) -> None:
+        """Count ``nodes`` values more, reaching ``levels`` levels below the current one."""
+        self._nodes += nodes
+        self._deepest = max(self._deepest, self._level + levels)
+        if self._deepest > MAX_DEPTH:
+            raise _LimitError(_TOO_DEEP, mark)
+        if self._nodes > MAX_YAML_NODES:
+            if self._aliased:
+                problem = f"YAML aliases expand to more than {MAX_YAML_NODES} values"
+                raise _LimitError(f"{problem}; write the values out", mark)
+            raise _LimitError(f"holds more than {MAX_YAML_NODES} values", mark)
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.parser.peek_event()
+        if isinstance(event, AliasEvent):
+            target = self.anchors.get(event.anchor)
+            if target is not None:  # (the base class reports an undefined alias)
+                extent = self._extent.get(id(target))
+                if extent is None:
+                    raise _LimitError(
+                        f"alias *{clip(str(event.anchor))} is used inside the node it names "
+                        "(a structure that holds itself)",
+                        event.start_mark,
+                    )
+                self._aliased = True
+                self._add(*extent, event.start_mark)
+            return super().compose_node(parent, index)
+        self._add(1, 1, event.start_mark)
+        outer, first = self._deepest, self._nodes
+        self._level += 1
+        self._deepest = self._level
+        node = super().compose_node(parent, index)
+        self._level -= 1
+        if event.anchor is not None:
+            self._extent[id(node)] = (self._nodes - first + 1, self._deepest - self._level)
+        self._deepest = max(outer, self._deepest)
+        return node
 
 
 class _Constructor(SafeConstructor):
-    """YAML 1.2 safe constructor that refuses duplicate keys and knows ``!remove``/``!replace``."""
+    """YAML 1.2 safe constructor that refuses duplicate keys and knows ``!remove``/``!replace``.
+
+    A scalar that its tag cannot read (``2026-02-31``, ``!!int abc``, an integer of more
+    digits than Python turns into a number) is a YAML error naming its line, not a crash.
+    """
+
+    def construct_non_recursive_object(self, node: Any, tag: str | None = None) -> Any:
+        """The node's value; a value its tag's reader refuses raises ``ConstructorError``."""
+        try:
+            return super().construct_non_recursive_object(node, tag)
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
+            kind = str(tag or node.tag).rsplit(":", 1)[-1]
+            shown = f" {quote(node.value)}" if isinstance(node, ScalarNode) else ""
+            reason = "too many digits" if "digits" in str(exc) else type(exc).__name__
+            raise ConstructorError(
+                None, None, f"cannot read{shown} as {clip(kind)} ({reason})", node.start_mark
+            ) from None
 
     def check_mapping_key(self, node: Any, key_node: Any, mapping: Any, key: Any, value: Any):
         """Refuse a key already in the mapping, naming it and both lines."""
@@ -426,6 +570,7 @@ _TAG_END = frozenset(",[]{} \t\r\n\x00\ufeff\x85\u2028\u2029")
 
 def _loader() -> YAML:
     yaml = YAML(typ="safe", pure=True)  # pure: the same YAML 1.2 reading with or without C
+    yaml.Composer = _Composer
     yaml.Constructor = _Constructor
     yaml.Scanner = _Scanner
     return yaml
@@ -437,8 +582,9 @@ def load_yaml(text: str) -> Any:
     YAML 1.2 core schema: ``true``/``false`` are the only booleans, integers are decimal
     (``012`` is 12; ``0o12`` is octal), ``1e3`` is a float, ``2026-01-15`` a date;
     ``!remove`` gives :data:`REMOVE` and ``!replace`` a :class:`Replace`. Raises
-    ``ruamel.yaml`` errors (``YAMLError``) for malformed text, a duplicate key or an unknown
-    tag.
+    ``ruamel.yaml`` errors (``YAMLError``) for malformed text, a duplicate key, an unknown
+    tag, a value its tag cannot read, and text nested deeper than :data:`MAX_DEPTH` or whose
+    aliases expand to more than :data:`MAX_YAML_NODES` values (refused while it is read).
     """
     return _loader().load(text)
 
@@ -447,9 +593,9 @@ def _yaml_problem(exc: YAMLError) -> tuple[str, int | None, int | None]:
     """The problem and its (1-based) line and column, from a YAML error."""
     if isinstance(exc, _DuplicateKeyError):
         first = f" (first at line {exc.first})" if exc.first else ""
-        return f"duplicate key {exc.key!r}{first}", exc.line, None
+        return f"duplicate key {quote(exc.key)}{first}", exc.line, None
     mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or "not valid YAML"
+    problem = clip(str(getattr(exc, "problem", None) or "not valid YAML"), 200)
     if mark is None:
         return problem, None, None
     return problem, mark.line + 1, mark.column + 1
@@ -464,11 +610,13 @@ def read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     not a mapping, a bad or cyclic ``extends:`` and a bad ``!remove``.
     """
     path = Path(path)
-    if not path.is_file():
+    if not _is_file(path):
         raise ConfigError(str(path), "file not found")
     resolved = path.resolve()
     if resolved in _seen:
         raise ConfigError(str(path), "extends: forms a cycle")
+    if len(_seen) >= MAX_EXTENDS:
+        raise ConfigError(str(path), f"extends: a chain of more than {MAX_EXTENDS} files")
     try:
         text = path.read_text(encoding="utf-8")
         data = load_yaml(text)
@@ -479,9 +627,14 @@ def read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         where = (
             "" if line is None else f" at line {line}" + (f", column {column}" if column else "")
         )
+        if isinstance(exc, _LimitError):
+            place = f" ({where.strip()})" if where else ""
+            raise ConfigError(str(path), f"{problem}{place}") from None
         if isinstance(exc, _DuplicateKeyError):
             raise ConfigError(str(path), f"{problem}{where}") from None
         raise ConfigError(str(path), f"malformed YAML{where}: {problem}") from None
+    except RecursionError:  # a last resort: the composer refuses deep nesting first
+        raise ConfigError(str(path), _TOO_DEEP) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), f"cannot be read ({exc.__class__.__name__})") from None
     if data is None:
@@ -492,9 +645,9 @@ def read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if parent is None:
         return deep_merge({}, data)
     if not isinstance(parent, str):
-        raise ConfigError("extends", f"must be a file path (got {parent!r})")
+        raise ConfigError("extends", f"must be a file path (got {quote(parent)})")
     target = path.parent / parent
-    if not target.is_file() and Path(parent).parent == Path("."):
+    if not _is_file(target) and Path(parent).parent == Path("."):
         try:  # a bare name not found beside the file: a shipped scenario
             target = scenario_path(parent)
         except ConfigError:
@@ -517,9 +670,15 @@ def parse_value(key: str, raw: str, option: str = "--set") -> Any:
 def _parse(key: str, text: str, raw: str, option: str) -> Any:
     try:
         return load_yaml(text)
+    except _LimitError as exc:
+        raise ConfigError(key, f"{option} value {quote(raw)}: {exc.problem}") from None
     except YAMLError as exc:
         problem, _, _ = _yaml_problem(exc)
-        raise ConfigError(key, f"{option} value {raw!r} is not valid YAML ({problem})") from None
+        raise ConfigError(
+            key, f"{option} value {quote(raw)} is not valid YAML ({problem})"
+        ) from None
+    except RecursionError:  # a last resort: the composer refuses deep nesting first
+        raise ConfigError(key, f"{option} value {quote(raw)}: {_TOO_DEEP}") from None
 
 
 def parse_assignment(expression: str) -> tuple[str, Any]:
@@ -531,7 +690,7 @@ def parse_assignment(expression: str) -> tuple[str, Any]:
     key, sep, raw = expression.partition("=")
     key = key.strip()
     if not sep or not key or any(not part for part in key.split(".")):
-        raise ConfigError("--set", f"expects KEY=VALUE with a dotted key (got {expression!r})")
+        raise ConfigError("--set", f"expects KEY=VALUE with a dotted key (got {quote(expression)})")
     return key, parse_value(key, raw)
 
 
@@ -564,7 +723,7 @@ def parse_grid(expressions: Iterable[str]) -> dict[str, list[Any]]:
         key, sep, raw = expression.partition("=")
         key = key.strip()
         if not sep or not key or not raw.strip() or any(not p for p in key.split(".")):
-            raise ConfigError("--grid", f"expects KEY=V1,V2,... (got {expression!r})")
+            raise ConfigError("--grid", f"expects KEY=V1,V2,... (got {quote(expression)})")
         _walk_schema(key.split("."))
         values = _parse(key, f"[{raw}\n]", raw, "--grid")  # the values as one flow list
         if any(_holds_marker(value) for value in values):
