@@ -490,3 +490,87 @@ def save_batch_figures(batch_dir: Path, out: Path | None = None) -> list[Path]:
         )
     _mark_figures_dir(out, paths, batch_dir)
     return paths
+
+
+# --------------------------------------------------------------------------- scenario discovery
+
+
+def prim_tradeoff(trajectory: pd.DataFrame, chosen: int) -> Figure:
+    """PRIM's trade-off between coverage and density (Bryant and Lempert 2010): one point per
+    box of the trajectory (a frame with the columns ``box``, ``coverage``, ``density`` and
+    ``restricted_dimensions``, as :attr:`agentsim.discovery.Discovery.trajectory`), coloured
+    by its number of restricted parameters; the box numbered ``chosen`` is ringed and named."""
+    counts = trajectory["restricted_dimensions"].to_numpy(dtype=int)
+    top = max(int(counts.max()) if counts.size else 0, 1)
+    cmap = plt.get_cmap("viridis", top + 1)
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN, 2.8))
+        points = ax.scatter(
+            trajectory["coverage"],
+            trajectory["density"],
+            c=counts,
+            cmap=cmap,
+            vmin=-0.5,
+            vmax=top + 0.5,
+            s=12,
+            zorder=2,
+        )
+        mark = trajectory[trajectory["box"] == chosen]
+        if len(mark):
+            cx, cy = float(mark["coverage"].iloc[0]), float(mark["density"].iloc[0])
+            ax.scatter([cx], [cy], s=90, facecolors="none", edgecolors="black", lw=1.2, zorder=3)
+            ax.annotate(
+                f"box {chosen}", (cx, cy), xytext=(6, -10), textcoords="offset points", fontsize=7
+            )
+        bar = fig.colorbar(points, ax=ax, ticks=range(top + 1))
+        bar.set_label("restricted parameters")
+        ax.set_xlim(0, 1.02)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("coverage (share of all hits inside the box)")
+        ax.set_ylabel("density (share of the box's cases that hit)")
+        ax.set_title("PRIM peeling trajectory")
+        fig.tight_layout()
+    return fig
+
+
+def prim_box_figure(limits: pd.DataFrame) -> Figure:
+    """The restricted parameters of a PRIM box: each a horizontal bar of its range in the box
+    inside its full range, both scaled to [0, 1] (the full range is the data's: columns
+    ``original_low`` and ``original_high``), labelled with the values. ``limits`` has the
+    columns of :attr:`agentsim.discovery.Discovery.limits` (``parameter``, ``low``, ``high``,
+    ``restricted``...); with no restricted parameter the figure says so."""
+    rows = limits[limits["restricted"].astype(bool)]
+    with plt.rc_context({**STYLE, "axes.grid": False}):
+        fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN * 1.5, 0.5 + 0.45 * max(len(rows), 1)))
+        for i, row in enumerate(rows.itertuples()):
+            y = len(rows) - 1 - i
+            span = row.original_high - row.original_low
+            low = (row.low - row.original_low) / span if span > 0 else 0.0
+            high = (row.high - row.original_low) / span if span > 0 else 1.0
+            ax.barh(y, 1.0, left=0.0, height=0.5, color="#dddddd", zorder=1)
+            ax.barh(y, high - low, left=low, height=0.5, color=_colour("US"), zorder=2)
+            for value, at, ha in ((row.low, low, "right"), (row.high, high, "left")):
+                ax.annotate(
+                    f"{value:.3g}",
+                    (at, y),
+                    xytext=(-2 if ha == "right" else 2, 0),
+                    textcoords="offset points",
+                    ha=ha,
+                    va="center",
+                    fontsize=6,
+                    zorder=3,
+                )
+            for value, at, ha in (
+                (row.original_low, 0.0, "left"),
+                (row.original_high, 1.0, "right"),
+            ):
+                ax.text(at, y - 0.38, f"{value:.3g}", ha=ha, va="top", fontsize=5, color="#777777")
+        ax.set_yticks(range(len(rows)), list(rows["parameter"])[::-1])
+        ax.set_xlim(-0.12, 1.12)
+        ax.set_ylim(-0.8, max(len(rows), 1) - 0.4)
+        ax.set_xlabel("position in the parameter's sampled range (0 = lowest, 1 = highest)")
+        ax.set_title("Parameter ranges of the chosen box")
+        if rows.empty:
+            ax.text(0.5, 0, "no parameter is restricted", ha="center", va="center")
+        fig.tight_layout()
+    return fig
