@@ -235,9 +235,9 @@ def read_explore(batch_dir: Path) -> tuple[pd.DataFrame, list[str]]:
     """The experiments table of an explore batch and its sampled parameters' names.
 
     Reads ``batch_dir/manifest.json`` (``"kind": "explore"``, parameters from
-    ``uncertainty.parameters``) and ``batch_dir/experiments.parquet``. Raises
-    :class:`ConfigError` (key ``batch_dir``) when the folder is not an explore batch or a file
-    cannot be read.
+    ``uncertainty.parameters`` or ``design.uncertainty.parameters``) and
+    ``batch_dir/experiments.parquet``. Raises :class:`ConfigError` (key ``batch_dir``) when
+    the folder is not an explore batch or a file cannot be read.
     """
     from agentsim.store import MANIFEST, _read_json, _read_parquet
 
@@ -248,7 +248,10 @@ def read_explore(batch_dir: Path) -> tuple[pd.DataFrame, list[str]]:
     kind = manifest.get("kind") if isinstance(manifest, dict) else None
     if kind != "explore":
         raise ConfigError(str(batch_dir), f"is a {kind or 'unknown'} batch, not an explore batch")
-    uncertainty = manifest.get("uncertainty")
+    design = manifest.get("design")
+    uncertainty = manifest.get("uncertainty") or (
+        design.get("uncertainty") if isinstance(design, dict) else None
+    )
     parameters = uncertainty.get("parameters") if isinstance(uncertainty, dict) else None
     if not isinstance(parameters, dict) or not parameters:
         raise ConfigError(str(batch_dir), f"{MANIFEST} names no uncertainty parameters")

@@ -418,6 +418,9 @@ def test_read_explore(table, tmp_path):
     table.to_parquet(tmp_path / "experiments.parquet", index=False)
     experiments, parameters = read_explore(tmp_path)
     assert parameters == PARAMS and len(experiments) == len(table)
+    nested = {"kind": "explore", "design": {"uncertainty": spec, "samples": 1000}}
+    (tmp_path / "manifest.json").write_text(json.dumps(nested))
+    assert read_explore(tmp_path)[1] == PARAMS
     (tmp_path / "manifest.json").write_text(json.dumps({"kind": "sweep"}))
     with pytest.raises(ConfigError) as err:
         read_explore(tmp_path)
