@@ -16,6 +16,7 @@ that are missing. At the end the parts are gathered into ``runs.parquet`` and
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -46,6 +47,7 @@ __all__ = [
     "ChunkResult",
     "RunSpec",
     "chunk_sizes",
+    "failed_chunk",
     "plan_comparison",
     "plan_monte_carlo",
     "plan_sweep",
@@ -60,6 +62,9 @@ MAX_CHUNK = 25
 #: Seconds between rewrites of the manifest's list of completed runs while a batch runs (the
 #: part files are the record; the list is for people looking at a running batch).
 MANIFEST_INTERVAL_S = 10.0
+#: ``error`` of a run given up because the worker process running it died each time it was
+#: tried (see :meth:`agentsim.executors.ProcessPool.imap_unordered`).
+WORKER_DIED = "worker process died while running this run"
 
 
 @dataclass(frozen=True)
@@ -301,14 +306,7 @@ def run_chunk(configs: dict[str, dict[str, Any]], specs: Sequence[RunSpec]) -> C
     ids: list[int] = []
     validated: dict[str, Config] = {}
     for spec in specs:
-        row: dict[str, Any] = {
-            "run_id": spec.run_id,
-            "replicate": spec.replicate,
-            "seed": spec.seed,
-            "scenario": spec.scenario,
-            "point": spec.point,
-        }
-        row.update(spec.grid)
+        row = _spec_row(spec)
         try:
             key = repr((spec.scenario, spec.point, spec.grid))
             config = validated.get(key)
@@ -336,6 +334,41 @@ def run_chunk(configs: dict[str, dict[str, Any]], specs: Sequence[RunSpec]) -> C
     else:
         timeseries = pd.DataFrame()
     return ChunkResult(tuple(row["run_id"] for row in rows), store.encode_part(rows, timeseries))
+
+
+def _spec_row(spec: RunSpec) -> dict[str, Any]:
+    """The part of a run's row that its spec gives: ids, seed, scenario, point, grid values."""
+    row: dict[str, Any] = {
+        "run_id": spec.run_id,
+        "replicate": spec.replicate,
+        "seed": spec.seed,
+        "scenario": spec.scenario,
+        "point": spec.point,
+    }
+    row.update(spec.grid)
+    return row
+
+
+def failed_chunk(specs: Sequence[RunSpec], error: str, detail: str) -> ChunkResult:
+    """A chunk whose every run failed without running to the end, as :func:`run_chunk` records
+    a failed run: each row holds the spec's ids, seed and grid values, ``error`` and, in
+    ``traceback``, ``detail``; the part has no time series."""
+    rows = [{**_spec_row(spec), "error": error, "traceback": detail} for spec in specs]
+    return ChunkResult(
+        tuple(row["run_id"] for row in rows), store.encode_part(rows, pd.DataFrame())
+    )
+
+
+def _split_chunk(chunk: tuple) -> list[tuple]:
+    """A chunk of runs as chunks of one run each (for an executor whose worker keeps dying)."""
+    configs, specs = chunk
+    return [({spec.scenario: configs[spec.scenario]}, [spec]) for spec in specs]
+
+
+def _worker_died(chunk: tuple, reason: str) -> ChunkResult:
+    """The result of a chunk given up because its worker died each time it ran: failed runs."""
+    _, specs = chunk
+    return failed_chunk(specs, WORKER_DIED, f"{WORKER_DIED}: {reason}")
 
 
 # --------------------------------------------------------------------------- orchestration
@@ -389,9 +422,18 @@ def run_batch(
     same plan (same :meth:`BatchPlan.fingerprint`). ``progress(done, total)`` is called before
     the first chunk and after each one. Returns the gathered results.
 
+    A chunk whose worker process keeps dying is split into single runs, and a run that still
+    kills its worker is recorded as a failed run (``error`` :data:`WORKER_DIED`), so the batch
+    goes on (see :meth:`agentsim.executors.ProcessPool.imap_unordered`).
+
     Raises :class:`ConfigError` for a non-empty folder, a resumed folder without a manifest or
     of another plan, or a folder another batch is writing; errors of the executor (a cluster
-    that cannot start) propagate before anything is written.
+    that cannot start: :class:`agentsim.executors.ExecutorError`) propagate before anything is
+    written. An interrupt (``KeyboardInterrupt``,
+    :class:`agentsim.executors.BatchInterrupted`) or an executor failing in the middle (a
+    lost Dask scheduler) stops the workers without waiting for their chunks and propagates;
+    every chunk saved so far stays in ``parts/`` (listed in the manifest), nothing is
+    gathered, and the folder's lock is released, so ``resume=True`` finishes the batch.
     """
     out = Path(out)
     fingerprint = plan.fingerprint()
@@ -429,16 +471,28 @@ def _run_batch(
     if progress is not None:
         progress(finished, total)
     listed = time.monotonic() - MANIFEST_INTERVAL_S  # the first chunk is listed at once
-    for chunk in executor.imap_unordered(run_chunk, _chunks(plan, todo, sizes)):
-        store.write_part(out, chunk.first_run_id, chunk.part)
-        done.update(chunk.run_ids)
-        finished += len(chunk.run_ids)
-        if time.monotonic() - listed >= MANIFEST_INTERVAL_S:
+    results = executor.imap_unordered(
+        run_chunk, _chunks(plan, todo, sizes), split=_split_chunk, give_up=_worker_died
+    )
+    try:
+        for chunk in results:
+            store.write_part(out, chunk.first_run_id, chunk.part)
+            done.update(chunk.run_ids)
+            finished += len(chunk.run_ids)
+            if time.monotonic() - listed >= MANIFEST_INTERVAL_S:
+                manifest["completed_run_ids"] = sorted(done)
+                store.write_manifest(out, manifest)
+                listed = time.monotonic()
+            if progress is not None:
+                progress(finished, total)
+    except BaseException:
+        # interrupted, or the executor failed: the saved parts stay (a resume runs the rest),
+        # the manifest lists them, and the executor's exit stops the workers at once
+        results.close()
+        with contextlib.suppress(Exception):
             manifest["completed_run_ids"] = sorted(done)
             store.write_manifest(out, manifest)
-            listed = time.monotonic()
-        if progress is not None:
-            progress(finished, total)
+        raise
     runs, timeseries = store.gather(out)
     manifest["completed_run_ids"] = runs["run_id"].astype(int).tolist()
     manifest["failed_run_ids"] = runs.loc[runs["error"].notna(), "run_id"].astype(int).tolist()
