@@ -175,37 +175,98 @@ def summary_cell(key: str, value, fmt: str = "{}", scale: float = 1) -> str:
     return fmt.format(value / scale if scale != 1 else value)
 
 
-def _run_batch(
+def execute_batch(
     plan,
     out_dir: Path | None,
     resume: Path | None,
     workers: int | None,
     scheduler: str | None,
     label: str,
+    resume_command: str | None = None,
 ):
-    """Run a batch plan with a progress bar; return the result or exit 2 on bad input."""
+    """Run a batch plan with a progress bar and return the result (the batch commands and the
+    experiment scripts run their batches through here).
+
+    ``resume`` is the folder to resume, else the batch goes to ``out_dir`` (default: a new
+    folder under ``results/``). Everything that can be checked is checked before workers
+    start: the output folder (free, writable), the scheduler address. Bad input exits 2 with
+    one line. A batch stopped by Ctrl-C or SIGTERM, by a full disk, or by lost workers keeps
+    every finished chunk, prints ``resume_command`` (default: ``agentsim KIND --resume DIR``)
+    and exits 130 or 143 (a signal) or 1.
+    """
     from agentsim.config import ConfigError
     from agentsim.ensemble import run_with_progress
-    from agentsim.executors import make_executor
-    from agentsim.store import default_batch_dir
+    from agentsim.executors import (
+        BatchInterrupted,
+        ExecutorError,
+        make_executor,
+        signals_as_exceptions,
+    )
+    from agentsim.store import check_writable, default_batch_dir, is_empty_batch_dir
 
     if workers is not None and scheduler is not None and scheduler != "local":
         fail("--workers: give either --workers or --scheduler ADDRESS, not both")
     target = resume or out_dir or default_batch_dir(plan.kind, label, plan.root_seed)
     try:
-        result = run_with_progress(
-            plan,
-            target,
-            make_executor(workers, scheduler),
-            resume=resume is not None,
-            label=label,
-            console=console(stderr=True),
-        )
+        if resume is None and not is_empty_batch_dir(target):
+            raise ConfigError("--out", f"{target} is not empty; choose another folder or --resume")
+        check_writable(target)
+        executor = make_executor(workers, scheduler)
     except ConfigError as exc:
         fail(str(exc))
+    resume_hint = f"resume with: {resume_command or f'agentsim {plan.kind} --resume {target}'}"
+    try:
+        with signals_as_exceptions():
+            result = run_with_progress(
+                plan,
+                target,
+                executor,
+                resume=resume is not None,
+                label=label,
+                console=console(stderr=True),
+            )
+    except ConfigError as exc:
+        fail(str(exc))
+    except BatchInterrupted as exc:
+        _stopped(str(exc), target, plan, resume_hint, exc.exit_code)
+    except ExecutorError as exc:
+        _stopped(str(exc), target, plan, resume_hint, 1)
     except OSError as exc:
-        fail(f"{scheduler or 'executor'}: cannot start or reach workers ({exc})")
+        _stopped(_os_failure(exc, target), target, plan, resume_hint, 1)
     return result
+
+
+def _os_failure(exc: OSError, target: Path) -> str:
+    """An OS error of a batch in one line: where it could not write and why (disk full,
+    permission denied, read-only), or what else failed."""
+    import errno
+
+    from agentsim.store import os_reason
+
+    where = exc.filename or target
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"cannot write {where}: {os_reason(exc)} (free some space)"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"cannot write {where}: {os_reason(exc)}"
+    return f"{exc.__class__.__name__}: {os_reason(exc)} ({where})"
+
+
+def _stopped(why: str, target: Path, plan, resume_hint: str, code: int) -> None:
+    """Say that a batch stopped, what it kept and how to resume; exit with ``code``. A batch
+    that stopped before writing anything (no manifest yet) has nothing to resume."""
+    from agentsim.store import completed_run_ids, is_batch_dir
+
+    if not is_batch_dir(target):
+        console(stderr=True).print(
+            f"error: {why}; nothing was written", markup=False, soft_wrap=True
+        )
+        raise typer.Exit(code=code)
+    try:
+        kept = f"{len(completed_run_ids(target))} of {len(plan.specs)} runs are saved in {target}"
+    except Exception:  # the folder may be unreadable: say what we can
+        kept = f"finished runs are kept in {target}"
+    console(stderr=True).print(f"error: {why}; {kept}; {resume_hint}", markup=False, soft_wrap=True)
+    raise typer.Exit(code=code)
 
 
 def _report_failures(result) -> None:
@@ -271,8 +332,6 @@ SchedulerOption = Annotated[
         help="Dask scheduler address (tcp://HOST:PORT), or 'local' to start a LocalCluster."
     ),
 ]
-RootSeedOption = Annotated[int, typer.Option("--seed", min=0, help="Root seed.")]
-RunsOption = Annotated[int, typer.Option(help="Runs (replicates) per scenario or grid point.")]
 OutOption = Annotated[
     Path | None, typer.Option("--out", help="Output folder (default: a new folder under results/).")
 ]
@@ -281,23 +340,53 @@ ResumeOption = Annotated[
 ]
 
 
-def _batch_config(
-    config: Path | None, set_: list[str] | None, resume: Path | None = None
-) -> tuple[dict, dict | None]:
-    """The config of a batch, from CONFIG or from the manifest of the batch being resumed."""
+def _resumed(kind: str, resume: Path, given: dict[str, object]):
+    """The manifest of the batch to resume, refusing options that would change it.
+
+    A resumed batch is made again from its folder alone: ``given`` maps each option that
+    shapes a batch (``--set``, ``--out``, ``--runs``, ``--seed``, ``--grid``, a config file)
+    to the value given, None when not given. Any given one is refused (one line, exit 2),
+    except ``--runs`` and ``--seed`` equal to the stored ones; so is a folder made by another
+    command.
+    """
     from agentsim.config import ConfigError
-    from agentsim.scenario_io import config_to_dict
     from agentsim.store import read_manifest
 
-    if config is not None:
-        return config_to_dict(_load(config, set_)), None
-    if resume is None:
-        fail("CONFIG: give a scenario file, or --resume DIR")
     try:
         manifest = read_manifest(resume)
     except ConfigError as exc:
         fail(str(exc))
-    return next(iter(manifest["configs"].values())), manifest
+    made_by = manifest.get("kind")
+    if made_by != kind:
+        fail(
+            f"--resume: {resume} is a {made_by} folder; resume it with: agentsim {made_by} --resume"
+        )
+    stored = {"--runs": manifest.get("runs_per_point"), "--seed": manifest.get("root_seed")}
+    for option, value in given.items():
+        if option in stored and value is not None and value != stored[option]:
+            fail(f"--resume: {resume} was made with {option} {stored[option]}, not {value}")
+        if option not in stored and value not in (None, [], ()):
+            fail(
+                f"{option}: cannot be combined with --resume (a batch resumes as it was made; "
+                f"its settings are in {resume}/manifest.json)"
+            )
+    return manifest
+
+
+def _resume_options(
+    set_: list[str] | None, out_dir: Path | None, runs: int | None, seed: int | None
+) -> dict[str, object]:
+    return {"--set": set_, "--out": out_dir, "--runs": runs, "--seed": seed}
+
+
+def _plan(make, *args):
+    """``make(*args)`` (a batch planner), or one line and exit 2 on bad input."""
+    from agentsim.config import ConfigError
+
+    try:
+        return make(*args)
+    except ConfigError as exc:
+        fail(str(exc))
 
 
 @app.command()
@@ -313,25 +402,22 @@ def mc(
 ) -> None:
     """Monte Carlo: RUNS runs of one scenario on seeds spawned from the root seed."""
     from agentsim.analysis import outcome_table
-    from agentsim.config import ConfigError
     from agentsim.ensemble import plan_monte_carlo
+    from agentsim.scenario_io import config_to_dict
 
-    cfg, manifest = _batch_config(config, set_, resume)
-    if manifest is not None:  # resumed from the folder alone: it says how many runs, which seed
-        for option, given, stored in (
-            ("--runs", runs, manifest["runs_per_point"]),
-            ("--seed", seed, manifest["root_seed"]),
-        ):
-            if given is not None and given != stored:
-                fail(f"--resume: {resume} was made with {option} {stored}, not {given}")
+    if resume is not None:
+        given = {"CONFIG": config, **_resume_options(set_, out_dir, runs, seed)}
+        manifest = _resumed("mc", resume, given)
+        cfg = next(iter(manifest["configs"].values()))
         runs, seed = manifest["runs_per_point"], manifest["root_seed"]
+    elif config is None:
+        fail("CONFIG: give a scenario file, or --resume DIR")
+    else:
+        cfg = config_to_dict(_load(config, set_))
     runs = 100 if runs is None else runs
     seed = 0 if seed is None else seed
-    try:
-        plan = plan_monte_carlo(cfg, runs, seed)
-    except ConfigError as exc:
-        fail(str(exc))
-    result = _run_batch(plan, out_dir, resume, workers, scheduler, cfg.get("name", "scenario"))
+    plan = _plan(plan_monte_carlo, cfg, runs, seed)
+    result = execute_batch(plan, out_dir, resume, workers, scheduler, cfg.get("name", "scenario"))
     _print_frame(outcome_table(result.runs), f"{cfg.get('name')}: {runs} runs, root seed {seed}")
     say(f"results written to {result.out}")
     _report_failures(result)
@@ -339,16 +425,16 @@ def mc(
 
 @app.command()
 def sweep(
-    config: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    config: Annotated[Path | None, typer.Argument(help="Scenario YAML file.")] = None,
     grid: Annotated[
-        list[str],
+        list[str] | None,
         typer.Option(
             metavar="KEY=V1,V2,...",
             help="A swept key and its values (repeatable; the grid is their product).",
         ),
-    ],
-    runs: RunsOption = 20,
-    seed: RootSeedOption = 0,
+    ] = None,
+    runs: Annotated[int | None, typer.Option(help="Runs per grid point (default 20).")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Root seed (default 0).")] = None,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
     set_: SetOption = None,
@@ -357,15 +443,26 @@ def sweep(
 ) -> None:
     """Parameter sweep: the cartesian grid times RUNS replicates, on common seeds."""
     from agentsim.analysis import outcome_table
-    from agentsim.config import ConfigError
     from agentsim.ensemble import plan_sweep
+    from agentsim.scenario_io import config_to_dict
 
-    cfg, _ = _batch_config(config, set_)
-    try:
-        plan = plan_sweep(cfg, _grid(grid, set_), runs, seed)
-    except ConfigError as exc:
-        fail(str(exc))
-    result = _run_batch(plan, out_dir, resume, workers, scheduler, cfg.get("name", "scenario"))
+    if resume is not None:
+        given = {"CONFIG": config, "--grid": grid, **_resume_options(set_, out_dir, runs, seed)}
+        manifest = _resumed("sweep", resume, given)
+        cfg = next(iter(manifest["configs"].values()))
+        axes = manifest["grid"]
+        runs, seed = manifest["runs_per_point"], manifest["root_seed"]
+    elif config is None:
+        fail("CONFIG: give a scenario file, or --resume DIR")
+    elif not grid:
+        fail("--grid: give at least one KEY=V1,V2,... expression")
+    else:
+        cfg = config_to_dict(_load(config, set_))
+        axes = _grid(grid, set_)
+    runs = 20 if runs is None else runs
+    seed = 0 if seed is None else seed
+    plan = _plan(plan_sweep, cfg, axes, runs, seed)
+    result = execute_batch(plan, out_dir, resume, workers, scheduler, cfg.get("name", "scenario"))
     table = outcome_table(result.runs, by=list(plan.grid))
     _print_frame(
         table[
@@ -381,10 +478,10 @@ def sweep(
 
 @app.command()
 def compare(
-    config_a: Annotated[Path, typer.Argument(help="First scenario (A).")],
-    config_b: Annotated[Path, typer.Argument(help="Second scenario (B).")],
-    runs: RunsOption = 50,
-    seed: RootSeedOption = 0,
+    config_a: Annotated[Path | None, typer.Argument(help="First scenario (A).")] = None,
+    config_b: Annotated[Path | None, typer.Argument(help="Second scenario (B).")] = None,
+    runs: Annotated[int | None, typer.Option(help="Runs (paired seeds; default 50).")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Root seed (default 0).")] = None,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
     set_: SetOption = None,
@@ -393,21 +490,33 @@ def compare(
 ) -> None:
     """Paired comparison of two scenarios on common seeds: B - A with 95% CIs and effect sizes."""
     from agentsim.analysis import KEY_OUTCOMES, paired_differences
-    from agentsim.config import ConfigError
     from agentsim.ensemble import plan_comparison
+    from agentsim.scenario_io import config_to_dict
     from agentsim.store import write_csv
 
-    a, _ = _batch_config(config_a, set_)
-    b, _ = _batch_config(config_b, set_)
-    name_a, name_b = a.get("name", "A"), b.get("name", "B")
-    if name_a == name_b:
-        name_b = f"{name_b}_B"
-        b = {**b, "name": name_b}
-    try:
-        plan = plan_comparison({name_a: a, name_b: b}, runs, seed)
-    except ConfigError as exc:
-        fail(str(exc))
-    result = _run_batch(plan, out_dir, resume, workers, scheduler, f"{name_a}_vs_{name_b}")
+    if resume is not None:
+        given = {
+            "CONFIG_A": config_a,
+            "CONFIG_B": config_b,
+            **_resume_options(set_, out_dir, runs, seed),
+        }
+        manifest = _resumed("compare", resume, given)
+        configs = manifest["configs"]
+        runs, seed = manifest["runs_per_point"], manifest["root_seed"]
+    elif config_a is None or config_b is None:
+        fail("CONFIG_A CONFIG_B: give two scenario files, or --resume DIR")
+    else:
+        a = config_to_dict(_load(config_a, set_))
+        b = config_to_dict(_load(config_b, set_))
+        name_a, name_b = a.get("name", "A"), b.get("name", "B")
+        if name_a == name_b:
+            b = {**b, "name": f"{name_b}_B"}
+        configs = {name_a: a, b["name"]: b}
+    runs = 50 if runs is None else runs
+    seed = 0 if seed is None else seed
+    name_a, name_b = list(configs)
+    plan = _plan(plan_comparison, configs, runs, seed)
+    result = execute_batch(plan, out_dir, resume, workers, scheduler, f"{name_a}_vs_{name_b}")
     diffs = paired_differences(result.runs, name_a, name_b)
     write_csv(result.out / "comparison.csv", diffs)
     shown = diffs[diffs["outcome"].isin([*KEY_OUTCOMES, "overtaken"])]
@@ -416,10 +525,245 @@ def compare(
     _report_failures(result)
 
 
+UncertaintyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--uncertainty",
+        metavar="SPEC",
+        help="Uncertainty spec: a YAML file or a shipped spec's name (default: 'default').",
+    ),
+]
+SeedsOption = Annotated[
+    int | None, typer.Option(help="Seeds per parameter sample (paired across scenarios).")
+]
+
+
+def _spec(uncertainty: str | None):
+    """The uncertainty spec named by ``--uncertainty``, or one line and exit 2."""
+    from agentsim.config import ConfigError
+    from agentsim.uncertainty import load_uncertainty, uncertainty_path
+
+    try:
+        return load_uncertainty(uncertainty_path(uncertainty or "default"))
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def _uncertain_configs(scenarios: list[Path], set_: list[str] | None) -> dict[str, dict]:
+    """Validated scenarios by name (a repeated name gets a suffix)."""
+    from agentsim.scenario_io import config_to_dict
+
+    configs: dict[str, dict] = {}
+    for path in scenarios:
+        config = config_to_dict(_load(path, set_))
+        name, n = config.get("name", "scenario"), 2
+        while name in configs:
+            name, n = f"{config.get('name', 'scenario')}_{n}", n + 1
+        configs[name] = {**config, "name": name}
+    return configs
+
+
+@app.command()
+def explore(
+    scenarios: Annotated[
+        list[Path] | None, typer.Argument(help="Scenario YAML files (each runs every sample).")
+    ] = None,
+    uncertainty: UncertaintyOption = None,
+    samples: Annotated[int | None, typer.Option(help="Parameter samples (default 64).")] = None,
+    seeds: SeedsOption = None,
+    design: Annotated[
+        str | None, typer.Option(help="Sampling design: lhs (default), sobol or random.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Root seed (default 0).")] = None,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    set_: SetOption = None,
+    out_dir: OutOption = None,
+    resume: ResumeOption = None,
+) -> None:
+    """Explore under uncertainty: N parameter samples x every scenario x K paired seeds."""
+    from agentsim.explore import finish_explore, plan_explore
+    from agentsim.uncertainty import UncertaintySpec
+
+    if resume is not None:
+        given = {
+            "SCENARIO": scenarios,
+            "--uncertainty": uncertainty,
+            "--samples": samples,
+            "--seeds": seeds,
+            "--design": design,
+            **_resume_options(set_, out_dir, None, seed),
+        }
+        manifest = _resumed("explore", resume, given)
+        configs, stored = manifest["configs"], manifest["design"]
+        spec = _plan(UncertaintySpec.from_dict, stored["uncertainty"])
+        samples, seeds, design = stored["samples"], stored["seeds"], stored["design"]
+        seed = manifest["root_seed"]
+    elif not scenarios:
+        fail("SCENARIO: give at least one scenario file, or --resume DIR")
+    else:
+        configs = _uncertain_configs(scenarios, set_)
+        spec = _spec(uncertainty)
+    samples = 64 if samples is None else samples
+    seeds = 4 if seeds is None else seeds
+    design = design or "lhs"
+    seed = 0 if seed is None else seed
+    plan = _plan(plan_explore, configs, spec, samples, seeds, design, seed)
+    label = "_".join(configs)
+    result = execute_batch(plan, out_dir, resume, workers, scheduler, label)
+    table = finish_explore(result)
+    say(
+        f"{samples} samples x {len(configs)} scenarios x {seeds} seeds: {len(table)} runs, "
+        f"{int(table['error'].notna().sum())} failed"
+    )
+    say(f"results written to {result.out} (experiments.parquet)")
+    _report_failures(result)
+
+
+@app.command()
+def sensitivity(
+    scenario: Annotated[Path | None, typer.Argument(help="Scenario YAML file.")] = None,
+    uncertainty: UncertaintyOption = None,
+    method: Annotated[str | None, typer.Option(help="morris (default) or sobol.")] = None,
+    outcome: Annotated[
+        str | None,
+        typer.Option(help="Summary outcome(s), comma-separated (default: final_us_lead_ooms)."),
+    ] = None,
+    against: Annotated[
+        Path | None,
+        typer.Option(help="Baseline scenario: analyse the paired effect SCENARIO - BASELINE."),
+    ] = None,
+    samples: Annotated[
+        int | None,
+        typer.Option(help="Morris trajectories (default 10) or Sobol base sample (power of 2)."),
+    ] = None,
+    seeds: SeedsOption = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Root seed (default 0).")] = None,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    set_: SetOption = None,
+    out_dir: OutOption = None,
+    resume: ResumeOption = None,
+) -> None:
+    """Global sensitivity: Morris screening or Sobol indices of outcomes or of a policy effect."""
+    from agentsim.explore import finish_sensitivity, plan_sensitivity, ranking
+    from agentsim.uncertainty import UncertaintySpec
+
+    if resume is not None:
+        given = {
+            "SCENARIO": scenario,
+            "--uncertainty": uncertainty,
+            "--method": method,
+            "--outcome": outcome,
+            "--against": against,
+            "--samples": samples,
+            "--seeds": seeds,
+            **_resume_options(set_, out_dir, None, seed),
+        }
+        manifest = _resumed("sensitivity", resume, given)
+        stored = manifest["design"]
+        configs = manifest["configs"]
+        config = configs[stored["scenario"]]
+        base = (stored["against"], configs[stored["against"]]) if stored["against"] else None
+        spec = _plan(UncertaintySpec.from_dict, stored["uncertainty"])
+        method, outcomes = stored["method"], stored["outcomes"]
+        samples, seeds, seed = stored["samples"], stored["seeds"], manifest["root_seed"]
+    elif scenario is None:
+        fail("SCENARIO: give a scenario file, or --resume DIR")
+    else:
+        from agentsim.scenario_io import config_to_dict
+
+        config = config_to_dict(_load(scenario, set_))
+        base = None
+        if against is not None:
+            baseline = config_to_dict(_load(against, set_))
+            base = (baseline.get("name", "baseline"), baseline)
+        spec = _spec(uncertainty)
+        method = method or "morris"
+        outcomes = (outcome or "final_us_lead_ooms").split(",")
+    samples = (10 if method == "morris" else 64) if samples is None else samples
+    seeds = 4 if seeds is None else seeds
+    seed = 0 if seed is None else seed
+    plan = _plan(plan_sensitivity, config, spec, method, samples, seeds, seed, base, outcomes)
+    label = plan.design["scenario"] + (f"_vs_{plan.design['against']}" if base else "")
+    result = execute_batch(plan, out_dir, resume, workers, scheduler, label)
+    _report_failures(result)
+    from agentsim.config import ConfigError
+
+    try:
+        indices, noise = finish_sensitivity(result)
+    except ConfigError as exc:
+        fail(str(exc))
+    _sensitivity_figures(result.out)
+    for row in noise.itertuples():
+        shown = ranking(indices, row.outcome)
+        effect = f" (effect vs {plan.design['against']})" if base else ""
+        _print_frame(
+            shown,
+            f"{row.outcome}{effect}: {method}, seed noise {row.seed_noise_share:.1%} of the "
+            "variance; flagged indices are below the noise floor and not ranked",
+        )
+    say(f"results written to {result.out} (indices.csv, noise.csv, figures/)")
+
+
+def _sensitivity_figures(out: Path) -> None:
+    """Draw the sensitivity figures; a drawing failure is reported, the indices stay."""
+    from agentsim.figures import save_sensitivity_figures
+
+    try:
+        save_sensitivity_figures(out)
+    except Exception as exc:  # the indices are written; say why the figures are not
+        reason = f"{exc.__class__.__name__}: {exc}".splitlines()[0]
+        console(stderr=True).print(
+            f"error: the figures could not be drawn ({reason})", markup=False, soft_wrap=True
+        )
+        raise typer.Exit(code=1) from None
+
+
+@app.command()
+def discover(
+    results: Annotated[Path, typer.Argument(help="An explore folder.")],
+    outcome: Annotated[str, typer.Option(help="The summary outcome to explain.")],
+    where: Annotated[str, typer.Option(help="The condition of interest, e.g. '> 0.5' or 'true'.")],
+    scenario: Annotated[
+        str | None, typer.Option(help="Which scenario's runs (needed when there are several).")
+    ] = None,
+    peel_alpha: Annotated[
+        float, typer.Option(help="Share of cases PRIM peels off per step.")
+    ] = 0.05,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Where to write (default: RESULTS/discovery).")
+    ] = None,
+) -> None:
+    """Scenario discovery (PRIM): which parameter ranges make the condition likely."""
+    from agentsim.config import ConfigError
+    from agentsim.discovery import discover as find_boxes
+    from agentsim.discovery import read_explore, save_discovery
+
+    target = out_dir or results / "discovery"
+    try:
+        experiments, parameters = read_explore(results)
+        found = find_boxes(
+            experiments, parameters, outcome, where, scenario=scenario, peel_alpha=peel_alpha
+        )
+        paths = save_discovery(found, target, source=results)
+    except ConfigError as exc:
+        fail(str(exc))
+    for line in found.describe():
+        say(line)
+    say(f"results written to {target}")
+    for path in paths:
+        if path.suffix in (".csv", ".png"):
+            say(str(path))
+
+
 @app.command()
 def plot(
     results: Annotated[
-        Path, typer.Argument(help="A run or batch folder (run, mc, sweep or compare output).")
+        Path,
+        typer.Argument(
+            help="A run or batch folder (run, mc, sweep, compare, explore or sensitivity output)."
+        ),
     ],
     out_dir: Annotated[
         Path | None,
@@ -428,8 +772,8 @@ def plot(
 ) -> None:
     """Draw figures (PNG and PDF) from stored results, whichever command made them."""
     from agentsim.config import ConfigError
-    from agentsim.figures import save_batch_figures, save_run_figures
-    from agentsim.store import is_batch_dir, is_run_dir
+    from agentsim.figures import save_batch_figures, save_run_figures, save_sensitivity_figures
+    from agentsim.store import is_batch_dir, is_run_dir, read_manifest
 
     if not results.is_dir():
         fail(f"{results}: folder not found")
@@ -439,6 +783,8 @@ def plot(
     try:
         if batch:
             paths = save_batch_figures(results, out_dir)
+            if read_manifest(results).get("kind") == "sensitivity":
+                paths += save_sensitivity_figures(results, out_dir)
         else:
             paths = save_run_figures(results, out_dir)
     except ConfigError as exc:
@@ -498,7 +844,8 @@ def viz(
         path = (scenario_path(config) if config is not None else DEFAULT_SCENARIO).resolve()
     except ConfigError as exc:
         fail(str(exc))
-    _load(path, None)  # bad input stops here, with one line
+    cfg = _load(path, None)  # bad input stops here, with one line
+    _check_model_starts(cfg, path)
     try:
         import solara  # noqa: F401
     except ImportError:
@@ -519,6 +866,18 @@ def viz(
     ]
     say(f"serving {path.name} on http://127.0.0.1:{port} (Ctrl-C to stop)")
     raise typer.Exit(_serve(command, env))
+
+
+def _check_model_starts(cfg, path: Path) -> None:
+    """Build the scenario's model and step it once before any server starts, so a scenario
+    that validates but that the model cannot run fails here, in one line (exit 2)."""
+    from agentsim.model import AIRaceModel
+
+    try:
+        AIRaceModel(cfg, rng=0).step()
+    except Exception as exc:
+        reason = f"{exc.__class__.__name__}: {exc}".splitlines()[0][:300]
+        fail(f"{path}: the model cannot start from this scenario ({reason})")
 
 
 def _serve(command: list[str], env: dict[str, str]) -> int:
@@ -570,5 +929,23 @@ def validate(
     sys.stdout.write(dump_config(cfg))
 
 
+def main(argv: list[str] | None = None) -> None:
+    """The ``agentsim`` program: the Typer app, with usage errors (a missing argument, an
+    unknown option, a value of the wrong type) as one line and exit code 2, like every other
+    bad input. ``argv`` defaults to the process's arguments; none at all prints the help."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        code = app(args=args or ["--help"], prog_name="agentsim", standalone_mode=False)
+    except typer.Abort:  # Ctrl-C at a prompt
+        code = 130
+    except typer.TyperException as exc:  # click's usage and parameter errors
+        message = " ".join(exc.format_message().split())
+        context = getattr(exc, "ctx", None)
+        hint = f" (see {context.command_path} --help)" if context is not None else ""
+        console(stderr=True).print(f"error: {message}{hint}", markup=False, soft_wrap=True)
+        code = getattr(exc, "exit_code", 2)
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
 if __name__ == "__main__":
-    app()
+    main()

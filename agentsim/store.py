@@ -609,15 +609,15 @@ def _readable(path: Path) -> Iterator[None]:
     try:
         yield
     except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as exc:
-        reason = f"{exc.__class__.__name__}: {exc}".splitlines()[0][:200]
+        reason = f"{exc.__class__.__name__}: {exc}".splitlines()[0]
+        reason = reason if len(reason) <= 160 else reason[:157] + "..."
         if Path(path).parent.name == PARTS:
-            advice = (
-                f"remove it and resume again to run its runs again (rm '{path}', then "
-                "--resume the folder)"
-            )
-        else:
-            advice = "the batch's results are damaged; resume cannot repair this file"
-        raise ConfigError(str(path), f"cannot be read ({reason}); {advice}") from None
+            raise ConfigError(
+                str(path),
+                f"cannot be read ({reason}); remove it and resume again to run its runs again "
+                f"(rm '{path}', then --resume the folder)",
+            ) from None
+        raise ConfigError(str(path), f"cannot read stored results ({reason})") from None
 
 
 def completed_run_ids(out: Path) -> set[int]:

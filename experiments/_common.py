@@ -10,8 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from agentsim.config import ConfigError
-from agentsim.ensemble import BatchPlan, BatchResult, run_with_progress
-from agentsim.executors import make_executor
+from agentsim.ensemble import BatchPlan, BatchResult
 from agentsim.scenario_io import config_to_dict, load_config
 from agentsim.store import experiment_dir
 
@@ -51,12 +50,27 @@ def planned(design: Callable[[], BatchPlan]) -> BatchPlan:
 
 
 def execute(plan: BatchPlan, out: Path, workers: int | None, resume: bool) -> BatchResult:
-    """Run a plan with a progress bar; exit 2 on bad input."""
+    """Run a plan as the batch commands do (:func:`agentsim.cli.execute_batch`): progress
+    bar, output folder checked before compute, one-line errors with exit code 2 on bad input,
+    and on Ctrl-C, SIGTERM, a full disk or lost workers every finished run kept and the
+    command that resumes this script printed."""
+    import typer
+
+    from agentsim.cli import execute_batch
+
+    again = ["python", *sys.argv, *([] if "--resume" in sys.argv else ["--resume"])]
     try:
-        result = run_with_progress(plan, out, make_executor(workers), resume=resume)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        result = execute_batch(
+            plan,
+            None if resume else out,
+            out if resume else None,
+            workers,
+            None,
+            out.name,
+            resume_command=" ".join(again),
+        )
+    except typer.Exit as exc:  # the batch layer's exits, outside a Typer app
+        raise SystemExit(exc.exit_code) from None
     if len(result.failures):
         print(f"warning: {len(result.failures)} runs failed; see runs.parquet", file=sys.stderr)
     return result

@@ -657,7 +657,7 @@ def test_losing_every_worker_mid_batch_is_given_up(empty_cluster, tmp_path):
 
 def start_dask(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        ["dask", *args, "--no-dashboard"],
+        [str(Path(sys.executable).parent / "dask"), *args, "--no-dashboard"],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
