@@ -183,6 +183,7 @@ def execute_batch(
     scheduler: str | None,
     label: str,
     resume_command: str | None = None,
+    worker_timeout: float | None = None,
 ):
     """Run a batch plan with a progress bar and return the result (the batch commands and the
     experiment scripts run their batches through here).
@@ -192,7 +193,8 @@ def execute_batch(
     start: the output folder (free, writable), the scheduler address. Bad input exits 2 with
     one line. A batch stopped by Ctrl-C or SIGTERM, by a full disk, or by lost workers keeps
     every finished chunk, prints ``resume_command`` (default: ``agentsim KIND --resume DIR``)
-    and exits 130 or 143 (a signal) or 1.
+    and exits 130 or 143 (a signal) or 1. ``worker_timeout`` (seconds) bounds the wait for
+    Dask workers.
     """
     from agentsim.config import ConfigError
     from agentsim.ensemble import run_with_progress
@@ -211,7 +213,8 @@ def execute_batch(
         if resume is None and not is_empty_batch_dir(target):
             raise ConfigError("--out", f"{target} is not empty; choose another folder or --resume")
         check_writable(target)
-        executor = make_executor(workers, scheduler)
+        timeout = {} if worker_timeout is None else {"worker_timeout": worker_timeout}
+        executor = make_executor(workers, scheduler, **timeout)
     except ConfigError as exc:
         fail(str(exc))
     resume_hint = f"resume with: {resume_command or f'agentsim {plan.kind} --resume {target}'}"
@@ -326,6 +329,14 @@ WorkersOption = Annotated[
     int | None,
     typer.Option(min=1, help="Local worker processes (default: all cores; 1 runs in-process)."),
 ]
+WorkerTimeoutOption = Annotated[
+    float | None,
+    typer.Option(
+        min=1,
+        help="Seconds to wait for Dask workers to join (or come back) before giving up "
+        "(default 600); finished runs are kept.",
+    ),
+]
 SchedulerOption = Annotated[
     str | None,
     typer.Option(
@@ -396,6 +407,7 @@ def mc(
     seed: Annotated[int | None, typer.Option(min=0, help="Root seed (default 0).")] = None,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
+    worker_timeout: WorkerTimeoutOption = None,
     set_: SetOption = None,
     out_dir: OutOption = None,
     resume: ResumeOption = None,
@@ -417,7 +429,15 @@ def mc(
     runs = 100 if runs is None else runs
     seed = 0 if seed is None else seed
     plan = _plan(plan_monte_carlo, cfg, runs, seed)
-    result = execute_batch(plan, out_dir, resume, workers, scheduler, cfg.get("name", "scenario"))
+    result = execute_batch(
+        plan,
+        out_dir,
+        resume,
+        workers,
+        scheduler,
+        cfg.get("name", "scenario"),
+        worker_timeout=worker_timeout,
+    )
     _print_frame(outcome_table(result.runs), f"{cfg.get('name')}: {runs} runs, root seed {seed}")
     say(f"results written to {result.out}")
     _report_failures(result)
@@ -437,6 +457,7 @@ def sweep(
     seed: Annotated[int | None, typer.Option(min=0, help="Root seed (default 0).")] = None,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
+    worker_timeout: WorkerTimeoutOption = None,
     set_: SetOption = None,
     out_dir: OutOption = None,
     resume: ResumeOption = None,
@@ -462,7 +483,15 @@ def sweep(
     runs = 20 if runs is None else runs
     seed = 0 if seed is None else seed
     plan = _plan(plan_sweep, cfg, axes, runs, seed)
-    result = execute_batch(plan, out_dir, resume, workers, scheduler, cfg.get("name", "scenario"))
+    result = execute_batch(
+        plan,
+        out_dir,
+        resume,
+        workers,
+        scheduler,
+        cfg.get("name", "scenario"),
+        worker_timeout=worker_timeout,
+    )
     table = outcome_table(result.runs, by=list(plan.grid))
     _print_frame(
         table[
@@ -484,6 +513,7 @@ def compare(
     seed: Annotated[int | None, typer.Option(min=0, help="Root seed (default 0).")] = None,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
+    worker_timeout: WorkerTimeoutOption = None,
     set_: SetOption = None,
     out_dir: OutOption = None,
     resume: ResumeOption = None,
@@ -516,7 +546,15 @@ def compare(
     seed = 0 if seed is None else seed
     name_a, name_b = list(configs)
     plan = _plan(plan_comparison, configs, runs, seed)
-    result = execute_batch(plan, out_dir, resume, workers, scheduler, f"{name_a}_vs_{name_b}")
+    result = execute_batch(
+        plan,
+        out_dir,
+        resume,
+        workers,
+        scheduler,
+        f"{name_a}_vs_{name_b}",
+        worker_timeout=worker_timeout,
+    )
     diffs = paired_differences(result.runs, name_a, name_b)
     write_csv(result.out / "comparison.csv", diffs)
     shown = diffs[diffs["outcome"].isin([*KEY_OUTCOMES, "overtaken"])]
@@ -577,6 +615,7 @@ def explore(
     seed: Annotated[int | None, typer.Option(min=0, help="Root seed (default 0).")] = None,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
+    worker_timeout: WorkerTimeoutOption = None,
     set_: SetOption = None,
     out_dir: OutOption = None,
     resume: ResumeOption = None,
@@ -610,7 +649,9 @@ def explore(
     seed = 0 if seed is None else seed
     plan = _plan(plan_explore, configs, spec, samples, seeds, design, seed)
     label = "_".join(configs)
-    result = execute_batch(plan, out_dir, resume, workers, scheduler, label)
+    result = execute_batch(
+        plan, out_dir, resume, workers, scheduler, label, worker_timeout=worker_timeout
+    )
     table = finish_explore(result)
     say(
         f"{samples} samples x {len(configs)} scenarios x {seeds} seeds: {len(table)} runs, "
@@ -641,6 +682,7 @@ def sensitivity(
     seed: Annotated[int | None, typer.Option(min=0, help="Root seed (default 0).")] = None,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
+    worker_timeout: WorkerTimeoutOption = None,
     set_: SetOption = None,
     out_dir: OutOption = None,
     resume: ResumeOption = None,
@@ -686,7 +728,9 @@ def sensitivity(
     seed = 0 if seed is None else seed
     plan = _plan(plan_sensitivity, config, spec, method, samples, seeds, seed, base, outcomes)
     label = plan.design["scenario"] + (f"_vs_{plan.design['against']}" if base else "")
-    result = execute_batch(plan, out_dir, resume, workers, scheduler, label)
+    result = execute_batch(
+        plan, out_dir, resume, workers, scheduler, label, worker_timeout=worker_timeout
+    )
     _report_failures(result)
     from agentsim.config import ConfigError
 

@@ -366,3 +366,36 @@ def test_a_signalled_batch_keeps_its_runs_says_how_to_resume_and_leaves_nothing_
     pd.testing.assert_frame_equal(
         pd.read_parquet(out / store.RUNS), pd.read_parquet(whole / store.RUNS)
     )
+
+
+@pytest.mark.slow
+def test_a_scheduler_without_workers_is_waited_for_then_given_up(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dask = Path(sys.executable).parent / "dask"
+    scheduler = subprocess.Popen(
+        [str(dask), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        out = tmp_path / "mc"
+        proc = cli(
+            "mc", BASELINE, "--runs", "2", "--set", "simulation.steps=4",
+            "--scheduler", f"tcp://127.0.0.1:{port}", "--worker-timeout", "2", "--out", out,
+        )  # fmt: skip
+    finally:
+        scheduler.terminate()
+        scheduler.wait(timeout=10)
+    assert proc.returncode == 1, proc.stderr
+    assert "waiting for Dask workers" in proc.stderr
+    assert "no Dask workers joined within 2 s" in proc.stderr
+    assert "Traceback" not in proc.stderr
