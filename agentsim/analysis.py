@@ -21,6 +21,8 @@ from typing import Any
 
 import pandas as pd
 
+from agentsim.config import quote
+
 #: Summary outcomes reported by :func:`outcome_table` (and shown by ``agentsim compare``).
 KEY_OUTCOMES = (
     "final_us_user_share",
@@ -180,7 +182,7 @@ def design_groups(
     by = list(by)
     missing = [column for column in by if column not in runs]
     if missing:
-        raise KeyError(f"runs have no column {missing[0]!r}")
+        raise KeyError(f"runs have no column {quote(missing[0])}")
     columns = [runs[column].tolist() for column in by]
     points = design_points(runs).tolist()
     codes, _ = value_groups(list(zip(*columns, points, strict=True)))
@@ -263,7 +265,7 @@ def paired_differences(runs: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
     once.
     """
     if a == b:
-        raise ValueError(f"paired_differences: give two different scenarios (got {a!r} twice)")
+        raise ValueError(f"paired_differences: give two different scenarios (got {quote(a)} twice)")
     pair_on = "seed" if "seed" in runs else "replicate"
     scenario = runs["scenario"].astype(object)
     sides = []
@@ -273,7 +275,7 @@ def paired_differences(runs: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
         if keys.duplicated().any():
             key = keys[keys.duplicated()].iloc[0]
             raise ValueError(
-                f"scenario {name!r} holds {pair_on} {key} in {int((keys == key).sum())} runs "
+                f"scenario {quote(name)} holds {pair_on} {key} in {int((keys == key).sum())} runs "
                 "(runs of several design points); each run must pair with one run"
             )
         sides.append(mine[mine["error"].isna()].set_index(pair_on))

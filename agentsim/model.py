@@ -25,7 +25,7 @@ import pandas as pd
 
 from agentsim import capital, compute, flywheel, market, observe, policy, releases, streams, talent
 from agentsim.agents import Government, Investor, Lab, RelocationOutlook, Researcher
-from agentsim.config import LEVERS, Config
+from agentsim.config import LEVERS, Config, quote
 from agentsim.events import EXIT, RELEASE, RELOCATION, REPEAL, Event
 from agentsim.market import CENTS_PER_USD
 from agentsim.network import build_graph
@@ -65,7 +65,7 @@ class AIRaceModel(mesa.Model):
         if isinstance(rng, str) and rng.strip().isdigit():  # from a text box in the app
             rng = int(rng)
         if isinstance(rng, bool) or not isinstance(rng, int | np.integer) or rng < 0:
-            raise ValueError(f"rng: must be a non-negative integer seed (got {rng!r})")
+            raise ValueError(f"rng: must be a non-negative integer seed (got {quote(rng)})")
         if not isinstance(config, Config):
             config = load_config(config)
         overrides = {LEVERS[k]: v for k, v in levers.items() if v is not None}
