@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from agentsim import store
-from agentsim.config import Config, ConfigError
+from agentsim.config import Config, ConfigError, quote
 from agentsim.run import run as run_model
 from agentsim.scenario_io import apply_overrides, validate_config
 from agentsim.store import BatchResult
@@ -89,8 +89,11 @@ class RunSpec:
 class BatchPlan:
     """What a batch runs: named base configs (as dicts), the specs, and how it was asked for.
 
-    ``kind`` is ``"mc"``, ``"sweep"`` or ``"compare"``; ``runs`` the replicates per scenario
-    or grid point; ``grid`` the swept keys and their values (sweeps only).
+    ``kind`` is ``"mc"``, ``"sweep"``, ``"compare"``, ``"explore"`` or ``"sensitivity"``;
+    ``runs`` the replicates per scenario, grid point or parameter sample; ``grid`` the swept
+    keys and their values (sweeps only); ``design`` how the design points of an explore or
+    sensitivity batch were drawn (uncertainty spec, design, sizes: see
+    :mod:`agentsim.explore`), stored in the manifest.
     """
 
     kind: str
@@ -99,21 +102,22 @@ class BatchPlan:
     root_seed: int
     runs: int
     grid: dict[str, list[Any]] = field(default_factory=dict)
+    design: dict[str, Any] = field(default_factory=dict)
 
     def fingerprint(self) -> str:
         """SHA-256 (hex) of everything that determines the results: kind, configs, grid, root
-        seed and runs. A batch folder resumes only under the same fingerprint."""
-        text = json.dumps(
-            {
-                "kind": self.kind,
-                "configs": self.configs,
-                "grid": self.grid,
-                "root_seed": self.root_seed,
-                "runs": self.runs,
-            },
-            sort_keys=True,
-            default=str,
-        )
+        seed, runs and (when there is one) the design. A batch folder resumes only under the
+        same fingerprint."""
+        content = {
+            "kind": self.kind,
+            "configs": self.configs,
+            "grid": self.grid,
+            "root_seed": self.root_seed,
+            "runs": self.runs,
+        }
+        if self.design:  # absent from older plans, whose fingerprints stay as they were
+            content["design"] = self.design
+        text = json.dumps(content, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -174,8 +178,9 @@ def plan_sweep(
             if same != i:
                 raise ConfigError(
                     key,
-                    f"grid values {same + 1} and {i + 1} ({values[same]!r} and {value!r}) give "
-                    "one config once validated (names aside); list each value once",
+                    f"grid values {same + 1} and {i + 1} ({quote(values[same])} and "
+                    f"{quote(value)}) give one config once validated (names aside); list each "
+                    "value once",
                 )
     seeds = _distinct_seeds(root_seed, runs)
     specs = []
@@ -233,8 +238,8 @@ def plan_comparison(configs: dict[str, dict[str, Any]], runs: int, root_seed: in
         if same != name:
             raise ConfigError(
                 "compare",
-                f"scenarios {same!r} and {name!r} resolve to the same config (apart from the "
-                "name); on common seeds every difference would be 0",
+                f"scenarios {quote(same)} and {quote(name)} resolve to the same config (apart "
+                "from the name); on common seeds every difference would be 0",
             )
     seeds = _distinct_seeds(root_seed, runs)
     specs = [
@@ -247,7 +252,7 @@ def plan_comparison(configs: dict[str, dict[str, Any]], runs: int, root_seed: in
 
 def _check_runs(runs: int) -> None:
     if not isinstance(runs, int) or isinstance(runs, bool) or runs < 1:
-        raise ConfigError("--runs", f"must be an integer >= 1 (got {runs!r})")
+        raise ConfigError("--runs", f"must be an integer >= 1 (got {quote(runs)})")
 
 
 def _distinct_seeds(root_seed: int, runs: int) -> list[int]:
@@ -271,7 +276,7 @@ def _identity(config: Config) -> str:
 
 
 def _show_point(point: tuple[tuple[str, Any], ...]) -> str:
-    return "{" + ", ".join(f"{key}={value!r}" for key, value in point) + "}"
+    return "{" + ", ".join(f"{key}={quote(value)}" for key, value in point) + "}"
 
 
 # --------------------------------------------------------------------------- worker side
@@ -509,6 +514,7 @@ def _new_manifest(plan: BatchPlan, fingerprint: str) -> dict[str, Any]:
         "runs_per_point": plan.runs,
         "total_runs": len(plan.specs),
         "grid": plan.grid,
+        "design": plan.design,
         "configs": plan.configs,
         "config_hashes": {
             name: hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()

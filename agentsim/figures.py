@@ -13,6 +13,7 @@ numbers of mixed types), and two different values never share a label.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -422,11 +423,15 @@ def _claim_figures_dir(out: Path, stems: Sequence[str]) -> None:
 
 
 def _mark_figures_dir(out: Path, paths: Sequence[Path], source: Path) -> None:
-    """Record what was drawn in ``out`` (the marker that lets a later call replace it)."""
-    write_json(
-        Path(out) / FIGURES_MARKER,
-        {"source": str(source), "figures": sorted(p.name for p in paths)},
+    """Record what was drawn in ``out`` (the marker that lets a later call replace it),
+    keeping the figures listed by earlier calls."""
+    marker = Path(out) / FIGURES_MARKER
+    drawn = (
+        set(json.loads(marker.read_text(encoding="utf-8"))["figures"])
+        if marker.is_file()
+        else set()
     )
+    write_json(marker, {"source": str(source), "figures": sorted(drawn | {p.name for p in paths})})
 
 
 def save_run_figures(run_dir: Path, out: Path | None = None) -> list[Path]:
@@ -574,3 +579,100 @@ def prim_box_figure(limits: pd.DataFrame) -> Figure:
             ax.text(0.5, 0, "no parameter is restricted", ha="center", va="center")
         fig.tight_layout()
     return fig
+
+
+def morris_screening(indices: pd.DataFrame, outcome: str) -> Figure:
+    """Morris screening of one outcome: mu* (mean absolute elementary effect) against sigma
+    (their spread: interactions and non-linearity), one labelled point per parameter with
+    mu*'s bootstrap interval; parameters below the seed-noise floor are grey (Campolongo et
+    al. 2007). ``indices`` has the columns of ``indices.csv``."""
+    part = indices[(indices["outcome"] == outcome) & (indices["method"] == "morris")]
+    star = part[part["index"] == "mu_star"].set_index("parameter")
+    sigma = part[part["index"] == "sigma"].set_index("parameter")["estimate"]
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN * 1.4, 3.2))
+        for name, row in star.iterrows():
+            grey = bool(row["below_noise_floor"])
+            colour = "0.6" if grey else "#1f77b4"
+            x, y = float(row["estimate"]), float(sigma.get(name, np.nan))
+            ax.errorbar(
+                x,
+                y,
+                xerr=[[x - row["ci_low"]], [row["ci_high"] - x]],
+                fmt="o",
+                color=colour,
+                ms=4,
+                lw=0.8,
+            )
+            ax.annotate(
+                str(name).rsplit(".", 1)[-1],
+                (x, y),
+                xytext=(4, 3),
+                textcoords="offset points",
+                fontsize=6,
+                color=colour,
+            )
+        ax.set_xlabel("mu* (mean |elementary effect|)")
+        ax.set_ylabel("sigma")
+        ax.set_title(f"Morris screening: {outcome} (grey: below seed noise)")
+        ax.set_xlim(left=0)
+        ax.set_ylim(bottom=0)
+        fig.tight_layout()
+    return fig
+
+
+def sobol_bars(indices: pd.DataFrame, outcome: str) -> Figure:
+    """First-order (S1) and total (ST) Sobol indices of one outcome with their bootstrap
+    intervals, parameters ordered by ST; parameters below the seed-noise share are hatched."""
+    part = indices[(indices["outcome"] == outcome) & (indices["method"] == "sobol")]
+    total = part[part["index"] == "ST"].sort_values("estimate")
+    first = part[part["index"] == "S1"].set_index("parameter").loc[total["parameter"]]
+    names = [str(n).rsplit(".", 1)[-1] for n in total["parameter"]]
+    y = np.arange(len(names))
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN * 1.4, 0.5 + 0.28 * len(names)))
+        for offset, rows, label, colour in (
+            (0.2, total.reset_index(drop=True), "ST (total)", "#1f77b4"),
+            (-0.2, first.reset_index(), "S1 (first order)", "#ff7f0e"),
+        ):
+            estimate = rows["estimate"].to_numpy(float)
+            errors = [estimate - rows["ci_low"].to_numpy(float), rows["ci_high"] - estimate]
+            bars = ax.barh(
+                y + offset, estimate, height=0.38, color=colour, label=label, xerr=errors
+            )
+            for bar, flagged in zip(bars, rows["below_noise_floor"], strict=True):
+                if bool(flagged):
+                    bar.set_hatch("///")
+                    bar.set_alpha(0.4)
+        ax.set_yticks(y, names)
+        ax.set_xlabel("share of variance")
+        ax.set_title(f"Sobol indices: {outcome} (hatched: below seed noise)")
+        ax.legend(loc="lower right")
+        fig.tight_layout()
+    return fig
+
+
+def save_sensitivity_figures(batch_dir: Path, out: Path | None = None) -> list[Path]:
+    """Draw the figure of every outcome of a stored sensitivity batch (``indices.csv``) into
+    ``out`` (default: batch_dir/figures): ``sensitivity_<outcome>`` (Morris: mu*-sigma; Sobol:
+    bars with intervals). Returns the paths written. Raises
+    :class:`~agentsim.config.ConfigError` when the folder holds no indices, or ``out`` holds
+    files agentsim did not draw."""
+    from agentsim.config import ConfigError
+
+    batch_dir = Path(batch_dir)
+    path = batch_dir / "indices.csv"
+    if not path.is_file():
+        raise ConfigError(str(batch_dir), "holds no indices.csv: not a finished sensitivity batch")
+    indices = pd.read_csv(path)
+    out = Path(out) if out is not None else batch_dir / "figures"
+    outcomes = list(dict.fromkeys(indices["outcome"]))
+    stems = [f"sensitivity_{outcome}" for outcome in outcomes]
+    _claim_figures_dir(out, [*BATCH_FIGURES, *stems])
+    paths: list[Path] = []
+    for outcome, stem in zip(outcomes, stems, strict=True):
+        morris = (indices.loc[indices["outcome"] == outcome, "method"] == "morris").any()
+        fig = morris_screening(indices, outcome) if morris else sobol_bars(indices, outcome)
+        paths += save_figure(fig, out / stem)
+    _mark_figures_dir(out, paths, batch_dir)
+    return paths

@@ -1,0 +1,162 @@
+"""The explore, sensitivity and discover commands end to end: stored tables, paired seeds,
+identical results across executors and after a resume, and one-line errors on bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from agentsim import store
+from tests.test_cli import ROOT, assert_usage_error, cli, snapshot
+
+BASELINE = ROOT / "configs" / "baseline.yaml"
+TRUSTED = ROOT / "configs" / "trusted_release.yaml"
+SMALL = ["--set", "simulation.steps=6", "--set", "talent.n_researchers=200"]
+
+
+@pytest.fixture(scope="module")
+def spec(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("spec") / "two.yaml"
+    path.write_text(
+        "parameters:\n"
+        "  flywheel.strength: {distribution: uniform, low: 0.0, high: 1.5}\n"
+        "  market.price_erosion: {distribution: uniform, low: 0.1, high: 0.5}\n"
+        "  capital.policy_risk_aversion: {distribution: uniform, low: 0.5, high: 2.0}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def explore(out: Path, spec: Path, *extra: str) -> None:
+    proc = cli(
+        "explore", BASELINE, TRUSTED, "--uncertainty", spec, "--samples", "4", "--seeds", "2",
+        *SMALL, "--out", out, *extra,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.fixture(scope="module")
+def explored(tmp_path_factory: pytest.TempPathFactory, spec: Path) -> Path:
+    out = tmp_path_factory.mktemp("explore") / "batch"
+    explore(out, spec, "--workers", "1")
+    return out
+
+
+def test_explore_stores_one_row_per_sample_scenario_and_seed(explored: Path) -> None:
+    table = pd.read_parquet(explored / "experiments.parquet")
+    assert len(table) == 4 * 2 * 2
+    assert list(table.columns[:8]) == [
+        "run_id", "sample", "scenario", "replicate", "seed",
+        "flywheel.strength", "market.price_erosion", "capital.policy_risk_aversion",
+    ]  # fmt: skip
+    assert {"final_us_lead_ooms", "overtaken", "error"} <= set(table.columns)
+    assert table["error"].isna().all()
+    # paired: the same sample has the same parameters and seeds under both scenarios
+    a = table[table["scenario"] == "baseline"].set_index(["sample", "replicate"])
+    b = table[table["scenario"] == "trusted_release"].set_index(["sample", "replicate"])
+    pd.testing.assert_series_equal(a["seed"], b["seed"])
+    pd.testing.assert_series_equal(a["flywheel.strength"], b["flywheel.strength"])
+    assert a["flywheel.strength"].nunique() == 4
+    manifest = store.read_manifest(explored)
+    assert manifest["kind"] == "explore" and manifest["design"]["design"] == "lhs"
+    assert list(manifest["design"]["uncertainty"]["parameters"]) == list(table.columns[5:8])
+
+
+def test_explore_is_identical_on_a_pool_and_after_a_resume(
+    explored: Path, spec: Path, tmp_path: Path
+) -> None:
+    pooled = tmp_path / "pooled"
+    explore(pooled, spec, "--workers", "2")
+    expected = pd.read_parquet(explored / "experiments.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(pooled / "experiments.parquet"), expected)
+    runs = pd.read_parquet(pooled / store.RUNS)
+    store.write_parquet(pooled / store.RUNS, runs[runs["run_id"] < 5])  # as if killed
+    (pooled / "experiments.parquet").unlink()
+    proc = cli("explore", "--resume", pooled, "--workers", "2")
+    assert proc.returncode == 0, proc.stderr
+    pd.testing.assert_frame_equal(pd.read_parquet(pooled / "experiments.parquet"), expected)
+
+
+@pytest.mark.slow
+def test_explore_is_identical_on_a_dask_cluster(explored: Path, spec: Path, tmp_path: Path) -> None:
+    out = tmp_path / "dask"
+    explore(out, spec, "--scheduler", "local", "--workers", "2")
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(out / "experiments.parquet"),
+        pd.read_parquet(explored / "experiments.parquet"),
+    )
+
+
+def test_discover_finds_a_box_in_an_explore_folder(explored: Path, tmp_path: Path) -> None:
+    table = pd.read_parquet(explored / "experiments.parquet")
+    lead = table[table["scenario"] == "trusted_release"]["final_us_lead_ooms"]
+    cut = float(lead.median())
+    out = tmp_path / "discovery"
+    proc = cli(
+        "discover", explored, "--outcome", "final_us_lead_ooms", "--where", f"> {cut}",
+        "--scenario", "trusted_release", "--out", out,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "prim_trajectory.csv").is_file() and (out / "prim_box.csv").is_file()
+    assert (out / "prim_tradeoff.png").is_file() or list(out.glob("*.png"))
+
+
+def test_sensitivity_writes_indices_noise_and_figures(spec: Path, tmp_path: Path) -> None:
+    out = tmp_path / "morris"
+    proc = cli(
+        "sensitivity", TRUSTED, "--uncertainty", spec, "--method", "morris",
+        "--outcome", "final_us_lead_ooms,final_us_user_share", "--against", BASELINE,
+        "--samples", "2", "--seeds", "2", *SMALL, "--workers", "1", "--out", out,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    indices = pd.read_csv(out / "indices.csv")
+    assert list(indices.columns) == [
+        "outcome", "parameter", "method", "index", "estimate", "ci_low", "ci_high",
+        "below_noise_floor",
+    ]  # fmt: skip
+    assert set(indices["outcome"]) == {"final_us_lead_ooms", "final_us_user_share"}
+    assert set(indices["index"]) == {"mu_star", "sigma", "mu"}
+    noise = pd.read_csv(out / "noise.csv")
+    assert noise["seed_noise_share"].between(0, 1).all()
+    assert (out / "figures" / "sensitivity_final_us_lead_ooms.png").is_file()
+    runs = pd.read_parquet(out / store.RUNS)
+    assert len(runs) == 2 * (2 * 4) * 2  # 2 scenarios x 2 trajectories of 4 points x 2 seeds
+    assert proc.stdout.count("noise floor") >= 2
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["sensitivity", TRUSTED, "--outcome", "final_us_lead"], ["--outcome", "did you mean"]),
+        (["sensitivity", TRUSTED, "--method", "sobol", "--samples", "100"], ["power of 2"]),
+        (["sensitivity", TRUSTED, "--samples", "1"], ["--samples", "at least 2"]),
+        (["explore", BASELINE, "--design", "grid"], ["--design"]),
+        (["explore", BASELINE, "--uncertainty", "nonexistent_spec"], ["nonexistent_spec"]),
+    ],
+)  # fmt: skip
+def test_bad_input_is_one_line_and_writes_nothing(
+    args: list, fragments: list[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    assert_usage_error(cli(*args, "--out", out), *fragments)
+    assert not out.exists()
+
+
+def test_a_spec_parameter_outside_the_schema_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "parameters:\n  flywheel.strenght: {distribution: uniform, low: 0, high: 1}\n",
+        encoding="utf-8",
+    )
+    assert_usage_error(cli("explore", BASELINE, "--uncertainty", bad), "flywheel.strenght")
+
+
+def test_discover_refuses_a_folder_that_is_not_an_explore_folder(tmp_path: Path) -> None:
+    out = tmp_path / "mc"
+    proc = cli("mc", BASELINE, "--runs", "1", "--workers", "1", *SMALL, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    before = snapshot(out)
+    assert_usage_error(cli("discover", out, "--outcome", "overtaken", "--where", "true"), "explore")
+    assert snapshot(out) == before
