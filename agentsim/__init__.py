@@ -2,7 +2,8 @@
 
 Public entry points: :func:`load_config` (validated scenarios), :class:`AIRaceModel` (the Mesa
 model), :func:`run` (one run, the only step loop) and :func:`simulate` (a flat function
-interface for exploratory-modelling and sensitivity tools).
+interface for exploratory-modelling and sensitivity tools), :func:`load_uncertainty`,
+:func:`run_explore` and :func:`run_sensitivity` (batches under parameter uncertainty).
 
 The names are loaded on first use, so ``import agentsim`` (and the command line's ``--help``
 and ``validate``) do not import Mesa, pandas or the model. ``agentsim.run`` is the function
@@ -18,11 +19,24 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from agentsim.config import Config, ConfigError
+    from agentsim.explore import run_explore, run_sensitivity
     from agentsim.model import AIRaceModel
     from agentsim.run import RunResult, simulate
     from agentsim.scenario_io import load_config
+    from agentsim.uncertainty import load_uncertainty
 
-__all__ = ["AIRaceModel", "Config", "ConfigError", "RunResult", "load_config", "run", "simulate"]
+__all__ = [
+    "AIRaceModel",
+    "Config",
+    "ConfigError",
+    "RunResult",
+    "load_config",
+    "load_uncertainty",
+    "run",
+    "run_explore",
+    "run_sensitivity",
+    "simulate",
+]
 __version__ = "0.1.0"
 
 #: Where each public name lives.
@@ -33,6 +47,9 @@ _HOMES = {
     "RunResult": "agentsim.run",
     "simulate": "agentsim.run",
     "load_config": "agentsim.scenario_io",
+    "load_uncertainty": "agentsim.uncertainty",
+    "run_explore": "agentsim.explore",
+    "run_sensitivity": "agentsim.explore",
 }
 
 

@@ -567,3 +567,100 @@ def ranking(indices: pd.DataFrame, outcome: str) -> pd.DataFrame:
     return table[
         ["parameter", "index", "estimate", "ci_low", "ci_high", "below_noise_floor", "rank"]
     ]
+
+
+# --------------------------------------------------------------------------- Python API
+
+
+def run_explore(
+    scenarios: Mapping[str, Mapping[str, Any]] | Sequence[str | Any],
+    spec: UncertaintySpec | str = "default",
+    samples: int = 64,
+    seeds: int = 4,
+    design: str = "lhs",
+    root_seed: int = 0,
+    out: str | Any | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+) -> tuple[BatchResult, pd.DataFrame]:
+    """Run an explore batch from Python; return the batch and its experiments table.
+
+    ``scenarios`` are named config dicts, or scenario files / shipped names; ``spec`` an
+    :class:`UncertaintySpec` or a spec file / shipped name. The batch runs on a local pool
+    (``workers``) or a Dask scheduler, in ``out`` (default: a new folder under results/),
+    resumable with ``resume=True``. Raises :class:`ConfigError` on bad input, as the CLI.
+    """
+    from agentsim.ensemble import run_with_progress
+    from agentsim.executors import make_executor
+
+    configs = _named_configs(scenarios)
+    spec = _as_spec(spec)
+    plan = plan_explore(configs, spec, samples, seeds, design, root_seed)
+    target = _target(out, plan, "_".join(configs))
+    result = run_with_progress(plan, target, make_executor(workers, scheduler), resume=resume)
+    return result, finish_explore(result)
+
+
+def run_sensitivity(
+    scenario: Mapping[str, Any] | str | Any,
+    spec: UncertaintySpec | str = "default",
+    method: str = "morris",
+    outcomes: Sequence[str] = ("final_us_lead_ooms",),
+    against: Mapping[str, Any] | str | Any | None = None,
+    samples: int = 10,
+    seeds: int = 4,
+    root_seed: int = 0,
+    out: str | Any | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+) -> tuple[BatchResult, pd.DataFrame, pd.DataFrame]:
+    """Run a sensitivity batch from Python; return the batch, the indices and the noise
+    table (as :func:`finish_sensitivity` writes them). Arguments as :func:`run_explore`;
+    ``against`` is the baseline of a paired policy effect. Raises :class:`ConfigError`."""
+    from agentsim.ensemble import run_with_progress
+    from agentsim.executors import make_executor
+
+    ((name, config),) = _named_configs([scenario]).items()
+    base = next(iter(_named_configs([against]).items())) if against is not None else None
+    plan = plan_sensitivity(
+        config, _as_spec(spec), method, samples, seeds, root_seed, base, outcomes
+    )
+    label = name + (f"_vs_{base[0]}" if base else "")
+    target = _target(out, plan, label)
+    result = run_with_progress(plan, target, make_executor(workers, scheduler), resume=resume)
+    indices, noise = finish_sensitivity(result)
+    return result, indices, noise
+
+
+def _named_configs(scenarios: Any) -> dict[str, dict[str, Any]]:
+    from agentsim.config import Config
+    from agentsim.scenario_io import config_to_dict, load_config, scenario_path
+
+    if isinstance(scenarios, Mapping):
+        return {str(k): dict(v) for k, v in scenarios.items()}
+    configs: dict[str, dict[str, Any]] = {}
+    for item in scenarios:
+        if isinstance(item, Config):
+            config = config_to_dict(item)
+        elif isinstance(item, Mapping):
+            config = dict(item)
+        else:
+            config = config_to_dict(load_config(scenario_path(item)))
+        configs[str(config.get("name", f"scenario_{len(configs)}"))] = config
+    return configs
+
+
+def _as_spec(spec: UncertaintySpec | str | Any) -> UncertaintySpec:
+    from agentsim.uncertainty import load_uncertainty, uncertainty_path
+
+    return spec if isinstance(spec, UncertaintySpec) else load_uncertainty(uncertainty_path(spec))
+
+
+def _target(out: Any, plan: BatchPlan, label: str) -> Any:
+    from pathlib import Path
+
+    return (
+        Path(out) if out is not None else store.default_batch_dir(plan.kind, label, plan.root_seed)
+    )
