@@ -740,6 +740,9 @@ def sensitivity(
         fail(str(exc))
     _sensitivity_figures(result.out)
     for row in noise.itertuples():
+        if row.seed_noise_share != row.seed_noise_share:  # NaN: nothing varies
+            say(f"{row.outcome}: the same at every design point; nothing to rank")
+            continue
         shown = ranking(indices, row.outcome)
         effect = f" (effect vs {plan.design['against']})" if base else ""
         _print_frame(

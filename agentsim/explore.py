@@ -62,6 +62,7 @@ INDEX_COLUMNS = (
     "estimate",
     "ci_low",
     "ci_high",
+    "noise_floor",
     "below_noise_floor",
 )
 
@@ -409,13 +410,19 @@ def sensitivity_indices(
 
     ``values`` is (points, seeds) (:func:`point_outcomes`); the seed means are analysed.
     Morris (SALib ``analyze.morris``): ``mu_star`` (mean absolute elementary effect, per unit
-    of the parameter's quantile) with its interval, ``sigma`` and ``mu``; flagged when the
-    interval's lower end does not clear the noise floor, the mu* an ineffective parameter
-    gets from seed noise alone: E|e| for e ~ N(0, 2 s^2 / K) over the step Delta, i.e.
-    sqrt(2/pi) sqrt(2 s^2 / K) / Delta (s^2: seed variance, K seeds). Sobol (SALib
+    of the parameter's quantile) with its interval, ``sigma`` and ``mu``; flagged when mu* is
+    at or below the noise floor, the value an ineffective parameter's mu* stays under with
+    about 97.5% probability from seed noise alone: each of its r elementary effects is
+    e ~ N(0, q^2) with q = sqrt(2 s^2 / K) / Delta (s^2: seed variance, K seeds, Delta the
+    Morris step), so |e| has mean q sqrt(2/pi) and standard deviation q sqrt(1 - 2/pi), and
+    the floor is q (sqrt(2/pi) + 2 sqrt((1 - 2/pi) / r)); conservative under common random
+    numbers, which correlate the noise of neighbouring points. Sobol (SALib
     ``analyze.sobol``, Saltelli et al. 2010; Jansen 1999 for the total index): ``S1`` and
-    ``ST`` with bootstrap intervals; flagged when the estimate is below the seed-noise share
-    of the variance. Returns a frame with :data:`INDEX_COLUMNS`.
+    ``ST`` with bootstrap intervals; flagged when the interval's lower end is at or below the
+    seed-noise share of the variance (seed noise alone gives an input without effect a total
+    index near that share). The floor each index was held to is its ``noise_floor``. An outcome
+    that is the same at every design point has nothing to decompose: every index is 0 and
+    flagged. Returns a frame with :data:`INDEX_COLUMNS`.
     """
     from SALib.analyze import morris as morris_analyze
     from SALib.analyze import sobol as sobol_analyze
@@ -426,6 +433,13 @@ def sensitivity_indices(
     sequence = seed if isinstance(seed, np.random.SeedSequence) else design_sequence(seed)
     rng = np.random.default_rng(sequence.spawn(1)[0])
     rows = []
+    nan = math.nan
+    if np.ptp(means) == 0:  # a constant outcome: nothing to decompose, nothing to rank
+        names = ("mu_star", "sigma", "mu") if design.method == "morris" else ("S1", "ST")
+        for name in design.names:
+            for index in names:
+                rows.append((outcome, name, design.method, index, 0.0, 0.0, 0.0, nan, True))
+        return pd.DataFrame(rows, columns=list(INDEX_COLUMNS))
     if design.method == "morris":
         result = morris_analyze.analyze(
             design.problem,
@@ -437,7 +451,53 @@ def sensitivity_indices(
             seed=rng,
         )
         step = MORRIS_LEVELS / (2.0 * (MORRIS_LEVELS - 1))
-        floor = math.sqrt(2.0 / math.pi) * math.sqrt(2.0 * noise.seed_variance / noise.seeds) / step
+        effect_noise = math.sqrt(2.0 * noise.seed_variance / noise.seeds) / step
+        trajectories = max(len(design.unit) // (len(design.names) + 1), 1)
+        spread = math.sqrt((1.0 - 2.0 / math.pi) / trajectories)
+        floor = effect_noise * (math.sqrt(2.0 / math.pi) + 2.0 * spread)
+        for j, name in enumerate(design.names):
+            mu_star, conf = float(result["mu_star"][j]), float(result["mu_star_conf"][j])
+            flagged = bool(mu_star <= floor) if noise.seeds > 1 else False
+            rows += [
+                (outcome, name, "morris", "mu_star", mu_star, mu_star - conf, mu_star + conf,
+                 floor, flagged),
+                (outcome, name, "morris", "sigma", float(result["sigma"][j]), nan, nan, nan,
+                 flagged),
+                (outcome, name, "morris", "mu", float(result["mu"][j]), nan, nan, nan, flagged),
+            ]  # fmt: skip
+    else:
+        result = sobol_analyze.analyze(
+            design.problem,
+            means,
+            calc_second_order=False,
+            num_resamples=RESAMPLES,
+            conf_level=CONFIDENCE,
+            seed=rng,
+        )
+        share = noise.share if noise.seeds > 1 else 0.0
+        for j, name in enumerate(design.names):
+            for index in ("S1", "ST"):
+                estimate, conf = float(result[index][j]), float(result[f"{index}_conf"][j])
+                rows.append(
+                    (outcome, name, "sobol", index, estimate, estimate - conf, estimate + conf,
+                     share, bool(estimate - conf <= share))
+                )  # fmt: skip
+    return pd.DataFrame(rows, columns=list(INDEX_COLUMNS))
+    if design.method == "morris":
+        result = morris_analyze.analyze(
+            design.problem,
+            design.unit,
+            means,
+            num_resamples=RESAMPLES,
+            conf_level=CONFIDENCE,
+            num_levels=MORRIS_LEVELS,
+            seed=rng,
+        )
+        step = MORRIS_LEVELS / (2.0 * (MORRIS_LEVELS - 1))
+        effect_noise = math.sqrt(2.0 * noise.seed_variance / noise.seeds) / step
+        trajectories = max(len(design.unit) // (len(design.names) + 1), 1)
+        spread = math.sqrt((1.0 - 2.0 / math.pi) / trajectories)
+        floor = effect_noise * (math.sqrt(2.0 / math.pi) + 2.0 * spread)
         for j, name in enumerate(design.names):
             mu_star, conf = float(result["mu_star"][j]), float(result["mu_star_conf"][j])
             flagged = bool(mu_star - conf <= floor) if noise.seeds > 1 else False
@@ -556,7 +616,8 @@ def finish_sensitivity(result: BatchResult) -> tuple[pd.DataFrame, pd.DataFrame]
 def ranking(indices: pd.DataFrame, outcome: str) -> pd.DataFrame:
     """The parameters of one outcome, most influential first: by ``ST`` for Sobol, by
     ``mu_star`` for Morris; parameters below the noise floor come last, unranked (``rank``
-    NaN). Columns: parameter, estimate, ci_low, ci_high, below_noise_floor, rank."""
+    NaN). Columns: parameter, index, estimate, ci_low, ci_high, noise_floor,
+    below_noise_floor, rank."""
     part = indices[indices["outcome"] == outcome]
     key = "ST" if (part["method"] == "sobol").any() else "mu_star"
     part = part[part["index"] == key].sort_values("estimate", ascending=False)
@@ -564,9 +625,8 @@ def ranking(indices: pd.DataFrame, outcome: str) -> pd.DataFrame:
     flagged = part[part["below_noise_floor"]]
     table = pd.concat([ranked, flagged], ignore_index=True)
     table["rank"] = [float(i + 1) for i in range(len(ranked))] + [math.nan] * len(flagged)
-    return table[
-        ["parameter", "index", "estimate", "ci_low", "ci_high", "below_noise_floor", "rank"]
-    ]
+    columns = ["parameter", "index", "estimate", "ci_low", "ci_high", "noise_floor"]
+    return table[[*columns, "below_noise_floor", "rank"]]
 
 
 # --------------------------------------------------------------------------- Python API

@@ -222,3 +222,10 @@ def test_experiments_table_puts_ids_and_parameters_first() -> None:
         "flywheel.strength",
     ]
     assert table["run_id"].tolist() == [0, 1] and table["sample"].dtype == "int64"
+
+
+def test_a_constant_outcome_is_flagged_not_ranked() -> None:
+    design = sensitivity_design("sobol", IshigamiInputs(), 8, 0)
+    values = np.zeros((len(design.values), 2))
+    table = sensitivity_indices(design, values, "overtaken")
+    assert table["below_noise_floor"].all() and (table["estimate"] == 0).all()

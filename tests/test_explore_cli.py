@@ -113,7 +113,7 @@ def test_sensitivity_writes_indices_noise_and_figures(spec: Path, tmp_path: Path
     assert proc.returncode == 0, proc.stderr
     indices = pd.read_csv(out / "indices.csv")
     assert list(indices.columns) == [
-        "outcome", "parameter", "method", "index", "estimate", "ci_low", "ci_high",
+        "outcome", "parameter", "method", "index", "estimate", "ci_low", "ci_high", "noise_floor",
         "below_noise_floor",
     ]  # fmt: skip
     assert set(indices["outcome"]) == {"final_us_lead_ooms", "final_us_user_share"}
