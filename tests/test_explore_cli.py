@@ -160,3 +160,22 @@ def test_discover_refuses_a_folder_that_is_not_an_explore_folder(tmp_path: Path)
     before = snapshot(out)
     assert_usage_error(cli("discover", out, "--outcome", "overtaken", "--where", "true"), "explore")
     assert snapshot(out) == before
+
+
+@pytest.mark.slow
+def test_sensitivity_is_identical_on_a_pool_and_a_dask_cluster(spec: Path, tmp_path: Path) -> None:
+    folders = []
+    for name, executor in (("one", ["--workers", "1"]), ("dask", ["--scheduler", "local"])):
+        out = tmp_path / name
+        proc = cli(
+            "sensitivity", TRUSTED, "--uncertainty", spec, "--method", "sobol",
+            "--samples", "4", "--seeds", "2", "--against", BASELINE, *SMALL, *executor,
+            "--out", out,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        folders.append(out)
+    one, dask = (pd.read_csv(folder / "indices.csv") for folder in folders)
+    pd.testing.assert_frame_equal(one, dask)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(folders[0] / store.RUNS), pd.read_parquet(folders[1] / store.RUNS)
+    )
