@@ -819,7 +819,12 @@ def plot(
 ) -> None:
     """Draw figures (PNG and PDF) from stored results, whichever command made them."""
     from agentsim.config import ConfigError
-    from agentsim.figures import save_batch_figures, save_run_figures, save_sensitivity_figures
+    from agentsim.figures import (
+        save_batch_figures,
+        save_explore_figures,
+        save_run_figures,
+        save_sensitivity_figures,
+    )
     from agentsim.store import is_batch_dir, is_run_dir, read_manifest
 
     if not results.is_dir():
@@ -830,8 +835,11 @@ def plot(
     try:
         if batch:
             paths = save_batch_figures(results, out_dir)
-            if read_manifest(results).get("kind") == "sensitivity":
+            kind = read_manifest(results).get("kind")
+            if kind == "sensitivity":
                 paths += save_sensitivity_figures(results, out_dir)
+            elif kind == "explore":
+                paths += save_explore_figures(results, out_dir)
         else:
             paths = save_run_figures(results, out_dir)
     except ConfigError as exc:

@@ -676,3 +676,64 @@ def save_sensitivity_figures(batch_dir: Path, out: Path | None = None) -> list[P
         paths += save_figure(fig, out / stem)
     _mark_figures_dir(out, paths, batch_dir)
     return paths
+
+
+#: Outcomes whose distributions under uncertainty an explore folder's figures show.
+EXPLORE_OUTCOMES = (
+    ("final_us_lead_ooms", "final US lead (OOM)"),
+    ("final_us_user_share", "final US share of users (0-1)"),
+    ("final_us_capital_share", "final US share of invested capital (0-1)"),
+    ("final_us_talent_share", "final US share of talent (0-1)"),
+)
+
+
+def outcome_distributions(experiments: pd.DataFrame) -> Figure:
+    """Distributions of key outcomes under parameter uncertainty, one histogram per scenario
+    in each panel (all samples and seeds of a scenario pooled; failed runs left out).
+    ``experiments`` is an explore batch's experiments table."""
+    ok = experiments[experiments["error"].isna()] if "error" in experiments else experiments
+    shown = [(c, label) for c, label in EXPLORE_OUTCOMES if c in ok]
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(
+            len(shown), 1, figsize=(COLUMN_WIDTH_IN * 1.3, 1.6 * max(len(shown), 1)), squeeze=False
+        )
+        for ax, (column, label) in zip(axes[:, 0], shown, strict=True):
+            values = ok[column].astype(float)
+            finite = values[np.isfinite(values)]
+            bins = np.histogram_bin_edges(finite, bins=30) if len(finite) else 10
+            for name, group in ok.groupby("scenario", sort=False):
+                data = group[column].astype(float)
+                ax.hist(data[np.isfinite(data)], bins=bins, alpha=0.5, label=str(name))
+            ax.set_xlabel(label)
+            ax.set_ylabel("runs")
+        axes[0, 0].legend(fontsize=6)
+        axes[0, 0].set_title("Outcomes under parameter uncertainty")
+        fig.tight_layout()
+    return fig
+
+
+def save_explore_figures(batch_dir: Path, out: Path | None = None) -> list[Path]:
+    """Draw an explore folder's own figures into ``out`` (default: batch_dir/figures):
+    ``explore_outcomes`` (:func:`outcome_distributions`) and, when ``agentsim discover`` has
+    written ``discovery/`` there, its PRIM figures again from the stored tables. Returns the
+    paths written; raises :class:`~agentsim.config.ConfigError` as :func:`save_batch_figures`."""
+    from agentsim.config import ConfigError
+
+    batch_dir = Path(batch_dir)
+    path = batch_dir / "experiments.parquet"
+    if not path.is_file():
+        raise ConfigError(str(batch_dir), "holds no experiments.parquet: not an explore folder")
+    out = Path(out) if out is not None else batch_dir / "figures"
+    _claim_figures_dir(out, [*BATCH_FIGURES, "explore_outcomes"])
+    paths = save_figure(outcome_distributions(pd.read_parquet(path)), out / "explore_outcomes")
+    _mark_figures_dir(out, paths, batch_dir)
+    discovery = batch_dir / "discovery"
+    if (discovery / "prim_trajectory.csv").is_file() and (discovery / "prim_box.csv").is_file():
+        trajectory = pd.read_csv(discovery / "prim_trajectory.csv")
+        chosen = trajectory.loc[trajectory["chosen"].astype(bool), "box"]
+        box = int(chosen.iloc[-1]) if len(chosen) else int(trajectory["box"].iloc[-1])
+        paths += save_figure(prim_tradeoff(trajectory, box), discovery / "prim_tradeoff")
+        paths += save_figure(
+            prim_box_figure(pd.read_csv(discovery / "prim_box.csv")), discovery / "prim_box"
+        )
+    return paths

@@ -179,3 +179,20 @@ def test_sensitivity_is_identical_on_a_pool_and_a_dask_cluster(spec: Path, tmp_p
     pd.testing.assert_frame_equal(
         pd.read_parquet(folders[0] / store.RUNS), pd.read_parquet(folders[1] / store.RUNS)
     )
+
+
+def test_plot_draws_an_explore_folder_and_its_discovery(explored: Path) -> None:
+    table = pd.read_parquet(explored / "experiments.parquet")
+    cut = float(table["final_us_lead_ooms"].median())
+    found = cli(
+        "discover", explored, "--outcome", "final_us_lead_ooms", "--where", f"> {cut}",
+        "--scenario", "baseline",
+    )  # fmt: skip
+    assert found.returncode == 0, found.stderr
+    before = (explored / "discovery" / "prim_box.png").stat().st_mtime_ns
+    proc = cli("plot", explored)
+    assert proc.returncode == 0, proc.stderr
+    figures = explored / "figures"
+    assert (figures / "explore_outcomes.png").is_file()
+    assert (figures / "fan_frontier_us.png").is_file()
+    assert (explored / "discovery" / "prim_box.png").stat().st_mtime_ns > before
