@@ -418,11 +418,12 @@ def sensitivity_indices(
     the floor is q (sqrt(2/pi) + 2 sqrt((1 - 2/pi) / r)); conservative under common random
     numbers, which correlate the noise of neighbouring points. Sobol (SALib
     ``analyze.sobol``, Saltelli et al. 2010; Jansen 1999 for the total index): ``S1`` and
-    ``ST`` with bootstrap intervals; flagged when the interval's lower end is at or below the
-    seed-noise share of the variance (seed noise alone gives an input without effect a total
-    index near that share). The floor each index was held to is its ``noise_floor``. An outcome
-    that is the same at every design point has nothing to decompose: every index is 0 and
-    flagged. Returns a frame with :data:`INDEX_COLUMNS`.
+    ``ST`` with bootstrap intervals; ``ST`` flagged when its interval's lower end is at or
+    below the seed-noise share of the variance (independent seed noise gives an input without
+    effect a total index near that share), ``S1`` when its interval reaches 0 (noise adds
+    nothing to a first-order index in expectation). The floor each index was held to is its
+    ``noise_floor``. An outcome that is the same at every design point has nothing to
+    decompose: every index is 0 and flagged. Returns a frame with :data:`INDEX_COLUMNS`.
     """
     from SALib.analyze import morris as morris_analyze
     from SALib.analyze import sobol as sobol_analyze
@@ -478,9 +479,10 @@ def sensitivity_indices(
         for j, name in enumerate(design.names):
             for index in ("S1", "ST"):
                 estimate, conf = float(result[index][j]), float(result[f"{index}_conf"][j])
+                floor = share if index == "ST" else 0.0
                 rows.append(
                     (outcome, name, "sobol", index, estimate, estimate - conf, estimate + conf,
-                     share, bool(estimate - conf <= share))
+                     floor, bool(estimate - conf <= floor))
                 )  # fmt: skip
     return pd.DataFrame(rows, columns=list(INDEX_COLUMNS))
     if design.method == "morris":
