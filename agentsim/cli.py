@@ -10,6 +10,7 @@ Results are written by :mod:`agentsim.store` only.
 
 from __future__ import annotations
 
+import os
 import sys
 from functools import cache
 from pathlib import Path
@@ -119,7 +120,20 @@ def run(
     except AuditError as exc:
         console(stderr=True).print(f"error: accounting check failed: {exc}", markup=False)
         raise typer.Exit(code=1) from None
-    written = write_run(result, target, overwrite=overwrite)
+    try:
+        written = write_run(result, target, overwrite=overwrite)
+    except ConfigError as exc:  # the folder changed while the model ran
+        fail(str(exc))
+    except OSError as exc:
+        from agentsim.store import os_reason
+
+        console(stderr=True).print(
+            f"error: cannot write {exc.filename or target}: {os_reason(exc)}; the results were "
+            "not written (nothing was replaced)",
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=1) from None
     drawn = None
     if figures:
         from agentsim.figures import save_run_figures
@@ -175,6 +189,10 @@ def summary_cell(key: str, value, fmt: str = "{}", scale: float = 1) -> str:
     return fmt.format(value / scale if scale != 1 else value)
 
 
+#: Most local worker processes per core (``--workers``): more only adds memory and switching.
+MAX_WORKERS_PER_CORE = 4
+
+
 def execute_batch(
     plan,
     out_dir: Path | None,
@@ -204,15 +222,27 @@ def execute_batch(
         make_executor,
         signals_as_exceptions,
     )
-    from agentsim.store import check_writable, default_batch_dir, is_empty_batch_dir
+    from agentsim.store import (
+        check_unlocked,
+        check_writable,
+        default_batch_dir,
+        is_empty_batch_dir,
+    )
 
     if workers is not None and scheduler is not None and scheduler != "local":
         fail("--workers: give either --workers or --scheduler ADDRESS, not both")
     target = resume or out_dir or default_batch_dir(plan.kind, label, plan.root_seed)
+    cores = os.cpu_count() or 1
+    if workers is not None and workers > MAX_WORKERS_PER_CORE * cores:
+        fail(
+            f"--workers: at most {MAX_WORKERS_PER_CORE * cores} ({MAX_WORKERS_PER_CORE} per core "
+            f"of this machine's {cores}) (got {workers}); use --scheduler for more"
+        )
     try:
+        check_writable(target)
+        check_unlocked(target)
         if resume is None and not is_empty_batch_dir(target):
             raise ConfigError("--out", f"{target} is not empty; choose another folder or --resume")
-        check_writable(target)
         timeout = {} if worker_timeout is None else {"worker_timeout": worker_timeout}
         executor = make_executor(workers, scheduler, **timeout)
     except ConfigError as exc:

@@ -162,7 +162,7 @@ def plan_sweep(
     and both values), two grid points that resolve to the same config (naming both points), and
     as :func:`plan_monte_carlo` for ``runs`` and seeds.
     """
-    _check_runs(runs)
+    _check_runs(runs, math.prod(len(list(v)) for v in grid.values()) if grid else 1)
     if not grid:
         raise ConfigError("--grid", "give at least one KEY=V1,V2,... expression")
     keys = list(grid)
@@ -229,7 +229,7 @@ def plan_comparison(configs: dict[str, dict[str, Any]], runs: int, root_seed: in
     scenarios that resolve to the same config (naming both), and as :func:`plan_monte_carlo`
     for ``runs`` and seeds.
     """
-    _check_runs(runs)
+    _check_runs(runs, len(configs))
     if len(configs) < 2:
         raise ConfigError("compare", "needs two scenarios with different names")
     seen: dict[str, str] = {}
@@ -250,9 +250,22 @@ def plan_comparison(configs: dict[str, dict[str, Any]], runs: int, root_seed: in
     return BatchPlan("compare", dict(configs), specs, root_seed, runs)
 
 
-def _check_runs(runs: int) -> None:
+#: Most runs one batch may plan (a bound on memory before anything runs).
+MAX_RUNS = 10_000_000
+
+
+def _check_runs(runs: int, points: int = 1) -> None:
     if not isinstance(runs, int) or isinstance(runs, bool) or runs < 1:
         raise ConfigError("--runs", f"must be an integer >= 1 (got {quote(runs)})")
+    check_batch_size(runs * points)
+
+
+def check_batch_size(total: int) -> None:
+    """Refuse (key ``--runs``) a batch of more than :data:`MAX_RUNS` runs."""
+    if total > MAX_RUNS:
+        raise ConfigError(
+            "--runs", f"the batch would hold {total:,} runs, more than the {MAX_RUNS:,} allowed"
+        )
 
 
 def _distinct_seeds(root_seed: int, runs: int) -> list[int]:
@@ -499,6 +512,16 @@ def _run_batch(
             store.write_manifest(out, manifest)
         raise
     runs, timeseries = store.gather(out)
+    missing = sorted({spec.run_id for spec in plan.specs} - set(runs["run_id"].astype(int)))
+    if missing:  # a part vanished while the batch ran: never report a short batch as whole
+        manifest["completed_run_ids"] = runs["run_id"].astype(int).tolist()
+        store.write_manifest(out, manifest)
+        shown = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
+        raise ConfigError(
+            str(out),
+            f"{len(missing)} of {len(plan.specs)} runs are missing after the batch (run ids "
+            f"{shown}: their saved results were removed while it ran); --resume to run them",
+        )
     manifest["completed_run_ids"] = runs["run_id"].astype(int).tolist()
     manifest["failed_run_ids"] = runs.loc[runs["error"].notna(), "run_id"].astype(int).tolist()
     manifest["finished"] = _now()

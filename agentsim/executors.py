@@ -512,7 +512,25 @@ def check_scheduler(address: str) -> str:
         raise ConfigError(
             "--scheduler", f"{quote(address)} is not a HOST:PORT address (port 1-65535); {expected}"
         )
+    if protocol in ("tls", "wss") and not _client_tls_configured():
+        raise ConfigError(
+            "--scheduler",
+            f"a {protocol}:// address needs the client's certificates in Dask's configuration "
+            "(DASK_DISTRIBUTED__COMM__TLS__CA_FILE, ...__CLIENT__CERT, ...__CLIENT__KEY)",
+        )
     return f"{protocol}://{match.group(1)}:{int(match.group(2))}"
+
+
+def _client_tls_configured() -> bool:
+    """Whether Dask's configuration names a CA file and a client certificate (what a
+    ``tls://`` client needs); False when Dask is not installed."""
+    try:
+        import dask.config
+    except ImportError:  # pragma: no cover - depends on the install
+        return False
+    ca_file = dask.config.get("distributed.comm.tls.ca-file", default=None)
+    cert = dask.config.get("distributed.comm.tls.client.cert", default=None)
+    return bool(ca_file) and bool(cert)
 
 
 @contextmanager

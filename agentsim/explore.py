@@ -34,7 +34,7 @@ import pandas as pd
 
 from agentsim import store
 from agentsim.config import ConfigError, quote
-from agentsim.ensemble import BatchPlan, RunSpec, replicate_seeds
+from agentsim.ensemble import BatchPlan, RunSpec, check_batch_size, replicate_seeds
 from agentsim.store import BatchResult
 from agentsim.uncertainty import UncertaintySpec
 
@@ -53,6 +53,8 @@ CONFIDENCE = 0.95
 DESIGN_WORD = 0x64657369
 #: Columns of the experiments table that come before the parameters, in this order.
 EXPERIMENT_IDS = ("run_id", "sample", "scenario", "replicate", "seed")
+#: Summary outcomes that are the month of an event and undefined when it does not happen.
+UNDEFINED_WHEN_ABSENT = frozenset({"overtake_month", "trusted_release_repealed_month"})
 #: Columns of ``indices.csv``.
 INDEX_COLUMNS = (
     "outcome",
@@ -153,6 +155,8 @@ def plan_explore(
     count the design cannot take (``--design``, ``--samples``) and ``--seeds`` below 1.
     """
     _check_scenarios(configs, spec)
+    if isinstance(samples, int) and isinstance(seeds, int):
+        check_batch_size(len(configs) * max(samples, 1) * max(seeds, 1))
     draws = spec.sample(samples, design, design_sequence(root_seed))
     for config in configs.values():
         spec.validate_draws(draws, config)
@@ -260,10 +264,11 @@ def sensitivity_design(
         if samples < 2 or samples & (samples - 1):
             below = 1 << max(samples.bit_length() - 1, 1)
             above = 1 << max(samples.bit_length(), 1)
+            options = f"{below}" if below == above or samples < 2 else f"{below} or {above}"
             raise ConfigError(
                 "--samples",
                 f"Sobol analysis needs a base sample N that is a power of 2 and >= 2 "
-                f"(got {samples}; use {below} or {above})",
+                f"(got {samples}; use {options})",
             )
         unit = sobol_sample.sample(
             problem, samples, calc_second_order=False, scramble=True, seed=rng
@@ -292,6 +297,13 @@ def plan_sensitivity(
     :func:`sensitivity_design`, :func:`check_outcomes` and :func:`plan_explore`.
     """
     outcomes = check_outcomes(outcomes)
+    for outcome in outcomes:
+        if outcome in UNDEFINED_WHEN_ABSENT:
+            raise ConfigError(
+                "--outcome",
+                f"{outcome} is undefined in runs where the event does not happen, and a "
+                "variance decomposition cannot skip runs; use overtaken (0/1) instead",
+            )
     name = str(config.get("name", "scenario"))
     configs: dict[str, dict[str, Any]] = {}
     if against is not None:

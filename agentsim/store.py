@@ -182,12 +182,76 @@ def experiment_dir(name: str, root: Path = RESULTS_ROOT) -> Path:
     return Path(root) / "experiments" / name
 
 
+#: What a run folder and a batch folder may hold besides their own files: figures, the lock,
+#: tables the batch commands add, and discovery output.
+_RESULT_EXTRAS = frozenset(
+    {
+        "figures",
+        LOCK,
+        PARTS,
+        RUNS,
+        TIMESERIES,
+        "comparison.csv",
+        "experiments.parquet",
+        "indices.csv",
+        "noise.csv",
+        "discovery",
+    }
+)
+
+
 def is_result_dir(path: Path) -> bool:
-    """Whether ``path`` is a folder agentsim wrote: a run (``summary.json`` and ``config.yaml``)
-    or a batch (``manifest.json``)."""
+    """Whether ``path`` is a folder agentsim wrote and nothing else did: a run folder (its
+    ``summary.json`` a run summary, its ``config.yaml`` and model table present) or a batch
+    folder (its ``manifest.json`` a batch manifest), holding no file or folder agentsim does
+    not write there (see :func:`foreign_entries`)."""
     path = Path(path)
-    run = (path / "summary.json").is_file() and (path / "config.yaml").is_file()
-    return run or is_batch_dir(path)
+    return _is_run_or_batch(path) and not foreign_entries(path)
+
+
+def _is_run_or_batch(path: Path) -> bool:
+    try:
+        if (path / MANIFEST).is_file():
+            manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+            return isinstance(manifest, dict) and {"kind", "fingerprint"} <= set(manifest)
+        if all((path / name).is_file() for name in ("summary.json", "config.yaml")):
+            summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
+            return isinstance(summary, dict) and {"seed", "steps"} <= set(summary)
+    except (OSError, ValueError):
+        return False
+    return False
+
+
+def foreign_entries(path: Path) -> list[str]:
+    """Names in a run or batch folder that agentsim does not write there (sorted)."""
+    known = set(RUN_FILES) | {MANIFEST} | _RESULT_EXTRAS
+    return sorted(
+        p.name
+        for p in Path(path).iterdir()
+        if p.name not in known and not (p.name.startswith(".") and p.name.endswith(".tmp"))
+    )
+
+
+def check_unlocked(out: Path) -> None:
+    """Refuse a folder that a running batch holds (its lock is taken), naming the holder.
+
+    Raises :class:`ConfigError` (key ``--out``). A folder without a lock, or whose holder has
+    died, passes; nothing is created or changed.
+    """
+    path = Path(out) / LOCK
+    if not path.is_file() or fcntl is None:
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EAGAIN, errno.EACCES):
+            raise _in_use(path) from None
+    finally:
+        os.close(fd)
 
 
 def check_writable(out: Path, key: str = "--out") -> None:
@@ -224,13 +288,16 @@ def check_run_dir(out: Path, overwrite: bool) -> None:
     """Refuse an output folder that a new run may not take, before the run starts.
 
     ``out`` may be new or empty. A non-empty folder is replaced only with ``overwrite``, and
-    only when it is itself an agentsim result (:func:`is_result_dir`): ``--overwrite`` never
-    deletes a folder of other files (a home folder, a project). Raises :class:`ConfigError`
-    (key ``--out`` or ``--overwrite``) when ``out`` is a file, a non-empty folder without
-    ``overwrite``, a non-empty folder that is not a result, or not writable
-    (:func:`check_writable`).
+    only when it is itself an agentsim result holding nothing else (:func:`is_result_dir`)
+    and no batch is running in it: ``--overwrite`` never deletes a folder of other files (a
+    home folder, a project). Raises :class:`ConfigError` (key ``--out`` or ``--overwrite``)
+    when ``out`` is a symbolic link, a file, a non-empty folder without ``overwrite``, a
+    folder a running batch holds, a non-empty folder that is not a result or holds other
+    files, or not writable (:func:`check_writable`).
     """
-    out = Path(out)
+    out = Path(os.path.abspath(out))
+    if out.is_symlink():
+        raise ConfigError("--out", f"{out} is a symbolic link; give the folder it points to")
     if out.exists() and not out.is_dir():
         raise ConfigError("--out", f"{out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()):
@@ -238,11 +305,19 @@ def check_run_dir(out: Path, overwrite: bool) -> None:
             raise ConfigError(
                 "--out", f"{out} is not empty; choose another folder or pass --overwrite"
             )
-        if not is_result_dir(out):
+        check_unlocked(out)
+        if not _is_run_or_batch(out):
             raise ConfigError(
                 "--overwrite",
-                f"{out} is not an agentsim result folder (no summary.json and config.yaml, no "
-                f"{MANIFEST}); --overwrite replaces results only, so nothing was deleted",
+                f"{out} is not an agentsim result folder (no run summary, no batch manifest); "
+                "--overwrite replaces results only, so nothing was deleted",
+            )
+        foreign = foreign_entries(out)
+        if foreign:
+            raise ConfigError(
+                "--overwrite",
+                f"{out} holds files agentsim did not write ({', '.join(foreign[:3])}); "
+                "--overwrite replaces results only, so nothing was deleted",
             )
     check_writable(out)
 
@@ -283,7 +358,7 @@ def write_run(
     existing folder is swapped out only after the new one is complete. Returns ``out``.
     Raises :class:`ConfigError` as :func:`check_run_dir` does.
     """
-    out = Path(out)
+    out = Path(os.path.abspath(out))
     check_run_dir(out, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))

@@ -249,10 +249,10 @@ def test_out_that_is_a_file_is_refused(tmp_path: Path):
 
 def test_overwrite_replaces_the_run(tmp_path: Path):
     out = tmp_path / "run"
-    out.mkdir()  # an earlier run: its marker files and a file of its own
-    (out / "summary.json").write_text("{}\n", encoding="utf-8")
+    (out / "figures").mkdir(parents=True)  # an earlier run: its files and its figures
+    (out / "summary.json").write_text('{"seed": 0, "steps": 2}\n', encoding="utf-8")
     (out / "config.yaml").write_text("name: old\n", encoding="utf-8")
-    (out / "stale.txt").write_text("old run\n", encoding="utf-8")
+    (out / "figures" / "stale.png").write_text("old figure\n", encoding="utf-8")
     proc = cli(
         "run",
         BASELINE,

@@ -56,11 +56,99 @@ def test_overwrite_refuses_a_folder_that_is_not_a_result(tmp_path: Path) -> None
 def test_overwrite_replaces_a_run_folder(tmp_path: Path) -> None:
     out = tmp_path / "run"
     assert cli("run", BASELINE, *FAST, "--out", out).returncode == 0
-    (out / "stale.txt").write_text("from the earlier run\n", encoding="utf-8")
+    (out / "figures").mkdir(exist_ok=True)
+    (out / "figures" / "stale.png").write_text("from the earlier run\n", encoding="utf-8")
     proc = cli("run", BASELINE, *FAST, "--seed", "1", "--out", out, "--overwrite")
     assert proc.returncode == 0, proc.stderr
     assert json.loads((out / "summary.json").read_text())["seed"] == 1
-    assert not (out / "stale.txt").exists()
+    assert not (out / "figures" / "stale.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("files", "fragment"),
+    [
+        # a run's file names around someone's own file
+        (
+            {
+                "summary.json": '{"seed": 0, "steps": 2}',
+                "config.yaml": "name: x",
+                "thesis.tex": "x",
+            },
+            "holds files agentsim did not write (thesis.tex)",
+        ),
+        # marker names with other contents: a browser extension's manifest, a stray summary
+        ({"manifest.json": '{"manifest_version": 3}', "bg.js": "x"}, "not an agentsim result"),
+        ({"summary.json": "{}", "config.yaml": "x: 1"}, "not an agentsim result"),
+    ],
+)
+def test_overwrite_checks_what_the_files_hold_not_only_their_names(
+    tmp_path: Path, files: dict[str, str], fragment: str
+) -> None:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    before = snapshot(folder)
+    assert_usage_error(cli("run", BASELINE, *FAST, "--out", folder, "--overwrite"), fragment)
+    assert snapshot(folder) == before
+
+
+def test_overwrite_refuses_a_folder_a_running_batch_holds(tmp_path: Path) -> None:
+    out = tmp_path / "mc"
+    assert cli("mc", BASELINE, "--runs", "1", *SMALL, "--out", out).returncode == 0
+    before = snapshot(out)
+    with store.batch_lock(out):
+        proc = cli("run", BASELINE, *FAST, "--out", out, "--overwrite")
+        assert_usage_error(proc, "in use by another batch", f"process {os.getpid()}")
+        proc = cli("mc", BASELINE, "--runs", "1", *SMALL, "--out", out)
+        assert_usage_error(proc, "in use by another batch")
+    assert snapshot(out) == before
+
+
+def test_run_into_the_working_folder(tmp_path: Path) -> None:
+    here = tmp_path / "here"
+    here.mkdir()
+    proc = cli("run", BASELINE, *FAST, "--out", ".", cwd=here)
+    assert proc.returncode == 0, proc.stderr
+    assert (here / "summary.json").is_file()
+
+
+def test_a_batch_missing_runs_at_the_end_says_so(tmp_path: Path) -> None:
+    from agentsim.ensemble import plan_monte_carlo, run_batch
+    from agentsim.executors import InProcess
+    from agentsim.scenario_io import config_to_dict, load_config
+
+    class LosingParts(InProcess):
+        """Deletes the first saved part once the second chunk is done (a user's rm)."""
+
+        def imap_unordered(self, fn, chunks, **options):
+            for n, result in enumerate(super().imap_unordered(fn, chunks, **options)):
+                if n == 1:
+                    store.part_path(out, 0).unlink()
+                yield result
+
+    config = config_to_dict(load_config(BASELINE, overrides={"simulation.steps": 3}))
+    out = tmp_path / "batch"
+    with pytest.raises(ConfigError, match="1 of 3 runs are missing after the batch"):
+        run_batch(plan_monte_carlo(config, 3, 0), out, LosingParts(), chunk_size=1)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--workers", "100000"], "--workers: at most"),
+        (["--runs", "1000000000000"], "more than the 10,000,000 allowed"),
+    ],
+)
+def test_batches_beyond_any_machine_are_refused(args: list[str], fragment: str) -> None:
+    assert_usage_error(cli("mc", BASELINE, *args, "--set", "simulation.steps=2"), fragment)
+
+
+@pytest.mark.parametrize("command", ["mc", "explore"])
+def test_a_batch_output_that_is_a_file_is_one_line(tmp_path: Path, command: str) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x\n", encoding="utf-8")
+    assert_usage_error(cli(command, BASELINE, *SMALL, "--out", blocker), "is not a folder")
 
 
 @pytest.mark.parametrize("command", ["mc", "sweep", "compare"])
