@@ -112,7 +112,12 @@ def check_outcomes(outcomes: Sequence[str]) -> list[str]:
     for outcome in outcomes:
         if outcome not in known:
             close = difflib.get_close_matches(outcome, known, n=1)
-            hint = f"; did you mean {quote(close[0])}?" if close else f"; known: {', '.join(known)}"
+            common = [k for k in known if not k.startswith("talent_flow_")][:8]
+            hint = (
+                f"; did you mean {quote(close[0])}?"
+                if close
+                else f"; for example {', '.join(common)} (all: the keys of a run's summary.json)"
+            )
             raise ConfigError("--outcome", f"{quote(outcome)} is not a summary outcome{hint}")
     return outcomes
 
@@ -471,9 +476,9 @@ def sensitivity_indices(
         for j, name in enumerate(design.names):
             mu_star, conf = float(result["mu_star"][j]), float(result["mu_star_conf"][j])
             flagged = bool(mu_star <= floor) if noise.seeds > 1 else False
-            rows += [
-                (outcome, name, "morris", "mu_star", mu_star, mu_star - conf, mu_star + conf,
-                 floor, flagged),
+            rows += [  # mu* is a mean of absolute values: its interval stops at 0
+                (outcome, name, "morris", "mu_star", mu_star, max(mu_star - conf, 0.0),
+                 mu_star + conf, floor, flagged),
                 (outcome, name, "morris", "sigma", float(result["sigma"][j]), nan, nan, nan,
                  flagged),
                 (outcome, name, "morris", "mu", float(result["mu"][j]), nan, nan, nan, flagged),
@@ -496,78 +501,6 @@ def sensitivity_indices(
                     (outcome, name, "sobol", index, estimate, estimate - conf, estimate + conf,
                      floor, bool(estimate - conf <= floor))
                 )  # fmt: skip
-    return pd.DataFrame(rows, columns=list(INDEX_COLUMNS))
-    if design.method == "morris":
-        result = morris_analyze.analyze(
-            design.problem,
-            design.unit,
-            means,
-            num_resamples=RESAMPLES,
-            conf_level=CONFIDENCE,
-            num_levels=MORRIS_LEVELS,
-            seed=rng,
-        )
-        step = MORRIS_LEVELS / (2.0 * (MORRIS_LEVELS - 1))
-        effect_noise = math.sqrt(2.0 * noise.seed_variance / noise.seeds) / step
-        trajectories = max(len(design.unit) // (len(design.names) + 1), 1)
-        spread = math.sqrt((1.0 - 2.0 / math.pi) / trajectories)
-        floor = effect_noise * (math.sqrt(2.0 / math.pi) + 2.0 * spread)
-        for j, name in enumerate(design.names):
-            mu_star, conf = float(result["mu_star"][j]), float(result["mu_star_conf"][j])
-            flagged = bool(mu_star - conf <= floor) if noise.seeds > 1 else False
-            rows.append(
-                (
-                    outcome,
-                    name,
-                    "morris",
-                    "mu_star",
-                    mu_star,
-                    mu_star - conf,
-                    mu_star + conf,
-                    flagged,
-                )
-            )
-            rows.append(
-                (
-                    outcome,
-                    name,
-                    "morris",
-                    "sigma",
-                    float(result["sigma"][j]),
-                    math.nan,
-                    math.nan,
-                    flagged,
-                )
-            )
-            rows.append(
-                (outcome, name, "morris", "mu", float(result["mu"][j]), math.nan, math.nan, flagged)
-            )
-    else:
-        result = sobol_analyze.analyze(
-            design.problem,
-            means,
-            calc_second_order=False,
-            num_resamples=RESAMPLES,
-            conf_level=CONFIDENCE,
-            seed=rng,
-        )
-        share = noise.share if noise.seeds > 1 else 0.0
-        for j, name in enumerate(design.names):
-            for index in ("S1", "ST"):
-                estimate, conf = float(result[index][j]), float(result[f"{index}_conf"][j])
-                flagged = bool(estimate < share)
-                rows.append(
-                    (
-                        outcome,
-                        name,
-                        "sobol",
-                        index,
-                        estimate,
-                        estimate - conf,
-                        estimate + conf,
-                        flagged,
-                    )
-                )
     return pd.DataFrame(rows, columns=list(INDEX_COLUMNS))
 
 

@@ -581,6 +581,11 @@ def prim_box_figure(limits: pd.DataFrame) -> Figure:
     return fig
 
 
+def _parameter_label(name: object) -> str:
+    """A parameter's dotted name, short but unambiguous (``jurisdictions.`` dropped)."""
+    return str(name).removeprefix("jurisdictions.")
+
+
 def morris_screening(indices: pd.DataFrame, outcome: str) -> Figure:
     """Morris screening of one outcome: mu* (mean absolute elementary effect) against sigma
     (their spread: interactions and non-linearity), one labelled point per parameter with
@@ -605,7 +610,7 @@ def morris_screening(indices: pd.DataFrame, outcome: str) -> Figure:
                 lw=0.8,
             )
             ax.annotate(
-                str(name).rsplit(".", 1)[-1],
+                _parameter_label(name),
                 (x, y),
                 xytext=(4, 3),
                 textcoords="offset points",
@@ -627,7 +632,7 @@ def sobol_bars(indices: pd.DataFrame, outcome: str) -> Figure:
     part = indices[(indices["outcome"] == outcome) & (indices["method"] == "sobol")]
     total = part[part["index"] == "ST"].sort_values("estimate")
     first = part[part["index"] == "S1"].set_index("parameter").loc[total["parameter"]]
-    names = [str(n).rsplit(".", 1)[-1] for n in total["parameter"]]
+    names = [_parameter_label(n) for n in total["parameter"]]
     y = np.arange(len(names))
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN * 1.4, 0.5 + 0.28 * len(names)))
@@ -645,6 +650,7 @@ def sobol_bars(indices: pd.DataFrame, outcome: str) -> Figure:
                     bar.set_hatch("///")
                     bar.set_alpha(0.4)
         ax.set_yticks(y, names)
+        ax.set_xlim(-0.1, 1.1)  # indices are shares; wild intervals of small designs run off
         ax.set_xlabel("share of variance")
         ax.set_title(f"Sobol indices: {outcome} (hatched: below seed noise)")
         ax.legend(loc="lower right")
