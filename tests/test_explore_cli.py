@@ -196,3 +196,45 @@ def test_plot_draws_an_explore_folder_and_its_discovery(explored: Path) -> None:
     assert (figures / "explore_outcomes.png").is_file()
     assert (figures / "fan_frontier_us.png").is_file()
     assert (explored / "discovery" / "prim_box.png").stat().st_mtime_ns > before
+
+
+@pytest.mark.slow
+def test_explore_killed_and_resumed_equals_an_uninterrupted_explore(
+    spec: Path, tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = [
+        "explore", str(BASELINE), str(TRUSTED), "--uncertainty", str(spec),
+        "--samples", "30", "--seeds", "2", "--set", "simulation.steps=24",
+        "--set", "talent.n_researchers=200", "--workers", "1",
+    ]  # fmt: skip
+    whole = tmp_path / "whole"
+    assert cli(*args, "--out", whole).returncode == 0
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agentsim.cli", *args, "--out", str(out)],
+        cwd=ROOT,
+        env={**os.environ, "NO_COLOR": "1"},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list((out / store.PARTS).glob("part-*")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the explore finished before it could be interrupted")
+    assert proc.returncode == 143, stderr
+    assert f"resume with: agentsim explore --resume {out}" in stderr
+    resumed = cli("explore", "--resume", out, "--workers", "1")
+    assert resumed.returncode == 0, resumed.stderr
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(out / "experiments.parquet"),
+        pd.read_parquet(whole / "experiments.parquet"),
+    )
