@@ -359,6 +359,7 @@ WorkersOption = Annotated[
     int | None,
     typer.Option(min=1, help="Local worker processes (default: all cores; 1 runs in-process)."),
 ]
+SeedOption = Annotated[int | None, typer.Option(min=0, help="Root seed (default 0).")]
 WorkerTimeoutOption = Annotated[
     float | None,
     typer.Option(
@@ -434,7 +435,7 @@ def _plan(make, *args):
 def mc(
     config: Annotated[Path | None, typer.Argument(help="Scenario YAML file.")] = None,
     runs: Annotated[int | None, typer.Option(help="Runs (default 100).")] = None,
-    seed: Annotated[int | None, typer.Option(min=0, help="Root seed (default 0).")] = None,
+    seed: SeedOption = None,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
     worker_timeout: WorkerTimeoutOption = None,
@@ -484,7 +485,7 @@ def sweep(
         ),
     ] = None,
     runs: Annotated[int | None, typer.Option(help="Runs per grid point (default 20).")] = None,
-    seed: Annotated[int | None, typer.Option(min=0, help="Root seed (default 0).")] = None,
+    seed: SeedOption = None,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
     worker_timeout: WorkerTimeoutOption = None,
@@ -540,7 +541,7 @@ def compare(
     config_a: Annotated[Path | None, typer.Argument(help="First scenario (A).")] = None,
     config_b: Annotated[Path | None, typer.Argument(help="Second scenario (B).")] = None,
     runs: Annotated[int | None, typer.Option(help="Runs (paired seeds; default 50).")] = None,
-    seed: Annotated[int | None, typer.Option(min=0, help="Root seed (default 0).")] = None,
+    seed: SeedOption = None,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
     worker_timeout: WorkerTimeoutOption = None,
@@ -642,7 +643,7 @@ def explore(
     design: Annotated[
         str | None, typer.Option(help="Sampling design: lhs (default), sobol or random.")
     ] = None,
-    seed: Annotated[int | None, typer.Option(min=0, help="Root seed (default 0).")] = None,
+    seed: SeedOption = None,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
     worker_timeout: WorkerTimeoutOption = None,
@@ -709,7 +710,7 @@ def sensitivity(
         typer.Option(help="Morris trajectories (default 10) or Sobol base sample (power of 2)."),
     ] = None,
     seeds: SeedsOption = None,
-    seed: Annotated[int | None, typer.Option(min=0, help="Root seed (default 0).")] = None,
+    seed: SeedOption = None,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
     worker_timeout: WorkerTimeoutOption = None,

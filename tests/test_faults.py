@@ -27,6 +27,7 @@ from agentsim import store
 from agentsim.cli import app
 from agentsim.config import ConfigError
 from tests.test_cli import BASELINE, ROOT, assert_usage_error, cli, snapshot
+from tests.test_faults_batch import alive, descendants
 
 FAST = ["--steps", "2", "--no-figures"]
 #: A small, quick batch: few months, few researchers, one process.
@@ -388,36 +389,6 @@ def test_viz_refuses_a_scenario_the_model_cannot_run_before_serving(
 # --------------------------------------------------------------------------- signals
 
 
-def descendants(pid: int) -> set[int]:
-    """Every process below ``pid`` (Linux /proc)."""
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        parent = todo.pop()
-        for task in Path(f"/proc/{parent}/task").glob("*"):
-            try:
-                children = (task / "children").read_text().split()
-            except OSError:
-                continue
-            for child in map(int, children):
-                if child not in found:
-                    found.add(child)
-                    todo.append(child)
-    return found
-
-
-def alive(pids: set[int]) -> set[int]:
-    living = set()
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z":
-            living.add(pid)
-    return living
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
@@ -435,7 +406,7 @@ def test_a_signalled_batch_keeps_its_runs_says_how_to_resume_and_leaves_nothing_
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(list((out / store.PARTS).glob("part-*"))) < 2:
         time.sleep(0.05)
-    children = descendants(proc.pid)
+    children = descendants(proc.pid)  # pid -> start time
     assert children, "the batch started no workers"
     proc.send_signal(signum)
     _, stderr = proc.communicate(timeout=30)
@@ -443,7 +414,7 @@ def test_a_signalled_batch_keeps_its_runs_says_how_to_resume_and_leaves_nothing_
     assert "Traceback" not in stderr
     assert f"resume with: agentsim mc --resume {out}" in stderr
     time.sleep(1)
-    assert not alive(children)
+    assert not [pid for pid, started in children.items() if alive(pid, started)]
     assert not (out / store.LOCK).exists()
     saved = store.completed_run_ids(out)
     assert 0 < len(saved) < runs
