@@ -19,7 +19,8 @@ Shapes: ``J`` jurisdictions (which are also the user markets), ``L`` labs, ``I``
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import ClassVar
 
 import numpy as np
 
@@ -113,17 +114,9 @@ class LabState:
         "capex_cents",
         "relocation_cents",
     )
-    #: money stocks and flows (float64 whole cents; checked finite by the audit)
-    MONEY = (
-        "cash_cents",
-        "revenue_history_cents",
-        "revenue_cents",
-        "investment_cents",
-        "salaries_cents",
-        "inference_cents",
-        "capex_cents",
-        "relocation_cents",
-    )
+    #: money stocks and flows (float64 whole cents; checked finite by the audit): every
+    #: field in cents, set below from the field names
+    MONEY: ClassVar[tuple[str, ...]] = ()
 
     @property
     def size(self) -> int:
@@ -157,7 +150,7 @@ class InvestorState:
 
     NON_NEGATIVE = ("capital_cents", "holdings_cents")
     #: money stocks and flows (float64 whole cents; checked finite by the audit)
-    MONEY = ("capital_cents", "holdings_cents", "commitments_cents")
+    MONEY: ClassVar[tuple[str, ...]] = ()  #: the fields in cents, set below
 
     @property
     def size(self) -> int:
@@ -194,3 +187,12 @@ class ResearcherState:
         lab's sum adds its employees in index order, as a bincount over them alone would.
         """
         return np.bincount(self.employer + 1, weights=weights, minlength=n_labs + 1)[1:]
+
+
+def _money_fields(state: type) -> tuple[str, ...]:
+    """The fields of a state class that hold money (named ``*_cents``), in field order."""
+    return tuple(f.name for f in fields(state) if f.name.endswith("_cents"))
+
+
+LabState.MONEY = _money_fields(LabState)
+InvestorState.MONEY = _money_fields(InvestorState)
