@@ -560,6 +560,31 @@ class TalentConfig(Section):
     pay_finance_cap: float = _p(
         1.5, "Highest pay multiplier that a lab's finances can give.", "-", ge=1, le=100
     )
+    reach_weight: float = _p(
+        0.2,
+        "Utility weight on the log of a lab's users relative to the median active lab.",
+        "-",
+        ge=0,
+        le=100,
+    )
+    entry_exit: bool = _p(
+        False,
+        "Whether researchers enter (new PhDs) and leave the field (off: conserved).",
+    )
+    entry_rate_per_year: float = _p(
+        0.1,
+        "New researchers entering the field each year, as a share of the step-0 pool.",
+        "1/year",
+        ge=0,
+        le=1,
+    )
+    exit_rate_per_year: float = _p(
+        0.05,
+        "Share of researchers in the field who leave it each year.",
+        "1/year",
+        ge=0,
+        le=1,
+    )
 
 
 # --------------------------------------------------------------------------- policy

@@ -392,7 +392,9 @@ def audit(model: AIRaceModel, before: dict[str, dict[str, np.ndarray]] | None = 
     """Accounting and conservation checks; returns the violations (empty when all hold).
 
     Checks that no stock or flow is negative, that no money stock or flow is NaN or infinite,
-    that researchers are conserved and headcounts add up; with ``before`` (a :func:`snapshot`
+    that researchers in the field are those at the start plus entrants minus exits (all of
+    them without entry and exit), that no one out of the field is employed, and that
+    headcounts add up; with ``before`` (a :func:`snapshot`
     taken before the step) also that each lab's cash changed by revenue + investment - costs,
     each investor's capital by commitments - investment, and that the money invested in each
     lab equals the money it received.
@@ -411,8 +413,13 @@ def audit(model: AIRaceModel, before: dict[str, dict[str, np.ndarray]] | None = 
     labs, investors = model.lab_state, model.investor_state
     problems = _stock_problems(labs) + _stock_problems(investors)
     researchers = model.researcher_state
-    if researchers.size != model.config.talent.n_researchers:
-        problems.append("researchers are not conserved")
+    books = researchers.initial + researchers.entrants_total - researchers.exits_total
+    if researchers.initial != model.config.talent.n_researchers or (
+        researchers.active_count != books
+    ):
+        problems.append("researchers in the field differ from start + entrants - exits")
+    if np.any(researchers.employer[~researchers.in_field] >= 0):
+        problems.append("a researcher out of the field has an employer")
     if int(labs.headcount.sum()) != np.count_nonzero(researchers.employer >= 0):
         problems.append("lab headcounts do not add up to employed researchers")
     if before is not None:
