@@ -35,9 +35,13 @@ from agentsim.world import (
     build_jurisdictions,
     build_labs,
     build_researchers,
+    draw_entrants,
     open_markets,
     opening_holdings,
 )
+
+#: spawn key of the researchers' entry-and-exit stream: a child of the dynamics key
+DEMOGRAPHY_KEY = (streams.DYNAMICS, 1)
 
 
 class AIRaceModel(mesa.Model):
@@ -77,11 +81,21 @@ class AIRaceModel(mesa.Model):
         super().__init__(rng=rngs[streams.MESA])
         population_rng, network_rng = rngs[streams.POPULATION], rngs[streams.NETWORK]
         self._dynamics_rng = rngs[streams.DYNAMICS]
+        # researchers' entry and exit draw from their own stream (a child of the dynamics
+        # key), so switching the mechanism on changes no other draw
+        self._demography_rng = np.random.default_rng(
+            np.random.SeedSequence(self.seed, spawn_key=DEMOGRAPHY_KEY)
+        )
 
         self.jurisdictions = build_jurisdictions(config)
         self.lab_state = build_labs(config, self.jurisdictions)
         self.researcher_state = build_researchers(
-            config, self.jurisdictions, self.lab_state, population_rng, network_rng
+            config,
+            self.jurisdictions,
+            self.lab_state,
+            population_rng,
+            network_rng,
+            self._demography_rng,
         )
         self.investor_state = build_investors(
             config, self.jurisdictions, self.lab_state, population_rng
@@ -96,6 +110,9 @@ class AIRaceModel(mesa.Model):
         self._targeted_code = np.isin(np.arange(len(codes)), targets)
         #: (J, J) researcher moves so far, from -> to
         self.talent_flows = np.zeros((len(codes), len(codes)), dtype=np.int64)
+        #: researchers who entered and left the field this step (totals: researcher_state)
+        self.researcher_entrants = 0
+        self.researcher_exits = 0
         #: everything that happened, in order (see :mod:`agentsim.events`)
         self.events: list[Event] = []
         #: (J,) frontier releases so far by the jurisdiction they happened in
@@ -116,6 +133,7 @@ class AIRaceModel(mesa.Model):
             t.home_preference,
             t.switching_cost,
             t.pay_elasticity,
+            t.reach_weight,
         )
         self.reprice_salaries()
         open_markets(config, self.jurisdictions, self.lab_state, self.access)
@@ -193,6 +211,7 @@ class AIRaceModel(mesa.Model):
         self.allocate_capital()
         self.settle_accounts()
         self.relocate_labs()
+        self.renew_researchers()
         self.search_jobs()
         self.reprice_salaries()
         self.observer.record()
@@ -419,22 +438,67 @@ class AIRaceModel(mesa.Model):
             if choice is not None:
                 self.move_lab(int(i), *choice)
 
+    def renew_researchers(self) -> None:
+        """Phase 9a (with ``talent.entry_exit``): some researchers leave the field; new enter.
+
+        Each researcher in the field leaves with probability ``talent.monthly_rate`` of
+        ``exit_rate_per_year`` (an employee's job ends with them); then the month's cohort of
+        entrants (:func:`talent.entrants_in_month`) takes free slots, unemployed, with skill,
+        origin and location drawn by :func:`agentsim.world.draw_entrants`; they look for a job
+        in this month's search. Off with the talent-mobility channel (the pool is frozen).
+        """
+        self.researcher_entrants = self.researcher_exits = 0
+        t = self.config.talent
+        if not (t.entry_exit and self.config.policy.channels.talent_mobility):
+            return
+        researchers, rng = self.researcher_state, self._demography_rng
+        leaving = talent.exits(rng, researchers.in_field, t.exit_rate_per_year)
+        researchers.in_field[leaving] = False
+        researchers.employer[leaving] = talent.UNEMPLOYED
+        researchers.salary_usd[leaving] = 0.0
+        count = talent.entrants_in_month(self.month, t.entry_rate_per_year, researchers.initial)
+        slots = researchers.free_slots(count)
+        skill, origin, location = draw_entrants(self.config, self.jurisdictions, rng, slots.size)
+        researchers.skill[slots] = skill
+        researchers.pay_factor[slots] = np.power(skill, t.pay_elasticity)
+        researchers.origin[slots] = origin
+        researchers.location[slots] = location
+        researchers.employer[slots] = talent.UNEMPLOYED
+        researchers.salary_usd[slots] = 0.0
+        researchers.in_field[slots] = True
+        researchers.exits_total += int(leaving.size)
+        researchers.entrants_total += int(slots.size)
+        self.researcher_exits, self.researcher_entrants = int(leaving.size), int(slots.size)
+        if leaving.size:  # staff changed: offers read this month's headcounts
+            labs = self.lab_state
+            labs.headcount = researchers.per_lab(self.n_labs).astype(np.int64)
+            labs.human_capital = researchers.per_lab(self.n_labs, researchers.skill)
+
     def search_jobs(self) -> None:
-        """Phase 9: researchers look for jobs through collaborators and at random; some move."""
+        """Phase 9: researchers look for jobs through collaborators and at random; some move.
+
+        Offers (:class:`talent.LabOffers`) read what the field can see of each active lab: pay,
+        compute per researcher and users (each relative to the median active lab) and its
+        deployed capability's distance from the best deployed model.
+        """
         if not self.config.policy.channels.talent_mobility:
             return
         t = self.config.talent
         labs, researchers = self.lab_state, self.researcher_state
         headcount = np.maximum(labs.headcount, 1)
         compute_per_head = labs.capacity_h100e / headcount
-        reference = (
-            max(talent.median(compute_per_head[labs.active]), 1e-9) if labs.active.any() else 1.0
-        )
+        users = labs.users_millions.sum(axis=1)
+        if labs.active.any():
+            reference = max(talent.median(compute_per_head[labs.active]), 1e-9)
+            typical_users = max(talent.median(users[labs.active]), 1e-6)
+        else:
+            reference, typical_users = 1.0, 1.0
+        deployed = labs.deployed_capability
         offers = talent.LabOffers(
             pay_scale_usd=self.pay_scale(),
             log_compute_per_researcher=np.log(np.maximum(compute_per_head, 1e-9) / reference),
-            capability_gap=labs.internal_capability
-            - labs.internal_capability[labs.active].max(initial=0.0),
+            capability_gap=deployed - deployed[labs.active].max(initial=0.0),
+            log_reach=np.log(np.maximum(users, 1e-6) / typical_users),
             jurisdiction=labs.jurisdiction,
             open_for_hiring=labs.active,
         )
@@ -453,6 +517,7 @@ class AIRaceModel(mesa.Model):
             t.search_rate,
             t.random_offers,
             budget,
+            researchers.in_field,
         )
         new_location = labs.jurisdiction[target]
         np.add.at(self.talent_flows, (researchers.location[movers], new_location), 1)

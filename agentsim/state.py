@@ -160,20 +160,53 @@ class InvestorState:
 
 @dataclass
 class ResearcherState:
-    """Researchers: skill, origin, where and for whom they work, pay and collaborators."""
+    """Researchers: skill, origin, where and for whom they work, pay and collaborators.
+
+    The arrays are slots: the first ``initial`` hold the step-0 pool; with entry and exit on,
+    a reserve of slots after them receives entrants in index order (a slot is one person for
+    the whole run while the reserve lasts; once it is spent, entrants take the slots of
+    researchers who left, lowest index first). A slot not in the field (``in_field`` False:
+    not yet entered, or left) is unemployed with no pay. The books: researchers in the field
+    = ``initial`` + ``entrants_total`` - ``exits_total`` (checked by the audit).
+    """
 
     skill: np.ndarray  #: (R,) log-normal, mean 1
-    pay_factor: np.ndarray  #: (R,) skill ** pay elasticity (constant over a run)
+    pay_factor: np.ndarray  #: (R,) skill ** pay elasticity (constant while in the field)
     origin: np.ndarray  #: (R,) jurisdiction index
-    location: np.ndarray  #: (R,) jurisdiction index of work (or last work)
-    employer: np.ndarray  #: (R,) lab index, -1 while unemployed
+    location: np.ndarray  #: (R,) jurisdiction index of work (or last work, or of the PhD)
+    employer: np.ndarray  #: (R,) lab index, -1 while unemployed or not in the field
     salary_usd: np.ndarray  #: (R,) annual pay (0 while unemployed)
-    collaboration: Ties = field(repr=False)  #: collaboration ties (CSR)
+    in_field: np.ndarray  #: (R,) bool: in the field now
+    collaboration: Ties = field(repr=False)  #: collaboration ties (CSR) over every slot
+    initial: int = 0  #: researchers at step 0 (slots 0..initial-1)
+    next_slot: int = 0  #: first reserve slot never used
+    entrants_total: int = 0  #: researchers who entered the field so far
+    exits_total: int = 0  #: researchers who left the field so far
 
     @property
     def size(self) -> int:
-        """Number of researchers."""
+        """Number of researcher slots (in the field or not)."""
         return int(self.skill.size)
+
+    @property
+    def active_count(self) -> int:
+        """Researchers in the field now."""
+        return int(np.count_nonzero(self.in_field))
+
+    def free_slots(self, count: int) -> np.ndarray:
+        """Slots for ``count`` entrants: unused reserve first, then slots of leavers.
+
+        Returns at most ``count`` indices (fewer when every slot is in the field) and
+        advances :attr:`next_slot` past the reserve slots it hands out.
+        """
+        used = self.next_slot
+        reserve = np.arange(used, min(used + count, self.size))
+        self.next_slot = used + reserve.size
+        short = count - reserve.size
+        if short <= 0:
+            return reserve
+        left = np.flatnonzero(~self.in_field[:used])[:short]
+        return np.concatenate([reserve, left])
 
     @property
     def employed(self) -> np.ndarray:

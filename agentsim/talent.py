@@ -1,7 +1,8 @@
-"""Talent: researchers' job search through their collaboration network, offers and hiring.
+"""Talent: researchers' job search, offers and hiring; entry to and exit from the field.
 
-Plain functions on numpy arrays; no Mesa. Shapes: ``R`` researchers, ``L`` labs, ``J``
-jurisdictions. An employer of -1 means unemployed (after a layoff).
+Plain functions on numpy arrays; no Mesa. Shapes: ``R`` researcher slots, ``L`` labs, ``J``
+jurisdictions. An employer of -1 means unemployed (after a layoff, on entry, or for a slot not
+in the field: see :class:`~agentsim.state.ResearcherState`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ class LabOffers:
     """What each lab offers a researcher this month (all arrays of shape (L,))."""
 
     pay_scale_usd: np.ndarray  #: annual pay of a skill-1 researcher
-    log_compute_per_researcher: np.ndarray
-    capability_gap: np.ndarray  #: K_int - frontier (<= 0)
+    log_compute_per_researcher: np.ndarray  #: log(C_j / n_j) relative to the median lab
+    capability_gap: np.ndarray  #: K_dep - best K_dep of active labs (OOM, <= 0)
+    log_reach: np.ndarray  #: log(users_j) relative to the median active lab
     jurisdiction: np.ndarray
     open_for_hiring: np.ndarray  #: bool: active labs
 
@@ -34,6 +36,7 @@ class Preferences:
     home_preference: float
     switching_cost: float
     pay_elasticity: float
+    reach_weight: float = 0.0
 
 
 def pay(pay_scale_usd: np.ndarray, skill: np.ndarray, elasticity: float) -> np.ndarray:
@@ -93,9 +96,10 @@ def job_utility(
 ) -> np.ndarray:
     """Utility of working at ``labs`` for each researcher (element-wise over equal shapes).
 
-    Equation: U_rj = a_w log w_rj + a_c log(C_j / n_j) + a_K (K_j - K_front)
+    Equation: U_rj = a_w log w_rj + a_c log(C_j / n_j) + a_K (K_j - K_front) + a_u log(U_j)
     + h [home(j) = origin_r] - m_{home(j)} [home(j) not in {location_r, origin_r}]
-    - s [j != employer_r].
+    - s [j != employer_r], with compute per researcher and users relative to the median lab
+    and K the deployed capability (what the field sees of a lab).
     """
     home = offers.jurisdiction[labs]
     utility = prefs.pay_weight * np.log(
@@ -103,6 +107,8 @@ def job_utility(
     )
     utility += prefs.compute_weight * offers.log_compute_per_researcher[labs]
     utility += prefs.frontier_weight * offers.capability_gap[labs]
+    if prefs.reach_weight:
+        utility += prefs.reach_weight * offers.log_reach[labs]
     utility += prefs.home_preference * (home == origin)
     migrating = (home != location) & (home != origin)
     utility -= friction_into[home] * migrating
@@ -175,15 +181,19 @@ def search_jobs(
     search_rate: float,
     random_offers: int,
     hiring_budget_usd: np.ndarray,
+    in_field: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One month of job search. Returns (movers, new employer of each mover).
 
     A share ``search_rate`` of employed researchers (and every unemployed one) compare their
     current job with the labs they hear of; each moves to the best offer if it beats staying and
-    the lab can afford the hire.
+    the lab can afford the hire. ``in_field`` ((R,) bool; None: all) masks the slots of
+    researchers in the field: the others never search.
     """
     n_labs = offers.pay_scale_usd.size
     looking = (rng.random(skill.size) < search_rate) | (employer == UNEMPLOYED)
+    if in_field is not None:
+        looking &= in_field
     searchers = np.flatnonzero(looking)
     if searchers.size == 0 or n_labs == 0:
         return searchers[:0], searchers[:0]
@@ -215,3 +225,37 @@ def search_jobs(
     annual = pay(offers.pay_scale_usd[target], skill[movers], prefs.pay_elasticity)
     hired = hire_within_budget(target, skill[movers], annual, hiring_budget_usd)
     return movers[hired], target[hired]
+
+
+def monthly_rate(rate_per_year: float) -> float:
+    """Monthly probability of an event with annual probability ``rate_per_year``.
+
+    Equation: p = 1 - (1 - x)^(1/12).
+    """
+    return 1.0 - (1.0 - rate_per_year) ** (1.0 / 12.0)
+
+
+def entrants_in_month(month: int, rate_per_year: float, pool0: int) -> int:
+    """New researchers entering the field in ``month`` (0-based): a fixed yearly cohort.
+
+    Equation: E_t = floor((t + 1) e) - floor(t e), with e = x_in n_0 / 12 the expected
+    entrants per month (``pool0`` = n_0, the step-0 pool); the count is deterministic and
+    carries fractions from month to month, so the first t months bring floor(t e) entrants.
+    """
+    per_month = rate_per_year * pool0 / 12.0
+    return int(np.floor((month + 1) * per_month) - np.floor(month * per_month))
+
+
+def entrant_slots(months: int, rate_per_year: float, pool0: int) -> int:
+    """Reserve slots for ``months`` months of entrants: floor(months x_in n_0 / 12)."""
+    return int(np.floor(months * rate_per_year * pool0 / 12.0))
+
+
+def exits(rng: np.random.Generator, in_field: np.ndarray, rate_per_year: float) -> np.ndarray:
+    """Indices of researchers who leave the field this month (each with ``monthly_rate``).
+
+    Draws one uniform per slot (R,), in the field or not, so the draws of a month do not
+    depend on who is in the field.
+    """
+    leaving = rng.random(in_field.size) < monthly_rate(rate_per_year)
+    return np.flatnonzero(leaving & in_field)

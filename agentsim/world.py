@@ -11,7 +11,7 @@ from collections import deque
 
 import numpy as np
 
-from agentsim import flywheel, market
+from agentsim import flywheel, market, talent
 from agentsim.config import Config
 from agentsim.market import CENTS_PER_USD
 from agentsim.network import small_world
@@ -125,6 +125,7 @@ def build_researchers(
     labs: LabState,
     population_rng: np.random.Generator,
     network_rng: np.random.Generator,
+    demography_rng: np.random.Generator | None = None,
 ) -> ResearcherState:
     """Researchers at step 0: employers, skills, origins and collaboration ties.
 
@@ -133,9 +134,18 @@ def build_researchers(
     working in a jurisdiction come from elsewhere, drawn in proportion to the other
     jurisdictions' researcher shares; collaboration is a small world over a ring on which
     colleagues sit next to each other.
+
+    With ``talent.entry_exit`` on, reserve slots for the run's entrants
+    (:func:`agentsim.talent.entrant_slots`) follow the step-0 pool, out of the field; each
+    sits on the ring next to a step-0 researcher drawn at random from ``demography_rng``, so
+    an entrant starts with collaborators like anyone else. With it off (or no entrants) the
+    world is the same, draw for draw, as without the mechanism.
     """
     t = config.talent
     n = t.n_researchers
+    reserve = 0
+    if t.entry_exit and demography_rng is not None:
+        reserve = talent.entrant_slots(config.simulation.steps, t.entry_rate_per_year, n)
     per_code = split_integer(n, juris.researcher_share)
     employer = []
     for code_i, count in enumerate(per_code):
@@ -147,21 +157,49 @@ def build_researchers(
     sigma = t.skill_sigma
     skill = np.exp(sigma * population_rng.standard_normal(n) - 0.5 * sigma * sigma)
     origin = _draw_origins(population_rng, location, juris)
-    collaboration = small_world(
-        network_rng,
-        np.argsort(employer_arr, kind="stable"),
-        t.collaboration_degree,
-        t.rewiring,
-    )
+    order = np.argsort(employer_arr, kind="stable")
+    if reserve:
+        assert demography_rng is not None
+        # ring positions: step-0 researchers at 0..n-1, each reserve slot just after a random one
+        after = demography_rng.integers(0, n, size=reserve) + 0.5
+        keys = np.concatenate([np.arange(n, dtype=float), after])
+        slots = np.concatenate([order, np.arange(n, n + reserve)])
+        order = slots[np.argsort(keys, kind="stable")]
+    collaboration = small_world(network_rng, order, t.collaboration_degree, t.rewiring)
+    size = n + reserve
+
+    def padded(values: np.ndarray, fill: float | int) -> np.ndarray:
+        return np.concatenate([values, np.full(reserve, fill, dtype=values.dtype)])
+
     return ResearcherState(
-        skill=skill,
-        pay_factor=np.power(skill, t.pay_elasticity),
-        origin=origin,
-        location=location,
-        employer=employer_arr,
-        salary_usd=np.zeros(n),
+        skill=padded(skill, 0.0),
+        pay_factor=padded(np.power(skill, t.pay_elasticity), 0.0),
+        origin=padded(origin, 0),
+        location=padded(location, 0),
+        employer=padded(employer_arr, -1),
+        salary_usd=np.zeros(size),
+        in_field=np.arange(size) < n,
         collaboration=collaboration,
+        initial=n,
+        next_slot=n,
     )
+
+
+def draw_entrants(
+    config: Config, juris: JurisdictionState, rng: np.random.Generator, count: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Skill, origin and location ((count,) each) of new researchers entering the field.
+
+    Skill comes from the step-0 distribution (log-normal, mean 1, ``skill_sigma``); the
+    location (where the PhD was done, and the entrant's home labour market) is drawn in
+    proportion to the jurisdictions' ``researcher_share``; origins follow the step-0 rule
+    (a ``foreign_born_share`` of each location's entrants come from elsewhere).
+    """
+    sigma = config.talent.skill_sigma
+    skill = np.exp(sigma * rng.standard_normal(count) - 0.5 * sigma * sigma)
+    shares = juris.researcher_share
+    location = rng.choice(len(juris.codes), size=count, p=shares / shares.sum())
+    return skill, _draw_origins(rng, location.astype(np.int64), juris), location.astype(np.int64)
 
 
 def _draw_origins(

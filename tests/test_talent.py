@@ -9,13 +9,16 @@ from agentsim import talent
 from agentsim.talent import UNEMPLOYED, LabOffers, Preferences
 
 
-def _offers(pay_scale, open_for_hiring=None, jurisdiction=None, log_compute=None, gap=None):
+def _offers(
+    pay_scale, open_for_hiring=None, jurisdiction=None, log_compute=None, gap=None, reach=None
+):
     pay_scale = np.asarray(pay_scale, dtype=float)
     n = pay_scale.size
     return LabOffers(
         pay_scale_usd=pay_scale,
         log_compute_per_researcher=np.zeros(n) if log_compute is None else np.asarray(log_compute),
         capability_gap=np.zeros(n) if gap is None else np.asarray(gap, dtype=float),
+        log_reach=np.zeros(n) if reach is None else np.asarray(reach, dtype=float),
         jurisdiction=np.zeros(n, dtype=np.int64)
         if jurisdiction is None
         else np.asarray(jurisdiction),
@@ -330,3 +333,21 @@ def test_search_jobs_moves_are_always_improvements():
         minlength=n_labs,
     )
     assert np.all(spent <= budget + 1e-6)
+
+
+def test_job_utility_reach_term_hand_case():
+    # a_u 0.2: a lab with e^1 times the median lab's users is worth 0.2 more.
+    offers = _offers([1e5, 1e5], reach=[0.0, 1.0])
+    prefs = Preferences(1.0, 0.0, 0.0, 0.0, 0.0, 0.5, reach_weight=0.2)
+    labs = np.array([0, 1])
+    u = talent.job_utility(
+        labs,
+        np.ones(2),
+        np.zeros(2, np.int64),
+        np.zeros(2, np.int64),
+        np.full(2, UNEMPLOYED),
+        offers,
+        prefs,
+        np.zeros(1),
+    )
+    assert u[1] - u[0] == pytest.approx(0.2)
