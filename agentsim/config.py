@@ -714,6 +714,30 @@ class RelocationConfig(Section):
     )
 
 
+class ObservationConfig(Section):
+    """Thresholds of the outcomes in the policy debate's units (docs/ODD.md, section 7.10).
+
+    They change what a run reports, never what it simulates.
+    """
+
+    generation_step_ooms: float = _p(
+        1.0,
+        "Capability step that makes a US release a new frontier generation: at least this "
+        "far above the previous generation (the best US model at step 0 for the first).",
+        "OOM",
+        gt=0,
+        le=5,
+    )
+    frontier_class_ooms: float = _p(
+        0.3,
+        "Distance below the global frontier within which a release counts as a frontier-class "
+        "launch (the frontier at the end of the release's month, the release included).",
+        "OOM",
+        gt=0,
+        le=5,
+    )
+
+
 class PolicyConfig(Section):
     """All policy instruments and channel switches."""
 
@@ -765,6 +789,7 @@ class Config(Section):
     talent: TalentConfig = Field(default_factory=TalentConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     relocation: RelocationConfig = Field(default_factory=RelocationConfig)
+    observation: ObservationConfig = Field(default_factory=ObservationConfig)
 
     @field_validator("name")
     @classmethod
