@@ -19,6 +19,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from statistics import NormalDist
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from agentsim.config import quote
@@ -33,6 +34,18 @@ KEY_OUTCOMES = (
     "frontier_growth_ooms_per_year",
     "mean_months_between_us_frontier_releases",
     "non_us_lead_months",
+)
+#: Outcomes in the policy debate's units (docs/ODD.md 7.10) that :func:`outcome_table` reports
+#: too and ``agentsim compare`` shows as relative changes with intervals.
+DEBATE_OUTCOMES = (
+    "us_ai_rd_usd_last_year",
+    "us_ai_rd_change",
+    "us_revenue_share_last_year",
+    "us_user_share_last_year",
+    "mean_months_between_us_generations",
+    "months_to_first_us_generation",
+    "non_us_frontier_class_launches_per_year",
+    "us_frontier_class_launches_per_year",
 )
 #: Row label of the overtake probability in :func:`outcome_table`.
 OVERTAKE = "P(non-US overtake)"
@@ -66,6 +79,41 @@ def mean_ci(values: pd.Series, level: float = 0.95) -> tuple[float, float, float
         return mean, math.nan, math.nan, 1
     half = t_quantile(n, level) * float(x.std(ddof=1)) / math.sqrt(n)
     return mean, mean - half, mean + half, n
+
+
+def ratio_ci(
+    a: pd.Series | Any, b: pd.Series | Any, level: float = 0.95
+) -> tuple[float, float, float, int]:
+    """Relative change of paired means, mean(b) / mean(a) - 1, with its delta-method interval.
+
+    ``a`` and ``b`` are aligned paired observations (pairs where either is missing or not a
+    number are dropped). With R = B̄ / Ā the ratio of the sample means, the delta method for a
+    ratio of means (e.g. Cochran, *Sampling Techniques*, 3rd ed., 1977, section 6.3; Casella
+    and Berger, *Statistical Inference*, 2nd ed., 2002, section 5.5.4) gives
+
+        Var(R) ≈ (Var(B̄) + R² Var(Ā) - 2 R Cov(Ā, B̄)) / Ā²,
+
+    with Var(Ā) = s_a² / n, Var(B̄) = s_b² / n and Cov(Ā, B̄) = s_ab / n from the sample
+    variances and covariance of the n pairs (ddof 1). The interval is R - 1 ± t s.e.(R), with
+    the t quantile of n - 1 degrees of freedom as :func:`mean_ci` uses. Returns the relative
+    change, the lower and upper bounds, and n. The change is NaN when Ā is 0 or there are no
+    pairs; the bounds are NaN then and when n < 2.
+    """
+    x = pd.to_numeric(pd.Series(a, dtype=object), errors="coerce").astype(float).to_numpy()
+    y = pd.to_numeric(pd.Series(b, dtype=object), errors="coerce").astype(float).to_numpy()
+    both = np.isfinite(x) & np.isfinite(y)
+    x, y = x[both], y[both]
+    n = int(x.size)
+    if n == 0 or x.mean() == 0:
+        return math.nan, math.nan, math.nan, n
+    mean_a, mean_b = float(x.mean()), float(y.mean())
+    ratio = mean_b / mean_a
+    if n < 2:
+        return ratio - 1.0, math.nan, math.nan, n
+    cov = np.cov(x, y, ddof=1) / n
+    variance = (cov[1, 1] + ratio**2 * cov[0, 0] - 2 * ratio * cov[0, 1]) / mean_a**2
+    half = t_quantile(n, level) * math.sqrt(max(float(variance), 0.0))
+    return ratio - 1.0, ratio - 1.0 - half, ratio - 1.0 + half, n
 
 
 def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float, float]:
@@ -212,7 +260,8 @@ def design_groups(
 
 
 def outcome_table(runs: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
-    """Means with 95% t intervals of :data:`KEY_OUTCOMES` and the overtake probability
+    """Means with 95% t intervals of :data:`KEY_OUTCOMES`, :data:`DEBATE_OUTCOMES` and the
+    overtake probability
     (Wilson interval), over the runs that did not fail, per group of :func:`design_groups`:
     one design point and one value of each ``by`` column, so every run is counted in exactly
     one row and no seed twice in one row.
@@ -228,7 +277,7 @@ def outcome_table(runs: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
     rows = []
     for labels, group in design_groups(runs, by):
         group = group[group["error"].isna()]
-        for outcome in KEY_OUTCOMES:
+        for outcome in (*KEY_OUTCOMES, *DEBATE_OUTCOMES):
             if outcome in group:
                 mean, low, high, n = mean_ci(group[outcome])
                 rows.append(
@@ -257,7 +306,10 @@ def paired_differences(runs: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
     run failed. One row per outcome, with columns ``outcome``, ``mean_<a>``, ``mean_<b>``,
     ``difference`` (mean of B - A) with its 95% t interval ``ci_low``/``ci_high``,
     ``effect_size_dz`` (mean difference over the standard deviation of the differences; NaN
-    when that is 0) and ``n_pairs``. Ids, seeds, points, ``steps`` and text columns are
+    when that is 0), ``n_pairs``, and the relative change of the paired means
+    ``relative_change`` (mean B / mean A - 1, over the pairs where both are defined) with its
+    95% delta-method interval ``relative_ci_low``/``relative_ci_high`` (:func:`ratio_ci`; NaN
+    when mean A is 0 or fewer than two pairs). Ids, seeds, points, ``steps`` and text columns are
     skipped. Frames without a ``seed`` column are paired by ``replicate``.
 
     Raises ``ValueError`` when ``a`` equals ``b``, or when a scenario holds one seed in more
@@ -290,6 +342,7 @@ def paired_differences(runs: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
         diff = (right[column] - left[column]).dropna()
         mean, low, high, n = mean_ci(diff)
         sd = float(diff.std(ddof=1)) if n > 1 else math.nan
+        change, change_low, change_high, _ = ratio_ci(left[column], right[column])
         rows.append(
             {
                 "outcome": column,
@@ -300,6 +353,9 @@ def paired_differences(runs: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
                 "ci_high": high,
                 "effect_size_dz": mean / sd if sd and sd > 0 else math.nan,
                 "n_pairs": n,
+                "relative_change": change,
+                "relative_ci_low": change_low,
+                "relative_ci_high": change_high,
             }
         )
     return pd.DataFrame(rows)

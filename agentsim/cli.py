@@ -550,7 +550,7 @@ def compare(
     resume: ResumeOption = None,
 ) -> None:
     """Paired comparison of two scenarios on common seeds: B - A with 95% CIs and effect sizes."""
-    from agentsim.analysis import KEY_OUTCOMES, paired_differences
+    from agentsim.analysis import DEBATE_OUTCOMES, KEY_OUTCOMES, paired_differences
     from agentsim.ensemble import plan_comparison
     from agentsim.scenario_io import config_to_dict
     from agentsim.store import write_csv
@@ -588,8 +588,15 @@ def compare(
     )
     diffs = paired_differences(result.runs, name_a, name_b)
     write_csv(result.out / "comparison.csv", diffs)
-    shown = diffs[diffs["outcome"].isin([*KEY_OUTCOMES, "overtaken"])]
+    relative = ["relative_change", "relative_ci_low", "relative_ci_high"]
+    shown = diffs[diffs["outcome"].isin([*KEY_OUTCOMES, "overtaken"])].drop(columns=relative)
     _print_frame(shown, f"{name_b} - {name_a}: paired differences over {runs} seeds")
+    debate = diffs.set_index("outcome").reindex(DEBATE_OUTCOMES).dropna(how="all")
+    columns = [f"mean_{name_a}", f"mean_{name_b}", *relative, "n_pairs"]
+    _print_frame(
+        debate.reset_index()[["outcome", *columns]],
+        f"{name_b} vs {name_a} in the debate's units: relative change B/A - 1, 95% CI",
+    )
     say(f"results written to {result.out} (all outcomes in comparison.csv)")
     _report_failures(result)
 

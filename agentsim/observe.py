@@ -17,6 +17,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
+from agentsim import outcomes
 from agentsim.events import OVERTAKE, RELEASE, RELOCATION
 from agentsim.market import CENTS_PER_USD
 from agentsim.state import InvestorState, LabState
@@ -35,6 +36,10 @@ MODEL_COLUMNS = (
     "us_talent_share",
     "us_rd_spend",
     "non_us_rd_spend",
+    "us_compute_spend",
+    "us_research_spend",
+    "us_investment",
+    "non_us_investment",
     "us_frontier_releases",
     "non_us_frontier_releases",
 )
@@ -65,7 +70,9 @@ def indicators(model: AIRaceModel) -> dict[str, Any]:
     of several jurisdictions tie at the top the US keeps the lead if it is among them (a tie is
     not an overtake), else the first code in alphabetical order; None when no lab is active.
     Shares are US over world totals (NaN, undefined, when the total is 0); R&D spend is salaries
-    plus compute purchases this month (USD); release counts are cumulative frontier-release
+    plus compute purchases this month (USD), also reported apart (US compute spend = capex,
+    US research spend = salaries); investment is the money investors put into each side's labs
+    this month (USD); release counts are cumulative frontier-release
     events, attributed to the jurisdiction each happened in.
     """
     labs = model.lab_state
@@ -73,7 +80,10 @@ def indicators(model: AIRaceModel) -> dict[str, Any]:
     deployed = np.where(active, labs.deployed_capability, -np.inf)
     users = labs.users_millions.sum(axis=1)
     holdings = model.investor_state.holdings_cents.sum(axis=0)
-    rd = (labs.salaries_cents + labs.capex_cents) / CENTS_PER_USD
+    compute = labs.capex_cents / CENTS_PER_USD
+    research = labs.salaries_cents / CENTS_PER_USD
+    rd = compute + research
+    invested = labs.investment_cents / CENTS_PER_USD
     codes = model.jurisdictions.codes
     us_index = codes.index("US")
     us_releases = int(model.frontier_release_counts[us_index])
@@ -87,6 +97,10 @@ def indicators(model: AIRaceModel) -> dict[str, Any]:
         "us_talent_share": _share(labs.human_capital, us),
         "us_rd_spend": float(rd[us].sum()),
         "non_us_rd_spend": float(rd[~us].sum()),
+        "us_compute_spend": float(compute[us].sum()),
+        "us_research_spend": float(research[us].sum()),
+        "us_investment": float(invested[us].sum()),
+        "non_us_investment": float(invested[~us].sum()),
         "us_frontier_releases": us_releases,
         "non_us_frontier_releases": int(model.frontier_release_counts.sum()) - us_releases,
     }
@@ -247,8 +261,75 @@ def _mean_gap(steps: list[int]) -> float | None:
     return float(np.mean(np.diff(steps))) if len(steps) >= 2 else None
 
 
+def debate_outcomes(model: AIRaceModel, frame: pd.DataFrame) -> dict[str, float | int]:
+    """The outcomes in the policy debate's units (docs/ODD.md 7.10), NaN where undefined.
+
+    Yearly US R&D money (USD/yr: investment into US labs, their compute and research spend,
+    the sum and its change from the first to the last year), yearly US shares (investment,
+    revenue, users, talent), US frontier generations and frontier-class launches a year by
+    side, with the thresholds of ``config.observation``. ``frame`` is :func:`model_frame`.
+    """
+    settings = model.config.observation
+    steps = len(frame) - 1
+    windows = dict(zip(("first_year", "last_year"), outcomes.year_windows(steps), strict=True))
+    flows = ("us_investment", "non_us_investment", "us_compute_spend", "us_research_spend")
+    column = {name: frame[name].to_numpy(float) for name in (*flows, "us_talent_share")}
+    rd = column["us_investment"] + column["us_compute_spend"] + column["us_research_spend"]
+    labs = model.observer.lab_columns()
+    us_lab = labs["jurisdiction"] == model.jurisdictions.codes.index("US")
+    users, revenue = labs["users"], labs["revenue"]
+    invested = column["us_investment"] + column["non_us_investment"]
+    result: dict[str, float | int] = {}
+    for label, window in windows.items():
+        result[f"us_investment_usd_{label}"] = outcomes.yearly_total(
+            column["us_investment"], window
+        )
+        for part in ("compute", "research"):
+            total = outcomes.yearly_total(column[f"us_{part}_spend"], window)
+            result[f"us_{part}_spend_usd_{label}"] = total
+        result[f"us_ai_rd_usd_{label}"] = outcomes.yearly_total(rd, window)
+        shares = {
+            "investment": (column["us_investment"], invested),
+            "revenue": ((revenue * us_lab).sum(axis=1), revenue.sum(axis=1)),
+            "user": ((users * us_lab).sum(axis=1), users.sum(axis=1)),
+        }
+        for name, (part, whole) in shares.items():
+            result[f"us_{name}_share_{label}"] = outcomes.yearly_share(part, whole, window)
+        result[f"us_talent_share_{label}"] = outcomes.yearly_mean(column["us_talent_share"], window)
+    result["us_ai_rd_change"] = outcomes.relative_change(
+        result["us_ai_rd_usd_first_year"], result["us_ai_rd_usd_last_year"]
+    )
+    releases = [e for e in model.events if e.kind == RELEASE]
+    us = np.array([e.us for e in releases], dtype=bool)
+    release_steps = np.array([e.step for e in releases], dtype=np.int64)
+    capability = np.array([e.capability for e in releases], dtype=float)
+    frontier_us = frame["frontier_capability_us"].to_numpy(float)
+    generations = outcomes.generation_steps(
+        release_steps[us], capability[us], float(frontier_us[0]), settings.generation_step_ooms
+    )
+    result["us_generations"] = len(generations)
+    result["mean_months_between_us_generations"] = outcomes.mean_months_between(generations)
+    result["months_to_first_us_generation"] = outcomes.months_to_first(generations)
+    frontier = outcomes.global_frontier(
+        frontier_us, frame["frontier_capability_non_us"].to_numpy(float)
+    )
+    launches = outcomes.frontier_class(
+        release_steps, capability, frontier, settings.frontier_class_ooms
+    )
+    result["us_frontier_class_launches_per_year"] = outcomes.per_year(
+        int(launches[us].sum()), steps
+    )
+    result["non_us_frontier_class_launches_per_year"] = outcomes.per_year(
+        int(launches[~us].sum()), steps
+    )
+    return result
+
+
 def summarize(model: AIRaceModel, frame: pd.DataFrame) -> dict[str, Any]:
-    """The run summary: a flat dict of scalars (None where a quantity is undefined)."""
+    """The run summary: a flat dict of scalars (None where a quantity is undefined).
+
+    Includes the outcomes in the debate's units (:func:`debate_outcomes`).
+    """
     last = {name: frame[name].iloc[-1] for name in MODEL_COLUMNS}
     years = max(len(frame) - 1, 1) / 12.0
     us_series = frame["frontier_capability_us"].to_numpy(float)
@@ -290,6 +371,7 @@ def summarize(model: AIRaceModel, frame: pd.DataFrame) -> dict[str, Any]:
         "lab_relocations": sum(e.kind == RELOCATION for e in model.events),
         "unemployed_researchers": int((~model.researcher_state.employed).sum()),
     }
+    summary.update(debate_outcomes(model, frame))
     for i, code in enumerate(codes):
         mine = (labs.jurisdiction == i) & labs.active  # exited labs serve no model
         best = labs.deployed_capability[mine].max(initial=-np.inf)

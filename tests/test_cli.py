@@ -37,6 +37,10 @@ MODEL_COLUMNS = [
     "us_talent_share",
     "us_rd_spend",
     "non_us_rd_spend",
+    "us_compute_spend",
+    "us_research_spend",
+    "us_investment",
+    "non_us_investment",
     "us_frontier_releases",
     "non_us_frontier_releases",
 ]
