@@ -21,7 +21,7 @@ $(VENV)/.installed: $(PY) pyproject.toml
 	@touch $@
 
 $(VENV)/.installed-dev: $(PY) pyproject.toml
-	$(PY) -m pip install --quiet -e '.[dev,dist,viz,explore]'
+	$(PY) -m pip install --quiet -e '.[dev,dist,viz,explore,calibrate]'
 	@touch $(VENV)/.installed $@
 
 # One baseline run (results and figures), then baseline vs trusted release as a small paired

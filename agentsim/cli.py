@@ -1010,6 +1010,246 @@ def _serve(command: list[str], env: dict[str, str]) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
+BudgetOption = Annotated[
+    str | None,
+    typer.Option(
+        help="small (the tests' and docs' size: minutes on two cores), medium or large: "
+        "particles per generation and generations of ABC-SMC."
+    ),
+]
+
+
+@app.command()
+def calibrate(
+    scenario: Annotated[
+        Path | None, typer.Argument(help="Scenario YAML file to calibrate.")
+    ] = None,
+    targets: Annotated[
+        Path | None, typer.Option(help="Targets YAML: outcomes, values and tolerances.")
+    ] = None,
+    params: Annotated[
+        Path | None,
+        typer.Option(help="Parameters to fit and their priors (an uncertainty spec's format)."),
+    ] = None,
+    budget: BudgetOption = None,
+    seed: SeedOption = None,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    worker_timeout: WorkerTimeoutOption = None,
+    out_dir: OutOption = None,
+    resume: ResumeOption = None,
+) -> None:
+    """Calibrate: fit the parameters in --params so the outcomes match --targets (ABC-SMC)."""
+    from agentsim.calibration import (
+        SCENARIO,
+        CalibrationProblem,
+        load_targets,
+        problem_data,
+        problem_from_data,
+        run_calibration,
+    )
+    from agentsim.calibration import budget as budget_named
+    from agentsim.config import ConfigError
+    from agentsim.executors import (
+        BatchInterrupted,
+        ExecutorError,
+        make_executor,
+        signals_as_exceptions,
+    )
+    from agentsim.scenario_io import config_to_dict, scenario_path, shipped_scenarios
+    from agentsim.store import (
+        batch_lock,
+        check_unlocked,
+        check_writable,
+        default_batch_dir,
+        is_empty_batch_dir,
+        read_manifest,
+    )
+    from agentsim.uncertainty import load_uncertainty
+
+    if workers is not None and scheduler is not None and scheduler != "local":
+        fail("--workers: give either --workers or --scheduler ADDRESS, not both")
+    try:
+        if resume is not None:
+            given = {"SCENARIO": scenario, "--targets": targets, "--params": params}
+            given |= {"--budget": budget, "--seed": seed, "--out": out_dir}
+            for option, value in given.items():
+                if value is not None:
+                    raise ConfigError(
+                        option,
+                        f"cannot be combined with --resume (a calibration resumes as it was "
+                        f"made; its settings are in {resume}/manifest.json)",
+                    )
+            manifest = read_manifest(resume)
+            if manifest.get("kind") != "calibrate":
+                raise ConfigError(
+                    "--resume",
+                    f"{resume} is a {manifest.get('kind')} folder; resume it with: "
+                    f"agentsim {manifest.get('kind')} --resume",
+                )
+            problem, scenario_ref, budget_name = problem_from_data(manifest)
+            target = resume
+        else:
+            for option, value in (
+                ("SCENARIO", scenario),
+                ("--targets", targets),
+                ("--params", params),
+            ):
+                if value is None:
+                    raise ConfigError(option, "is required (or give --resume DIR)")
+            budget_name = budget or "small"
+            chosen = budget_named(budget_name)
+            base = config_to_dict(_load(scenario, None))
+            target_set = load_targets(targets)
+            spec = load_uncertainty(params)
+            configs = {SCENARIO: base}
+            for label, path in target_set.scenarios.items():
+                configs[label] = config_to_dict(_load(path, None))
+            problem = CalibrationProblem(
+                configs, target_set.targets, spec, chosen, 0 if seed is None else seed
+            )
+            problem.check()
+            target = out_dir or default_batch_dir(
+                "calibrate", base.get("name", "scenario"), problem.root_seed
+            )
+            target = Path(os.path.abspath(target))
+            shipped = str(scenario) in shipped_scenarios() and not scenario.is_file()
+            source = scenario_path(scenario)
+            scenario_ref = str(scenario) if shipped else os.path.relpath(source.resolve(), target)
+            problem_data(problem, scenario_ref, budget_name)  # everything stored is plain data
+        check_writable(target)
+        check_unlocked(target)
+        if resume is None and not is_empty_batch_dir(target):
+            raise ConfigError("--out", f"{target} is not empty; choose another folder or --resume")
+        cores = os.cpu_count() or 1
+        if workers is not None and workers > MAX_WORKERS_PER_CORE * cores:
+            raise ConfigError(
+                "--workers",
+                f"at most {MAX_WORKERS_PER_CORE * cores} ({MAX_WORKERS_PER_CORE} per core of this "
+                f"machine's {cores}) (got {workers}); use --scheduler for more",
+            )
+        timeout = {} if worker_timeout is None else {"worker_timeout": worker_timeout}
+        executor = make_executor(workers, scheduler, **timeout)
+    except ConfigError as exc:
+        fail(str(exc))
+    resume_hint = f"resume with: agentsim calibrate --resume {target}"
+    err = console(stderr=True)
+    try:
+        with signals_as_exceptions(), executor, _calibration_progress(err) as progress:
+            target.mkdir(parents=True, exist_ok=True)
+            with batch_lock(target):
+                result = run_calibration(
+                    problem,
+                    target,
+                    executor,
+                    scenario_ref=scenario_ref,
+                    budget_name=budget_name,
+                    resume=resume is not None,
+                    command=" ".join(["agentsim", *sys.argv[1:]]),
+                    on_progress=progress.generation,
+                    on_stage=progress.stage,
+                )
+    except ConfigError as exc:
+        fail(str(exc))
+    except BatchInterrupted as exc:
+        _calibration_stopped(str(exc), target, resume_hint, exc.exit_code)
+    except ExecutorError as exc:
+        _calibration_stopped(str(exc), target, resume_hint, 1)
+    except OSError as exc:
+        _calibration_stopped(_os_failure(exc, target), target, resume_hint, 1)
+    fit = result.fit
+    _print_frame(
+        fit[
+            [
+                "target",
+                "value",
+                "predictive_median",
+                "predictive_low",
+                "predictive_high",
+                "within_tolerance",
+                "reached",
+            ]
+        ],
+        f"Fit: {int(fit['within_tolerance'].sum())} of {len(fit)} targets within tolerance "
+        "(posterior-predictive median and 90% interval)",
+    )
+    _print_frame(result.parameters, "Posterior (median and 90% interval)")
+    for row in fit[~fit["reached"]].itertuples(index=False):
+        say(
+            f"target {row.target} is outside the model's reach inside this prior "
+            f"(closest simulated: {row.closest:.4g}, target {row.value:.4g})"
+        )
+    say(
+        f"{result.evaluations} evaluations in {result.generations} generations; results written "
+        f"to {result.out} (fit_report.md, posterior.parquet, calibrated.yaml)"
+    )
+
+
+class _calibration_progress:  # noqa: N801 - used as a context manager, like a function
+    """A progress bar per ABC-SMC generation (accepted particles of the population) and a line
+    per stage, on ``console`` (shown only on a terminal)."""
+
+    def __init__(self, console_) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.console = console_
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("accepted, {task.fields[evaluations]} simulations"),
+            TimeElapsedColumn(),
+            console=console_,
+            transient=True,
+            disable=not console_.is_terminal,
+        )
+        self.task = None
+        self.current = -1
+
+    def __enter__(self) -> _calibration_progress:
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.__exit__(*exc)
+
+    def generation(self, generation: int, accepted: int, wanted: int, evaluations: int) -> None:
+        if generation != self.current:
+            if self.task is not None:
+                self.bar.remove_task(self.task)
+            self.current = generation
+            self.task = self.bar.add_task(f"generation {generation}", total=wanted, evaluations=0)
+        self.bar.update(self.task, completed=accepted, evaluations=evaluations)
+
+    def stage(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False)
+
+
+def _calibration_stopped(why: str, target: Path, resume_hint: str, code: int) -> None:
+    """Say that a calibration stopped, what it kept and how to resume; exit with ``code``."""
+    from agentsim.calibration import evaluations_frame
+    from agentsim.store import is_batch_dir
+
+    if not is_batch_dir(target):
+        console(stderr=True).print(f"error: {why}; nothing was written", markup=False)
+        raise typer.Exit(code=code)
+    try:
+        done = evaluations_frame(target)
+        kept = f"{done['generation'].nunique() if len(done) else 0} finished generations are kept"
+    except Exception:
+        kept = "finished generations are kept"
+    console(stderr=True).print(
+        f"error: {why}; {kept} in {target}; {resume_hint}", markup=False, soft_wrap=True
+    )
+    raise typer.Exit(code=code)
+
+
 @app.command()
 def validate(
     config: Annotated[Path, typer.Argument(help="Scenario YAML file.")],

@@ -743,3 +743,86 @@ def save_explore_figures(batch_dir: Path, out: Path | None = None) -> list[Path]
             prim_box_figure(pd.read_csv(discovery / "prim_box.csv")), discovery / "prim_box"
         )
     return paths
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def posterior_marginals(posterior: pd.DataFrame, bounds: dict[str, tuple[float, float]]) -> Figure:
+    """One panel per calibrated parameter: the weighted posterior histogram over the prior's
+    range (the x axis spans the prior's support), the posterior median dashed.
+
+    ``posterior`` has one column per parameter and ``weight``; ``bounds`` maps each
+    parameter to its prior support (low, high).
+    """
+    names = list(bounds)
+    columns = min(3, len(names))
+    rows = -(-len(names) // columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(2.6 * columns, 2.1 * rows), squeeze=False, layout="constrained"
+    )
+    weights = posterior["weight"].to_numpy(float)
+    for ax, name in zip(axes.ravel(), names, strict=False):
+        low, high = bounds[name]
+        values = posterior[name].to_numpy(float)
+        ax.hist(values, bins=20, range=(low, high), weights=weights, color="#4C72B0", alpha=0.8)
+        order = np.argsort(values)
+        median = values[order][np.searchsorted(np.cumsum(weights[order]), 0.5)]
+        ax.axvline(median, color="black", linestyle="--", linewidth=1)
+        ax.set_xlim(low, high)
+        ax.set_title(_parameter_label(name), fontsize=8)
+        ax.set_yticks([])
+    for ax in axes.ravel()[len(names) :]:
+        ax.set_visible(False)
+    fig.suptitle("Posterior marginals (x axis: prior range; dashed: median)", fontsize=9)
+    return fig
+
+
+def posterior_pairs(posterior: pd.DataFrame, bounds: dict[str, tuple[float, float]]) -> Figure:
+    """Pairwise scatter of the posterior particles (marker area by weight) for every pair of
+    calibrated parameters, over the prior's ranges; histograms on the diagonal."""
+    names = list(bounds)
+    d = len(names)
+    fig, axes = plt.subplots(d, d, figsize=(1.9 * d + 0.6, 1.9 * d + 0.4), squeeze=False)
+    weights = posterior["weight"].to_numpy(float)
+    size = 4 + 60 * weights / max(float(weights.max()), 1e-12)
+    for i, y in enumerate(names):
+        for j, x in enumerate(names):
+            ax = axes[i, j]
+            if i == j:
+                ax.hist(posterior[x], bins=15, range=bounds[x], weights=weights, color="#4C72B0")
+                ax.set_yticks([])
+            elif i > j:
+                ax.scatter(posterior[x], posterior[y], s=size, alpha=0.4, color="#4C72B0", lw=0)
+                ax.set_ylim(*bounds[y])
+            else:
+                ax.set_visible(False)
+                continue
+            ax.set_xlim(*bounds[x])
+            ax.tick_params(labelsize=6)
+            if i == d - 1:
+                ax.set_xlabel(_parameter_label(x), fontsize=7)
+            if j == 0 and i > 0:
+                ax.set_ylabel(_parameter_label(y), fontsize=7)
+    fig.suptitle("Posterior: pairs of parameters", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def save_calibration_figures(
+    posterior: pd.DataFrame, bounds: dict[str, tuple[float, float]], out: Path
+) -> list[Path]:
+    """Draw :func:`posterior_marginals` and :func:`posterior_pairs` into ``out``
+    (``posterior_marginals`` and ``posterior_pairs``, PNG and PDF); returns the paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for stem, draw in (
+        ("posterior_marginals", posterior_marginals),
+        ("posterior_pairs", posterior_pairs),
+    ):
+        fig = draw(posterior, bounds)
+        try:
+            paths += save_figure(fig, out / stem)
+        finally:
+            plt.close(fig)
+    return paths

@@ -183,7 +183,7 @@ def experiment_dir(name: str, root: Path = RESULTS_ROOT) -> Path:
 
 
 #: What a run folder and a batch folder may hold besides their own files: figures, the lock,
-#: tables the batch commands add, and discovery output.
+#: tables the batch commands add, discovery output and a calibration's files.
 _RESULT_EXTRAS = frozenset(
     {
         "figures",
@@ -196,6 +196,15 @@ _RESULT_EXTRAS = frozenset(
         "indices.csv",
         "noise.csv",
         "discovery",
+        # a calibration folder (agentsim.calibration.CALIBRATION_FILES)
+        "calibration.db",
+        "evaluations",
+        "posterior.parquet",
+        "predictive.parquet",
+        "fit_report.md",
+        "fit_report.csv",
+        "posterior_summary.csv",
+        "calibrated.yaml",
     }
 )
 
