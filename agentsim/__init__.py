@@ -3,7 +3,8 @@
 Public entry points: :func:`load_config` (validated scenarios), :class:`AIRaceModel` (the Mesa
 model), :func:`run` (one run, the only step loop) and :func:`simulate` (a flat function
 interface for exploratory-modelling and sensitivity tools), :func:`load_uncertainty`,
-:func:`run_explore` and :func:`run_sensitivity` (batches under parameter uncertainty).
+:func:`run_explore` and :func:`run_sensitivity` (batches under parameter uncertainty) and
+:func:`calibrate` (fitting assumptions to targets by ABC-SMC, with a fit report).
 
 The names are loaded on first use, so ``import agentsim`` (and the command line's ``--help``
 and ``validate``) do not import Mesa, pandas or the model. ``agentsim.run`` is the function
@@ -18,6 +19,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from agentsim.calibration import calibrate
     from agentsim.config import Config, ConfigError
     from agentsim.explore import run_explore, run_sensitivity
     from agentsim.model import AIRaceModel
@@ -30,6 +32,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "RunResult",
+    "calibrate",
     "load_config",
     "load_uncertainty",
     "run",
@@ -46,6 +49,7 @@ _HOMES = {
     "ConfigError": "agentsim.config",
     "RunResult": "agentsim.run",
     "simulate": "agentsim.run",
+    "calibrate": "agentsim.calibration",
     "load_config": "agentsim.scenario_io",
     "load_uncertainty": "agentsim.uncertainty",
     "run_explore": "agentsim.explore",

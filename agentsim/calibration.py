@@ -697,8 +697,6 @@ def run_abc(
     def rms(x: Mapping[str, float], x0: Mapping[str, float]) -> float:
         return distance([x[t.name] for t in targets], targets)
 
-    # pyabc compares the first two epsilons (inf - inf) to decide whether to stop early
-    warnings.filterwarnings("ignore", "invalid value encountered in scalar subtract", RuntimeWarning)
     for logger in ("ABC", "ABC.History", "ABC.Sampler", "ABC.Distance", "ABC.Epsilon"):
         logging.getLogger(logger).setLevel(logging.WARNING)
     abc = pyabc.ABCSMC(
@@ -719,11 +717,14 @@ def run_abc(
     remaining = budget_.generations - done
     if remaining > 0:
         spent = abc.history.total_nr_simulations if done else 0
-        abc.run(
-            minimum_epsilon=0.0,
-            max_nr_populations=remaining,
-            max_total_nr_simulations=max(budget_.max_evaluations - spent, 1),
-        )
+        with warnings.catch_warnings():
+            # pyabc compares the first two epsilons (inf - inf) to decide whether to stop
+            warnings.filterwarnings("ignore", "invalid value", RuntimeWarning, r"pyabc\.")
+            abc.run(
+                minimum_epsilon=0.0,
+                max_nr_populations=remaining,
+                max_total_nr_simulations=max(budget_.max_evaluations - spent, 1),
+            )
     return abc.history
 
 
@@ -1097,3 +1098,53 @@ def run_calibration(
     )
     write_manifest(out, manifest)
     return CalibrationResult(out, table, fit, parameters, medians, len(evaluations), generations)
+
+
+def calibrate(
+    scenario: str | Path,
+    targets: str | Path,
+    params: str | Path,
+    out: str | Path,
+    budget_name: str = "small",
+    root_seed: int = 0,
+    workers: int | None = None,
+) -> CalibrationResult:
+    """Calibrate from Python: the ``agentsim calibrate`` command without its progress bar.
+
+    ``scenario`` is a scenario file or a shipped scenario's name, ``targets`` and ``params``
+    files as the command takes them, ``out`` a new or empty folder. ``workers`` local
+    processes (default: one per core; 1 runs in this process). Raises :class:`ConfigError`
+    for bad input (before anything is written) and :class:`ValueError` for a non-empty
+    ``out``.
+    """
+    import os
+
+    from agentsim.executors import make_executor
+    from agentsim.scenario_io import config_to_dict, load_config, scenario_path
+    from agentsim.store import batch_lock, is_empty_batch_dir
+
+    target_set = load_targets(targets)
+    spec = load_uncertainty_spec(params)
+    configs = {SCENARIO: config_to_dict(load_config(scenario))}
+    for label, path in target_set.scenarios.items():
+        configs[label] = config_to_dict(load_config(path))
+    problem = CalibrationProblem(configs, target_set.targets, spec, budget(budget_name), root_seed)
+    problem.check()
+    out = Path(os.path.abspath(out))
+    if not is_empty_batch_dir(out):
+        raise ValueError(f"{out} is not empty; choose another folder")
+    source = scenario_path(scenario)
+    shipped = not Path(scenario).is_file()
+    reference = str(scenario) if shipped else os.path.relpath(source.resolve(), out)
+    out.mkdir(parents=True, exist_ok=True)
+    with make_executor(workers) as executor, batch_lock(out):
+        return run_calibration(
+            problem, out, executor, scenario_ref=reference, budget_name=budget_name
+        )
+
+
+def load_uncertainty_spec(path: str | Path) -> UncertaintySpec:
+    """The parameter spec (priors) of a calibration: an uncertainty spec file or name."""
+    from agentsim.uncertainty import load_uncertainty, uncertainty_path
+
+    return load_uncertainty(uncertainty_path(path))
