@@ -1,0 +1,183 @@
+"""Experiment: policy effects on the debate's outcomes, with parameter uncertainty carried through.
+
+1. Calibrate the baseline on the 2026 back-test (configs/targets/backtest_2026.yaml, the six
+   assumptions of configs/targets/backtest_2026_params.yaml) with ``agentsim calibrate``
+   (``--budget``, default small); a finished calibration in the output folder is reused.
+2. Draw ``--draws`` parameter vectors from the posterior (by weight) and run the baseline,
+   trusted release, export controls and both under each, on the same ``--runs`` seeds
+   (common random numbers: every scenario and draw shares the seeds).
+3. For each policy and each of the debate's outcomes, the relative change from the baseline:
+   per posterior draw, the ratio of the seed means minus one; the table gives the median over
+   draws and the 90% interval (5th-95th percentile over draws), which carries the parameter
+   uncertainty and the seed noise of K seeds together. Where the baseline's mean is 0 in a
+   draw (no non-US frontier-class launch, say) the relative change is undefined there, and
+   the absolute change is reported beside it.
+
+Writes results/experiments/calibrated_policy_effects_calibration/ (the calibration) and
+results/experiments/calibrated_policy_effects/ (runs.parquet,
+timeseries.parquet, manifest.json, effects.csv, effects.md) and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from _common import CONFIGS, execute, output_dir, planned, scenario, show
+
+from agentsim.calibration import POSTERIOR, markdown_table, predictive_draws
+from agentsim.ensemble import BatchPlan, RunSpec, replicate_seeds
+from agentsim.store import read_manifest, write_csv, write_text
+from agentsim.uncertainty import UncertaintySpec
+
+SCENARIOS = ["baseline", "trusted_release", "export_controls", "combined"]
+#: The debate's outcomes (see docs/ODD.md, "Outcomes in the debate's units") and their labels.
+OUTCOMES = {
+    "us_ai_rd_usd_last_year": "US private AI R&D, last year (USD/yr)",
+    "us_revenue_share_last_year": "US share of AI revenue, last year",
+    "us_user_share_last_year": "US share of AI users, last year",
+    "mean_months_between_us_generations": "Months between US frontier generations",
+    "months_to_first_us_generation": "Months to the next US frontier generation",
+    "non_us_frontier_class_launches_per_year": "Non-US frontier-class launches a year",
+}
+TARGETS = CONFIGS / "targets" / "backtest_2026.yaml"
+PARAMS = CONFIGS / "targets" / "backtest_2026_params.yaml"
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--budget", default="small", help="calibration budget: small, medium or large"
+    )
+    parser.add_argument("--draws", type=int, default=40, help="posterior draws")
+    parser.add_argument("--runs", type=int, default=4, help="seeds per posterior draw")
+    parser.add_argument("--seed", type=int, default=0, help="root seed")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes")
+    parser.add_argument("--out", type=Path, default=None, help="output folder")
+    parser.add_argument("--resume", action="store_true", help="finish an interrupted batch")
+    return parser.parse_args()
+
+
+def calibrate(folder: Path, args: argparse.Namespace) -> None:
+    """Run (or resume) the back-test calibration into ``folder`` through the CLI."""
+    from agentsim.cli import main as agentsim
+
+    if (folder / "manifest.json").is_file():
+        if read_manifest(folder).get("status") == "complete":
+            print(f"reusing the calibration in {folder}")
+            return
+        command = ["calibrate", "--resume", str(folder)]
+    else:
+        command = [
+            "calibrate",
+            str(CONFIGS / "baseline.yaml"),
+            "--targets",
+            str(TARGETS),
+            "--params",
+            str(PARAMS),
+            "--budget",
+            args.budget,
+            "--seed",
+            str(args.seed),
+            "--out",
+            str(folder),
+        ]
+    if args.workers is not None:
+        command += ["--workers", str(args.workers)]
+    try:
+        agentsim(command)
+    except SystemExit as stop:
+        if stop.code:
+            raise SystemExit(stop.code) from None
+
+
+def plan_posterior_runs(folder: Path, draws: int, runs: int, root_seed: int) -> BatchPlan:
+    """Every scenario under ``draws`` posterior draws, each on the same ``runs`` seeds.
+
+    Run id = (scenario index * draws + draw) * runs + replicate; a run's design point is its
+    draw, and its grid holds the drawn parameter values.
+    """
+    manifest = read_manifest(folder)
+    spec = UncertaintySpec.from_dict(manifest["parameters"])
+    posterior = pd.read_parquet(folder / POSTERIOR)
+    overrides = [tuple(o.items()) for o in predictive_draws(posterior, spec, draws, root_seed + 1)]
+    seeds = replicate_seeds(root_seed, runs)
+    specs = []
+    for i, name in enumerate(SCENARIOS):
+        for d, point in enumerate(overrides):
+            for r, seed in enumerate(seeds):
+                specs.append(RunSpec((i * draws + d) * runs + r, r, seed, name, point, d))
+    return BatchPlan(
+        "explore",
+        {name: scenario(name) for name in SCENARIOS},
+        specs,
+        root_seed,
+        runs,
+        design={"posterior": manifest["fingerprint"], "draws": draws, "seeds": runs},
+    )
+
+
+def effects(runs: pd.DataFrame) -> pd.DataFrame:
+    """Relative (and absolute) change from the baseline, per policy and outcome: median over
+    posterior draws and the 5th-95th percentile interval (see the module's docstring)."""
+    ok = runs[runs["error"].isna()]
+    means = ok.groupby(["scenario", "point"])[list(OUTCOMES)].mean()
+    rows = []
+    for policy in SCENARIOS[1:]:
+        base, other = means.loc["baseline"], means.loc[policy]
+        common = base.index.intersection(other.index)
+        base, other = base.loc[common], other.loc[common]
+        for outcome, label in OUTCOMES.items():
+            a, b = base[outcome].to_numpy(float), other[outcome].to_numpy(float)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                relative = np.where((a != 0) & np.isfinite(a), b / a - 1.0, np.nan)
+            change = b - a
+            finite = relative[np.isfinite(relative)]
+            defined = change[np.isfinite(change)]
+            low, mid, high = (
+                np.quantile(finite, [0.05, 0.5, 0.95]) if finite.size else (np.nan,) * 3
+            )
+            alow, amid, ahigh = (
+                np.quantile(defined, [0.05, 0.5, 0.95]) if defined.size else (np.nan,) * 3
+            )
+            rows.append(
+                {
+                    "policy": policy,
+                    "outcome": label,
+                    "relative_change": mid,
+                    "rel_low_90": low,
+                    "rel_high_90": high,
+                    "absolute_change": amid,
+                    "abs_low_90": alow,
+                    "abs_high_90": ahigh,
+                    "baseline_median": float(np.nanmedian(a)) if a.size else np.nan,
+                    "draws_defined": int(finite.size),
+                    "draws": len(common),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    args = arguments()
+    out = output_dir(args, "calibrated_policy_effects")
+    folder = out.parent / f"{out.name}_calibration"
+    calibrate(folder, args)
+    plan = planned(lambda: plan_posterior_runs(folder, args.draws, args.runs, args.seed))
+    result = execute(plan, out, args.workers, args.resume)
+    table = effects(result.runs)
+    write_csv(out / "effects.csv", table)
+    write_text(out / "effects.md", markdown_table(table) + "\n")
+    show(
+        table[["policy", "outcome", "relative_change", "rel_low_90", "rel_high_90"]],
+        f"Policy effects on the calibrated posterior ({args.draws} draws x {args.runs} seeds): "
+        "relative change from the baseline, median and 90% interval over draws",
+    )
+    print(f"\ncalibration: {folder}; results: {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
