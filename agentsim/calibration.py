@@ -62,6 +62,8 @@ from agentsim.uncertainty import UncertaintySpec
 #: left undefined, or a failed run): far beyond any tolerance, but finite, so that the
 #: epsilon schedule's quantiles stay finite.
 MISSING_PENALTY = 100.0
+#: Names a target may not take: columns of the posterior-predictive table.
+RESERVED_NAMES = frozenset({"draw", "seed", "error"})
 #: Label of the calibrated scenario in a target's ``compare`` pair.
 SCENARIO = "scenario"
 #: Spawn-key words of the calibration's random streams (children of the root seed).
@@ -248,6 +250,12 @@ def targets_from_dict(
                     f"did you mean {guess[0]!r}?" if guess else f"known keys: {list(_TARGET_KEYS)}"
                 )
                 raise ConfigError(f"{where}.{clip(str(key))}", f"unknown key ({hint})")
+        if str(name) in RESERVED_NAMES:
+            raise ConfigError(
+                where, f"a target may not be called {sorted(RESERVED_NAMES)} (table columns)"
+            )
+        if entry.get("outcome") is None:
+            raise ConfigError(f"{where}.outcome", "is missing (a run-summary outcome)")
         outcome = entry.get("outcome")
         if outcome not in outcomes:
             close = difflib.get_close_matches(str(outcome), outcomes, n=1)
@@ -529,10 +537,17 @@ def make_sampler(
         def __init__(self) -> None:
             super().__init__()
             self.show_progress = False
+            self.storing = False  #: pyabc is storing a finished generation
+            self.pending: int | None = None  #: a signal held while it does
 
         def sample_until_n_accepted(
             self, n, simulate_one, t, *, max_eval=np.inf, all_accepted=False, ana_vars=None
         ):
+            from agentsim.executors import BatchInterrupted
+
+            self.storing = False  # pyabc has stored the previous generation
+            if self.pending is not None:
+                raise BatchInterrupted(self.pending)
             generation = max(int(t), 0)
             np.random.seed(
                 np.random.SeedSequence(root_seed, spawn_key=(PROPOSALS, generation)).generate_state(
@@ -589,6 +604,7 @@ def make_sampler(
             if sample.n_accepted < n:
                 sample.ok = False
             on_generation(log)
+            self.storing = True  # until the next generation starts: pyabc stores this one
             return sample
 
     return ReplaySampler()
@@ -644,7 +660,13 @@ class CalibrationProblem:
     def check(self) -> None:
         """Refuse a spec naming a lab or jurisdiction a scenario lacks, and a prior whose
         support makes a scenario invalid (its lowest and highest corners are validated).
-        Raises :class:`ConfigError`."""
+        Also refuses a target named like a parameter (they share the posterior-predictive
+        table). Raises :class:`ConfigError`."""
+        for target in self.targets:
+            if target.name in self.spec.names:
+                raise ConfigError(
+                    f"targets.{clip(target.name)}", "is also a parameter's name; rename it"
+                )
         for config in self.configs.values():
             self.spec.check_scenario(config)
         corners = pd.DataFrame(
@@ -705,27 +727,106 @@ def run_abc(
         rms,
         population_size=budget_.population,
         sampler=sampler,
-        eps=pyabc.QuantileEpsilon(initial_epsilon=np.inf, alpha=0.5),
+        eps=_resumable_epsilon(),
     )
     database = f"sqlite:///{(out / DATABASE).resolve()}"
     if resume and (out / DATABASE).is_file():
         abc.load(database, 1)
+        _check_history(abc.history, budget_.population, out)
         done = abc.history.max_t + 1
     else:
         abc.new(database, observed)
         done = 0
     remaining = budget_.generations - done
     if remaining > 0:
-        spent = abc.history.total_nr_simulations if done else 0
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _signals_between_generations(sampler):
             # pyabc compares the first two epsilons (inf - inf) to decide whether to stop
             warnings.filterwarnings("ignore", "invalid value", RuntimeWarning, r"pyabc\.")
             abc.run(
                 minimum_epsilon=0.0,
                 max_nr_populations=remaining,
-                max_total_nr_simulations=max(budget_.max_evaluations - spent, 1),
+                # pyabc compares this with the history's total, resumed generations included
+                max_total_nr_simulations=budget_.max_evaluations,
             )
     return abc.history
+
+
+def _resumable_epsilon() -> Any:
+    """pyabc's median-quantile epsilon (first generation: accept every prior draw) that,
+    on a resumed history, starts from the median distance of the last stored generation, as
+    the uninterrupted run did (pyabc's own would restart at the initial epsilon)."""
+    import pyabc
+
+    class ResumableQuantileEpsilon(pyabc.QuantileEpsilon):
+        def initialize(
+            self, t: int, get_weighted_distances: Callable, *args: Any, **kwargs: Any
+        ) -> None:
+            if t > 0:
+                self._update(t, get_weighted_distances())
+                return
+            super().initialize(t, get_weighted_distances, *args, **kwargs)
+
+    return ResumableQuantileEpsilon(initial_epsilon=np.inf, alpha=0.5)
+
+
+def _check_history(history: Any, population: int, out: Path) -> None:
+    """Refuse (one line) a history whose last generation is incomplete or holds undefined
+    parameters: a calibration stopped while its database was written by something other
+    than this package (or by a version without the guard of
+    :func:`_signals_between_generations`)."""
+    if history.max_t < 0:
+        return
+    counts = history.get_nr_particles_per_population()
+    last = int(counts.get(history.max_t, 0))
+    frame, _ = history.get_distribution(m=0, t=history.max_t)
+    if last != population or frame.isna().to_numpy().any():
+        raise ConfigError(
+            "--resume",
+            f"{out / DATABASE}: generation {history.max_t} is incomplete ({last} of "
+            f"{population} particles); start the calibration again in a new folder",
+        )
+
+
+class _signals_between_generations:  # noqa: N801 - a context manager used like a function
+    """While pyabc stores a finished generation (between two calls of the sampler), hold
+    SIGINT and SIGTERM; raise them (as :class:`~agentsim.executors.BatchInterrupted`) when
+    the next generation starts or the run ends. A stop therefore never leaves a half-written
+    generation in the history: pyabc commits what it holds when a run ends, even by an
+    exception. Outside the main thread (signals cannot be handled there) it does nothing."""
+
+    def __init__(self, sampler: Any) -> None:
+        self.sampler = sampler
+        self.previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: object) -> None:
+        from agentsim.executors import BatchInterrupted
+
+        if self.sampler.storing:
+            self.sampler.pending = signum
+            return
+        raise BatchInterrupted(signum)
+
+    def __enter__(self) -> _signals_between_generations:
+        import signal
+        import threading
+
+        self.sampler.storing, self.sampler.pending = False, None
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self.previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        import signal
+
+        from agentsim.executors import BatchInterrupted
+
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        pending, self.sampler.pending = self.sampler.pending, None
+        self.sampler.storing = False
+        if pending is not None and exc_type is None:
+            raise BatchInterrupted(pending)
 
 
 def posterior(history: Any, spec: UncertaintySpec) -> pd.DataFrame:

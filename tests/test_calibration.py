@@ -449,11 +449,6 @@ def stop_and_resume(files: dict[str, Path], out: Path, budget: Budget) -> None:
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="run_abc builds QuantileEpsilon(initial_epsilon=inf); on resume pyabc starts the "
-    "first resumed generation at that epsilon, so it accepts every proposal",
-)
 def test_a_resumed_calibration_equals_an_uninterrupted_one(
     uninterrupted: Path, files: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -469,11 +464,6 @@ def test_a_resumed_calibration_equals_an_uninterrupted_one(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="on resume run_abc passes max_evaluations minus the simulations already spent "
-    "as pyabc's max_total_nr_simulations, which pyabc compares with the cumulative total",
-)
 def test_a_resumed_calibration_keeps_the_whole_evaluation_budget(
     uninterrupted: Path, files: dict[str, Path], tmp_path: Path
 ) -> None:
