@@ -561,7 +561,7 @@ class TalentConfig(Section):
         1.5, "Highest pay multiplier that a lab's finances can give.", "-", ge=1, le=100
     )
     reach_weight: float = _p(
-        0.2,
+        0.1,
         "Utility weight on the log of a lab's users relative to the median active lab.",
         "-",
         ge=0,
