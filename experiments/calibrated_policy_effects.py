@@ -2,7 +2,8 @@
 
 1. Calibrate the baseline on the 2026 back-test (configs/targets/backtest_2026.yaml, the six
    assumptions of configs/targets/backtest_2026_params.yaml) with ``agentsim calibrate``
-   (``--budget``, default small); a finished calibration in the output folder is reused.
+   (``--budget``, default small); a finished calibration in the output folder is reused, and
+   ``--calibration DIR`` uses any finished one.
 2. Draw ``--draws`` parameter vectors from the posterior (by weight) and run the baseline,
    trusted release, export controls and both under each, on the same ``--runs`` seeds
    (common random numbers: every scenario and draw shares the seeds).
@@ -43,6 +44,18 @@ OUTCOMES = {
     "months_to_first_us_generation": "Months to the next US frontier generation",
     "non_us_frontier_class_launches_per_year": "Non-US frontier-class launches a year",
 }
+#: Columns of the printed table (effects.csv has them all).
+SHOWN = [
+    "policy",
+    "outcome",
+    "relative_change",
+    "rel_low_90",
+    "rel_high_90",
+    "absolute_change",
+    "abs_low_90",
+    "abs_high_90",
+    "draws_defined",
+]
 TARGETS = CONFIGS / "targets" / "backtest_2026.yaml"
 PARAMS = CONFIGS / "targets" / "backtest_2026_params.yaml"
 
@@ -51,6 +64,12 @@ def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--budget", default="small", help="calibration budget: small, medium or large"
+    )
+    parser.add_argument(
+        "--calibration",
+        type=Path,
+        default=None,
+        help="use this finished calibration folder instead of calibrating",
     )
     parser.add_argument("--draws", type=int, default=40, help="posterior draws")
     parser.add_argument("--runs", type=int, default=4, help="seeds per posterior draw")
@@ -164,7 +183,9 @@ def effects(runs: pd.DataFrame) -> pd.DataFrame:
 def main() -> None:
     args = arguments()
     out = output_dir(args, "calibrated_policy_effects")
-    folder = out.parent / f"{out.name}_calibration"
+    folder = args.calibration or out.parent / f"{out.name}_calibration"
+    if args.calibration is not None and read_manifest(folder).get("kind") != "calibrate":
+        raise SystemExit(f"error: --calibration: {folder} is not a calibration folder")
     calibrate(folder, args)
     plan = planned(lambda: plan_posterior_runs(folder, args.draws, args.runs, args.seed))
     result = execute(plan, out, args.workers, args.resume)
@@ -172,9 +193,11 @@ def main() -> None:
     write_csv(out / "effects.csv", table)
     write_text(out / "effects.md", markdown_table(table) + "\n")
     show(
-        table[["policy", "outcome", "relative_change", "rel_low_90", "rel_high_90"]],
+        table[SHOWN],
         f"Policy effects on the calibrated posterior ({args.draws} draws x {args.runs} seeds): "
-        "relative change from the baseline, median and 90% interval over draws",
+        "change from the baseline, relative and absolute, median and 90% interval over draws "
+        "(draws_defined: draws whose baseline mean is not 0, over which the relative change "
+        "is taken)",
     )
     print(f"\ncalibration: {folder}; results: {out}", file=sys.stderr)
 
