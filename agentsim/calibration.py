@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 
 from agentsim.config import ConfigError, clip, quote
+from agentsim.ensemble import check_same_clock
 from agentsim.uncertainty import UncertaintySpec
 
 #: Standardised error given to a statistic that could not be computed (an outcome the run
@@ -661,12 +662,20 @@ class CalibrationProblem:
         """Refuse a spec naming a lab or jurisdiction a scenario lacks, and a prior whose
         support makes a scenario invalid (its lowest and highest corners are validated).
         Also refuses a target named like a parameter (they share the posterior-predictive
-        table). Raises :class:`ConfigError`."""
+        table), a negative root seed, and compared scenarios on different clocks
+        (:func:`~agentsim.ensemble.check_same_clock`). Raises :class:`ConfigError`."""
         for target in self.targets:
             if target.name in self.spec.names:
                 raise ConfigError(
                     f"targets.{clip(target.name)}", "is also a parameter's name; rename it"
                 )
+        if (
+            isinstance(self.root_seed, bool)
+            or not isinstance(self.root_seed, int | np.integer)
+            or self.root_seed < 0
+        ):
+            raise ConfigError("--seed", f"must be an integer >= 0 (got {quote(self.root_seed)})")
+        check_same_clock(self.configs, "compare")  # policy-effect targets pair their runs
         for config in self.configs.values():
             self.spec.check_scenario(config)
         corners = pd.DataFrame(
@@ -957,14 +966,41 @@ def fit_table(
     return pd.DataFrame(rows)
 
 
+#: A posterior is *informed* when its 90% interval is at most this share of the prior's.
+INFORMED_WIDTH = 0.75
+#: ... and *against a bound* when, informed, its median lies in this outer share of the prior's
+#: range (on the log scale for a log-uniform or lognormal prior) at either end.
+BOUND_SHARE = 0.1
+
+
 def parameter_table(table: pd.DataFrame, spec: UncertaintySpec) -> pd.DataFrame:
-    """Per parameter: prior (distribution and bounds), posterior median and 90% interval."""
+    """Per parameter: prior (distribution and bounds), posterior median and 90% interval,
+    the interval's width over the prior's 90% interval (``width_ratio``), where the median
+    lies in the prior's range (``median_place``, 0 at the lower bound, 1 at the upper; on the
+    log scale for log-uniform and lognormal priors) and a ``note``: ``informed`` when the
+    ratio is at most :data:`INFORMED_WIDTH`, ``against the lower (upper) bound`` when it is
+    informed and the median lies in the outer :data:`BOUND_SHARE` of the range (the targets
+    are met only at the edge of the prior: a sign that something else in the model is off),
+    else empty (the targets hardly inform it)."""
     weights = table["weight"].to_numpy(float)
     rows = []
     for m in spec.marginals:
         low, median, high = weighted_quantiles(
             table[m.name].to_numpy(float), weights, [INTERVAL[0], 0.5, INTERVAL[1]]
         )
+        prior_low, prior_high = m.ppf(np.array(INTERVAL))
+        ratio = (high - low) / (prior_high - prior_low) if prior_high > prior_low else math.nan
+        lo, hi = (float(b) for b in m.bounds)
+        logged = m.distribution in ("loguniform", "lognormal") and lo > 0
+        scale = np.log if logged else (lambda x: x)
+        place = float((scale(median) - scale(lo)) / (scale(hi) - scale(lo))) if hi > lo else 0.5
+        note = ""
+        if ratio <= INFORMED_WIDTH:
+            note = "informed"
+            if place < BOUND_SHARE:
+                note = "against the lower bound"
+            elif place > 1 - BOUND_SHARE:
+                note = "against the upper bound"
         args = ", ".join(f"{k}={v:g}" for k, v in m.args)
         rows.append(
             {
@@ -975,6 +1011,9 @@ def parameter_table(table: pd.DataFrame, spec: UncertaintySpec) -> pd.DataFrame:
                 "posterior_median": float(median),
                 "posterior_low": float(low),
                 "posterior_high": float(high),
+                "width_ratio": float(ratio),
+                "median_place": place,
+                "note": note,
             }
         )
     return pd.DataFrame(rows)
@@ -1005,6 +1044,17 @@ def report_markdown(fit: pd.DataFrame, parameters: pd.DataFrame, facts: Mapping[
     lines = [f"# Calibration fit report: {facts['scenario']}", ""]
     lines += [f"- {key}: {value}" for key, value in facts.items() if key != "scenario"]
     lines += ["", "## Targets", "", markdown_table(fit.drop(columns=["source"])), ""]
+    lines += [
+        "`value` and `tolerance` (or `standard_error`) are the target's; "
+        "`predictive_median`, `predictive_low` and `predictive_high` are the median and the "
+        "central 90% interval of the outcome over the posterior-predictive draws (posterior "
+        "parameters, each on a fresh seed); `within_tolerance`: the median lies within the "
+        "tolerance (two standard errors); `standardised_distance`: (median - value) / "
+        "tolerance (or standard error), signed; `reached`: some simulation of the "
+        "calibration, in any generation, came within the tolerance; `closest`: the "
+        "simulated value nearest the target.",
+        "",
+    ]
     missed = fit[~fit["reached"]]
     if len(missed):
         lines += ["## Targets outside the model's reach", ""]
@@ -1016,6 +1066,24 @@ def report_markdown(fit: pd.DataFrame, parameters: pd.DataFrame, facts: Mapping[
             )
         lines.append("")
     lines += ["## Parameters (prior and posterior)", "", markdown_table(parameters), ""]
+    lines += [
+        "`posterior_low` and `posterior_high`: the central 90% interval of the last "
+        "generation (weighted); `width_ratio`: its width over the prior's central 90%; "
+        "`median_place`: where the median lies in the prior's range (0 lower bound, 1 upper); "
+        f"`note`: informed when the ratio is at most {INFORMED_WIDTH}, against a bound when "
+        f"informed and the median lies in the outer {BOUND_SHARE:.0%} of the range (the "
+        "targets are met only at the edge of the prior), empty when the targets hardly "
+        "inform the parameter.",
+        "",
+    ]
+    edge = parameters[parameters["note"].str.startswith("against")]
+    for row in edge.itertuples(index=False):
+        lines.append(
+            f"- **{row.parameter}** is piled {row.note} of its prior: the targets pull it to "
+            "the edge of the range thought plausible."
+        )
+    if len(edge):
+        lines.append("")
     sources = fit[fit["source"] != ""]
     if len(sources):
         lines += ["## Sources of the targets", ""]
@@ -1224,6 +1292,10 @@ def calibrate(
     from agentsim.scenario_io import config_to_dict, load_config, scenario_path
     from agentsim.store import batch_lock, is_empty_batch_dir
 
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
+        raise ConfigError("workers", f"must be an integer >= 1 (got {quote(workers)})")
     target_set = load_targets(targets)
     spec = load_uncertainty_spec(params)
     configs = {SCENARIO: config_to_dict(load_config(scenario))}

@@ -401,7 +401,8 @@ def _resumed(kind: str, resume: Path, given: dict[str, object]):
     made_by = manifest.get("kind")
     if made_by != kind:
         fail(
-            f"--resume: {resume} is a {made_by} folder; resume it with: agentsim {made_by} --resume"
+            f"--resume: {resume} is a {made_by} folder; resume it with: "
+            f"agentsim {made_by} --resume {resume}"
         )
     stored = {"--runs": manifest.get("runs_per_point"), "--seed": manifest.get("root_seed")}
     for option, value in given.items():
@@ -1037,7 +1038,10 @@ def calibrate(
     scheduler: SchedulerOption = None,
     worker_timeout: WorkerTimeoutOption = None,
     out_dir: OutOption = None,
-    resume: ResumeOption = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(help="Resume the calibration in this folder from its last generation."),
+    ] = None,
 ) -> None:
     """Calibrate: fit the parameters in --params so the outcomes match --targets (ABC-SMC)."""
     from agentsim.calibration import (
@@ -1072,7 +1076,20 @@ def calibrate(
     try:
         if resume is not None:
             given = {"SCENARIO": scenario, "--targets": targets, "--params": params}
-            given |= {"--budget": budget, "--seed": seed, "--out": out_dir}
+            given |= {"--out": out_dir}
+            manifest = read_manifest(resume)
+            if manifest.get("kind") != "calibrate":
+                raise ConfigError(
+                    "--resume",
+                    f"{resume} is a {manifest.get('kind')} folder; resume it with: "
+                    f"agentsim {manifest.get('kind')} --resume {resume}",
+                )
+            stored = {"--budget": manifest.get("budget"), "--seed": manifest.get("root_seed")}
+            for option, value in {"--budget": budget, "--seed": seed}.items():
+                if value is not None and value != stored[option]:
+                    raise ConfigError(
+                        "--resume", f"{resume} was made with {option} {stored[option]}, not {value}"
+                    )
             for option, value in given.items():
                 if value is not None:
                     raise ConfigError(
@@ -1080,13 +1097,6 @@ def calibrate(
                         f"cannot be combined with --resume (a calibration resumes as it was "
                         f"made; its settings are in {resume}/manifest.json)",
                     )
-            manifest = read_manifest(resume)
-            if manifest.get("kind") != "calibrate":
-                raise ConfigError(
-                    "--resume",
-                    f"{resume} is a {manifest.get('kind')} folder; resume it with: "
-                    f"agentsim {manifest.get('kind')} --resume",
-                )
             problem, scenario_ref, budget_name = problem_from_data(manifest)
             target = resume
         else:
@@ -1097,7 +1107,7 @@ def calibrate(
             ):
                 if value is None:
                     raise ConfigError(option, "is required (or give --resume DIR)")
-            budget_name = budget or "small"
+            budget_name = "small" if budget is None else budget
             chosen = budget_named(budget_name)
             base = config_to_dict(_load(scenario, None))
             target_set = load_targets(targets)
@@ -1158,22 +1168,28 @@ def calibrate(
     except OSError as exc:
         _calibration_stopped(_os_failure(exc, target), target, resume_hint, 1)
     fit = result.fit
+    shown = fit[["target", "value", "predictive_median", "predictive_low", "predictive_high"]]
+    shown = shown.assign(within=fit["within_tolerance"], reached=fit["reached"])
     _print_frame(
-        fit[
-            [
-                "target",
-                "value",
-                "predictive_median",
-                "predictive_low",
-                "predictive_high",
-                "within_tolerance",
-                "reached",
-            ]
-        ],
+        shown.rename(
+            columns={
+                "predictive_median": "median",
+                "predictive_low": "5%",
+                "predictive_high": "95%",
+            }
+        ),
         f"Fit: {int(fit['within_tolerance'].sum())} of {len(fit)} targets within tolerance "
-        "(posterior-predictive median and 90% interval)",
+        "(posterior-predictive median and 90% interval; details in fit_report.md)",
     )
-    _print_frame(result.parameters, "Posterior (median and 90% interval)")
+    posterior = result.parameters[
+        ["parameter", "posterior_median", "posterior_low", "posterior_high", "note"]
+    ]
+    _print_frame(
+        posterior.rename(
+            columns={"posterior_median": "median", "posterior_low": "5%", "posterior_high": "95%"}
+        ),
+        "Posterior (median and 90% interval)",
+    )
     for row in fit[~fit["reached"]].itertuples(index=False):
         say(
             f"target {row.target} is outside the model's reach inside this prior "
@@ -1241,7 +1257,8 @@ def _calibration_stopped(why: str, target: Path, resume_hint: str, code: int) ->
         raise typer.Exit(code=code)
     try:
         done = evaluations_frame(target)
-        kept = f"{done['generation'].nunique() if len(done) else 0} finished generations are kept"
+        count = done["generation"].nunique() if len(done) else 0
+        kept = f"finished generations kept: {count}"
     except Exception:
         kept = "finished generations are kept"
     console(stderr=True).print(

@@ -25,7 +25,7 @@ import platform
 import subprocess
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -225,16 +225,18 @@ def plan_comparison(configs: dict[str, dict[str, Any]], runs: int, root_seed: in
     between them is exactly 0, which says nothing about the scenarios and usually means a
     mistake (the same file twice, or a ``--set`` that makes two files equal).
 
-    Raises :class:`ConfigError` with fewer than two scenarios, for an invalid scenario, for two
-    scenarios that resolve to the same config (naming both), and as :func:`plan_monte_carlo`
-    for ``runs`` and seeds.
+    Raises :class:`ConfigError` with fewer than two scenarios, for an invalid scenario, for
+    scenarios on different clocks (:func:`check_same_clock`), for two scenarios that resolve
+    to the same config (naming both), and as :func:`plan_monte_carlo` for ``runs`` and seeds.
     """
     _check_runs(runs, len(configs))
     if len(configs) < 2:
         raise ConfigError("compare", "needs two scenarios with different names")
     seen: dict[str, str] = {}
-    for name, config in configs.items():
-        same = seen.setdefault(_identity(validate_config(config)), name)
+    validated = {name: validate_config(config) for name, config in configs.items()}
+    check_same_clock(validated, "compare")
+    for name, config in validated.items():
+        same = seen.setdefault(_identity(config), name)
         if same != name:
             raise ConfigError(
                 "compare",
@@ -248,6 +250,32 @@ def plan_comparison(configs: dict[str, dict[str, Any]], runs: int, root_seed: in
         for r in range(runs)
     ]
     return BatchPlan("compare", dict(configs), specs, root_seed, runs)
+
+
+def check_same_clock(configs: Mapping[str, Mapping[str, Any] | Config], key: str) -> None:
+    """Refuse scenarios that are compared on common seeds but run on different clocks.
+
+    ``configs`` maps scenario names to scenario mappings (or validated configs). Paired
+    differences between runs of different lengths or start months mix the policy with the
+    horizon (summary outcomes such as last-year shares or growth a year measure other
+    years), so every scenario must share
+    ``simulation.steps`` and ``simulation.start``. Raises :class:`ConfigError` (``key``)
+    naming the first two that differ.
+    """
+    first_name, first = None, None
+    for name, config in configs.items():
+        simulation = (config if isinstance(config, Config) else validate_config(config)).simulation
+        clock = (simulation.steps, simulation.start)
+        if first is None:
+            first_name, first = name, clock
+        elif clock != first:
+            raise ConfigError(
+                key,
+                f"scenarios compared on common seeds must share simulation.steps and "
+                f"simulation.start: {quote(first_name)} runs {first[0]} months from {first[1]}, "
+                f"{quote(name)} {clock[0]} months from {clock[1]} (use --set simulation.steps=N "
+                "or files with the same simulation section)",
+            )
 
 
 #: Most runs one batch may plan (a bound on memory before anything runs).

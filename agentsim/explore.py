@@ -34,7 +34,13 @@ import pandas as pd
 
 from agentsim import store
 from agentsim.config import ConfigError, quote
-from agentsim.ensemble import BatchPlan, RunSpec, check_batch_size, replicate_seeds
+from agentsim.ensemble import (
+    BatchPlan,
+    RunSpec,
+    check_batch_size,
+    check_same_clock,
+    replicate_seeds,
+)
 from agentsim.store import BatchResult
 from agentsim.uncertainty import UncertaintySpec
 
@@ -131,9 +137,12 @@ def _seeds(root_seed: int, seeds: int) -> list[int]:
     return values
 
 
-def _check_scenarios(configs: Mapping[str, Mapping[str, Any]], spec: UncertaintySpec) -> None:
+def _check_scenarios(
+    configs: Mapping[str, Mapping[str, Any]], spec: UncertaintySpec, key: str = "SCENARIO"
+) -> None:
     if not configs:
         raise ConfigError("SCENARIO", "give at least one scenario")
+    check_same_clock(configs, key)  # their runs are paired by seed
     for config in configs.values():
         spec.check_scenario(config)
 
@@ -319,7 +328,7 @@ def plan_sensitivity(
             )
         configs[base_name] = dict(base)
     configs[name] = dict(config)
-    _check_scenarios(configs, spec)
+    _check_scenarios(configs, spec, "--against")
     design = sensitivity_design(method, spec, samples, design_sequence(root_seed))
     draws = pd.DataFrame(design.values, columns=list(design.names))
     for column, bounds in spec.bounds.items():

@@ -695,3 +695,80 @@ def test_the_calibrated_scenario_reproduces_the_predictive_intervals(
         mean = table[target.outcome].mean()
         low, high = fit.loc[target.name, ["predictive_low", "predictive_high"]]
         assert low <= mean <= high, (target.name, mean, low, high)
+
+
+# --------------------------------------------------------------------------- checks added
+# after a new user's review
+
+
+def test_compared_scenarios_must_share_the_clock(files: dict[str, Path], tmp_path: Path) -> None:
+    longer = write(tmp_path / "long_trusted.yaml", f"extends: {TRUSTED}\nname: long\n")
+    targets = write(
+        tmp_path / "targets.yaml",
+        f"scenarios:\n  trusted: {longer}\n"
+        f"targets:\n  effect: {{outcome: {CAPITAL}, value: -0.02, tolerance: 0.02,\n"
+        "           compare: [scenario, trusted]}\n",
+    )
+    out = tmp_path / "out"
+    proc = cli(
+        "calibrate", files["scenario"], "--targets", targets, "--params", files["params"],
+        "--out", out,
+    )  # fmt: skip
+    assert_usage_error(proc, "compare", "simulation.steps")
+    assert not out.exists()
+
+
+def test_python_calibrate_refuses_bad_seed_and_workers_before_writing(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    for options, key in (({"root_seed": -1}, "--seed"), ({"workers": 0}, "workers")):
+        out = tmp_path / f"out_{key.strip('-')}"
+        with pytest.raises(ConfigError) as info:
+            cal.calibrate(files["scenario"], files["targets"], files["params"], out, **options)
+        assert info.value.key == key
+        assert not out.exists()
+
+
+def test_an_empty_budget_name_is_refused(files: dict[str, Path], tmp_path: Path) -> None:
+    proc = cli(
+        "calibrate", files["scenario"], "--targets", files["targets"], "--params",
+        files["params"], "--budget", "", "--out", tmp_path / "out",
+    )  # fmt: skip
+    assert_usage_error(proc, "--budget")
+
+
+def test_the_parameter_table_flags_a_posterior_piled_against_a_bound() -> None:
+    spec = UncertaintySpec.from_dict(
+        {
+            "parameters": {
+                "flywheel.strength": {"distribution": "uniform", "low": 0.0, "high": 1.5},
+                "capital.home_bias": {"distribution": "uniform", "low": 0.75, "high": 2.5},
+                "market.capability_sensitivity": {
+                    "distribution": "loguniform",
+                    "low": 1.0,
+                    "high": 4.0,
+                },
+            }
+        }
+    )
+    rng = np.random.default_rng(0)
+    n = 400
+    table = pd.DataFrame(
+        {
+            "flywheel.strength": rng.uniform(0.0, 1.5, n),  # the prior: uninformed
+            "capital.home_bias": rng.uniform(1.5, 1.7, n),  # informed, inside
+            "market.capability_sensitivity": rng.uniform(3.7, 4.0, n),  # piled at the top
+            "weight": np.full(n, 1.0 / n),
+        }
+    )
+    notes = dict(zip(spec.names, cal.parameter_table(table, spec)["note"], strict=True))
+    assert notes == {
+        "flywheel.strength": "",
+        "capital.home_bias": "informed",
+        "market.capability_sensitivity": "against the upper bound",
+    }
+    fit = pd.DataFrame(
+        [{"target": "t", "outcome": "o", "value": 1.0, "reached": True, "source": ""}]
+    )
+    text = cal.report_markdown(fit, cal.parameter_table(table, spec), {"scenario": "s"})
+    assert "**market.capability_sensitivity** is piled against the upper bound" in text

@@ -582,3 +582,16 @@ def test_run_whose_figures_fail_keeps_its_results_and_says_why(tmp_path: Path, m
     assert result.exit_code == 1
     assert "the figures could not be drawn (OverflowError: no room)" in result.output
     assert RUN_FILES <= {p.name for p in out.iterdir()}
+
+
+def test_compare_refuses_scenarios_on_different_clocks(tmp_path: Path) -> None:
+    """Paired differences between runs of different lengths mix the policy with the horizon."""
+    short = tmp_path / "short_trusted.yaml"
+    short.write_text(
+        f"extends: {ROOT / 'configs' / 'trusted_release.yaml'}\nsimulation: {{steps: 24}}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "cmp"
+    proc = cli("compare", ROOT / "configs" / "baseline.yaml", short, "--runs", "2", "--out", out)
+    assert_usage_error(proc, "compare", "simulation.steps", "24", "60")
+    assert not out.exists()
