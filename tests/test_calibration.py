@@ -356,6 +356,19 @@ def test_the_same_root_seed_again_on_a_pool_gives_the_same_files(
         assert (pooled / name).read_bytes() == (calibrated / name).read_bytes()
 
 
+def test_a_dask_cluster_gives_the_same_posterior(
+    calibrated: Path, files: dict[str, Path], tmp_path: Path
+) -> None:
+    from agentsim.executors import DaskCluster
+
+    on_dask = tmp_path / "dask"
+    calibrate(files, on_dask, DaskCluster("local", 2))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(on_dask / cal.POSTERIOR), pd.read_parquet(calibrated / cal.POSTERIOR)
+    )
+    pd.testing.assert_frame_equal(evaluations_frame(on_dask), evaluations_frame(calibrated))
+
+
 def test_another_root_seed_gives_another_posterior(
     calibrated: Path, files: dict[str, Path], tmp_path: Path
 ) -> None:
