@@ -113,8 +113,8 @@ class Budget:
     max_evaluations: int
 
 
-#: ``--budget`` levels. ``small`` is what the tests and docs use: about 1,000-1,500
-#: simulations, a few minutes on two cores with one scenario.
+#: ``--budget`` levels. ``small`` is what the tests and docs use: about 2,500 simulations
+#: (at most 3,000), about 2 minutes on two cores with one 60-month scenario.
 BUDGETS = {
     "small": Budget(population=80, generations=5, predictive=60, max_evaluations=3_000),
     "medium": Budget(population=250, generations=8, predictive=200, max_evaluations=20_000),
