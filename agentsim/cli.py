@@ -29,6 +29,30 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("agentsim")
+        except PackageNotFoundError:  # run from a source tree without installing
+            from agentsim import __version__ as number
+        sys.stdout.write(f"agentsim {number}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _program(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """Agent-based simulation of the frontier-AI race."""
+
+
 @cache
 def console(stderr: bool = False) -> Console:
     """The rich console on stdout (or stderr), made on first use."""

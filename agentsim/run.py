@@ -9,6 +9,7 @@ the flat function interface for exploratory-modelling and sensitivity tools.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,7 +100,8 @@ def simulate(
     steps: int | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
-    """Run once and return the summary as a flat dict of scalars.
+    """Run once and return the summary as a flat dict of scalars; an outcome the run leaves
+    undefined (``overtake_month`` without an overtake, say) is NaN, not None.
 
     Override names are dotted config paths given as keyword names, e.g.
     ``simulate(**{"policy.trusted_release.trusted_fraction": 0.01})``. ``config`` is a
@@ -113,4 +115,6 @@ def simulate(
     else:
         cfg = load_config(config, overrides=overrides)
     summary = run(cfg, seed=seed, steps=steps).summary
-    return summary
+    # an outcome the run leaves undefined (None in summary.json) is NaN here, so numpy and
+    # exploratory-modelling tools (EMA Workbench refuses None) read every value as a number
+    return {key: math.nan if value is None else value for key, value in summary.items()}

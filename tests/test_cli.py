@@ -595,3 +595,11 @@ def test_compare_refuses_scenarios_on_different_clocks(tmp_path: Path) -> None:
     proc = cli("compare", ROOT / "configs" / "baseline.yaml", short, "--runs", "2", "--out", out)
     assert_usage_error(proc, "compare", "simulation.steps", "24", "60")
     assert not out.exists()
+
+
+def test_version_prints_the_package_version() -> None:
+    from agentsim import __version__
+
+    proc = cli("--version")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"agentsim {__version__}"

@@ -558,6 +558,11 @@ def test_wheel_ships_the_scenarios(tmp_path: Path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for path in CONFIGS:
         assert f"agentsim/scenarios/{path.name}" in names
+    for folder in ("uncertainty", "targets"):  # the shipped specs and back-test targets
+        shipped = sorted((ROOT / "configs" / folder).glob("*.yaml"))
+        assert shipped
+        for path in shipped:
+            assert f"agentsim/scenarios/{folder}/{path.name}" in names
     assert "agentsim/scenarios/__init__.py" in names
     assert not any(name.startswith("configs/") for name in names)
 

@@ -70,9 +70,24 @@ def test_simulate_returns_flat_scalars_and_accepts_dotted_overrides():
             "policy.trusted_release.restricted_months": 12,
         },
     )
-    assert all(v is None or isinstance(v, int | float | bool) for v in base.values())
+    assert all(isinstance(v, int | float | bool) for v in base.values())  # never None
     assert base["steps"] == 12
     assert tight["final_us_user_share"] < base["final_us_user_share"]
+
+
+def test_simulate_gives_nan_for_an_outcome_the_run_leaves_undefined():
+    """No overtake in 12 months of the baseline: overtake_month is None in the run summary
+    (summary.json) and NaN from simulate, so numpy and EMA Workbench take every value."""
+    import math
+
+    from agentsim.run import run
+    from agentsim.scenario_io import load_config
+
+    summary = run(load_config(None, overrides={"talent.n_researchers": 400}), seed=1, steps=12)
+    assert summary.summary["overtake_month"] is None
+    flat = simulate(seed=1, steps=12, **{"talent.n_researchers": 400})
+    assert math.isnan(flat["overtake_month"])
+    assert all(v is not None for v in flat.values())
 
 
 def test_simulate_rejects_unknown_names_with_suggestion():
