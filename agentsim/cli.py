@@ -339,16 +339,24 @@ def _report_failures(result) -> None:
 
 
 def _print_frame(frame, title: str) -> None:
+    """Print a table: a rich table in a terminal; piped or logged, plain text at full width,
+    so no column name or cell is cut (a log or a file has no screen width)."""
     import pandas as pd
     from rich.table import Table
 
+    out = console()
+    if not out.is_terminal:
+        text = frame.map(_fmt).to_string(index=False) if len(frame) else "(no rows)"
+        sys.stdout.write(f"{title}\n{text}\n\n")
+        sys.stdout.flush()
+        return
     table = Table(title=title)
     for column in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[column])
         table.add_column(str(column), justify="right" if numeric else "left")
     for _, row in frame.iterrows():
         table.add_row(*[_fmt(v) for v in row])
-    console().print(table)
+    out.print(table)
 
 
 def _fmt(value) -> str:

@@ -603,3 +603,20 @@ def test_version_prints_the_package_version() -> None:
     proc = cli("--version")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"agentsim {__version__}"
+
+
+def test_piped_tables_are_printed_in_full(tmp_path: Path) -> None:
+    """Piped or logged (not a terminal), a table keeps every column name and cell whole."""
+    proc = cli(
+        "compare", ROOT / "configs" / "baseline.yaml", ROOT / "configs" / "trusted_release.yaml",
+        "--runs", "2", "--workers", "1", "--out", tmp_path / "cmp",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    for name in (
+        "mean_trusted_release",
+        "mean_months_between_us_frontier_releases",
+        "non_us_frontier_class_launches_per_year",
+        "relative_ci_high",
+    ):
+        assert name in proc.stdout
+    assert "…" not in proc.stdout and "..." not in proc.stdout
