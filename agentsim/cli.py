@@ -1235,7 +1235,7 @@ def calibrate(
 
 class _calibration_progress:  # noqa: N801 - used as a context manager, like a function
     """A progress bar per ABC-SMC generation (accepted particles of the population) and a line
-    per stage, on ``console`` (shown only on a terminal)."""
+    per stage, on ``console``; in a log (not a terminal) a line per finished generation."""
 
     def __init__(self, console_) -> None:
         from rich.progress import (
@@ -1268,6 +1268,15 @@ class _calibration_progress:  # noqa: N801 - used as a context manager, like a f
         self.bar.__exit__(*exc)
 
     def generation(self, generation: int, accepted: int, wanted: int, evaluations: int) -> None:
+        if not self.console.is_terminal:  # a log: a line per finished generation
+            if accepted >= wanted:
+                self.console.print(
+                    f"generation {generation}: {accepted} particles accepted of "
+                    f"{evaluations} simulations",
+                    markup=False,
+                    highlight=False,
+                )
+            return
         if generation != self.current:
             if self.task is not None:
                 self.bar.remove_task(self.task)

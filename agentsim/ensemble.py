@@ -619,7 +619,8 @@ def run_with_progress(
     """:func:`run_batch` with a progress bar (runs done, elapsed, ETA) on ``console``.
 
     ``console`` is a ``rich.console.Console`` (default: one on stderr); the bar is shown only
-    when it is a terminal and disappears when the batch ends. The executor's workers start
+    when it is a terminal and disappears when the batch ends; otherwise (a log)
+    :class:`ProgressLines` prints a line at every tenth of the batch. The executor's workers start
     before the bar's refresh thread does. Raises as :func:`run_batch`.
     """
     from rich.console import Console
@@ -642,12 +643,50 @@ def run_with_progress(
         TextColumn("ETA"),
         TimeRemainingColumn(),
     )
+    name = f"{plan.kind} {label}".strip()
+    if not console.is_terminal:  # a log: a line at every tenth of the batch instead of a bar
+        lines = ProgressLines(name, console.print)
+        with executor:
+            return run_batch(plan, out, executor, resume=resume, progress=lines)
     with executor:  # workers first: a process pool may fork only while no thread runs
-        bar = Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
+        bar = Progress(*columns, console=console, transient=True)
         with bar:
-            task = bar.add_task(f"{plan.kind} {label}".strip(), total=None)
+            task = bar.add_task(name, total=None)
 
             def update(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
             return run_batch(plan, out, executor, resume=resume, progress=update)
+
+
+class ProgressLines:
+    """Progress for a log (no terminal): one line each time another tenth of the runs is done,
+    with the runs done, the rate since the start and the time left at that rate. Called as
+    ``progress(done, total)`` by :func:`run_batch`; the first call (runs already stored, on a
+    resume) sets the start."""
+
+    STEPS = 10
+
+    def __init__(self, name: str, write: Callable[[str], None]) -> None:
+        self.name = name
+        self.write = write
+        self.start: tuple[float, int] | None = None
+        self.shown = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if self.start is None:
+            self.start = (now, done)
+            self.shown = done * self.STEPS // max(total, 1)
+            return
+        tenth = done * self.STEPS // max(total, 1)
+        if tenth <= self.shown:
+            return
+        self.shown = tenth
+        began, first = self.start
+        rate = (done - first) / max(now - began, 1e-9)
+        left = (total - done) / rate if rate > 0 else float("nan")
+        self.write(
+            f"{self.name}: {done}/{total} runs ({100 * done / max(total, 1):.0f}%), "
+            f"{rate:.1f} runs/s, ETA {left:.0f} s"
+        )

@@ -620,3 +620,14 @@ def test_piped_tables_are_printed_in_full(tmp_path: Path) -> None:
     ):
         assert name in proc.stdout
     assert "…" not in proc.stdout and "..." not in proc.stdout
+
+
+def test_a_logged_batch_prints_progress_lines(tmp_path: Path) -> None:
+    """Not in a terminal there is no bar: a line at every tenth of the runs instead."""
+    proc = cli(
+        "mc", ROOT / "configs" / "baseline.yaml", "--runs", "10", "--set", "simulation.steps=3",
+        "--workers", "1", "--out", tmp_path / "mc",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if "runs/s" in line]
+    assert lines and lines[-1].startswith("mc baseline: 10/10 runs (100%)")

@@ -761,3 +761,18 @@ def test_unreachable_scheduler_is_one_line(tmp_path: Path, small_yaml: Path):
     assert lines[0].startswith("error:"), lines[0]
     assert f"{address}: not a Dask scheduler or not reachable" in lines[0]
     assert not out.exists()
+
+
+def test_progress_lines_print_once_per_tenth_of_the_batch() -> None:
+    from agentsim.ensemble import ProgressLines
+
+    lines: list[str] = []
+    progress = ProgressLines("mc baseline", lines.append)
+    for done in (20, 25, 29, 30, 31, 45, 100):  # a resume: 20 of 100 runs already stored
+        progress(done, 100)
+    assert [line.split(":")[1].split(" runs")[0].strip() for line in lines] == [
+        "30/100",
+        "45/100",
+        "100/100",
+    ]
+    assert all("runs/s" in line and "ETA" in line for line in lines)
