@@ -1212,11 +1212,14 @@ def run_calibration(
     if resume:
         manifest = read_manifest(out)
     else:
+        from agentsim.ensemble import environment
+
         manifest = {
             "kind": "calibrate",
             "fingerprint": fingerprint(data),
             "status": "running",
-            "command": command,
+            **environment(),
+            **({"command": command} if command else {}),
             **data,
         }
         write_manifest(out, manifest)

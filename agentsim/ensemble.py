@@ -23,6 +23,7 @@ import json
 import math
 import platform
 import subprocess
+import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -571,7 +572,7 @@ def _new_manifest(plan: BatchPlan, fingerprint: str) -> dict[str, Any]:
             name: hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()
             for name, cfg in plan.configs.items()
         },
-        **_environment(),
+        **environment(),
         "started": _now(),
         "finished": None,
         "completed_run_ids": [],
@@ -579,26 +580,46 @@ def _new_manifest(plan: BatchPlan, fingerprint: str) -> dict[str, Any]:
     }
 
 
-def _environment() -> dict[str, Any]:
+def environment() -> dict[str, Any]:
+    """What a result folder's manifest records of where it was made.
+
+    ``command``: this process's command line; ``versions``: Python and the main packages;
+    ``packages``: every installed distribution and its version (a lock list, sorted by
+    name); ``git_commit`` and ``git_dirty`` (whether tracked files differ from that commit),
+    both None outside a git checkout.
+    """
     versions = {"python": platform.python_version()}
     for package in ("agentsim", "mesa", "numpy", "pandas", "networkx", "pydantic", "dask"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
+    packages = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            packages[name] = dist.version
+    here = Path(__file__).resolve().parent
+    git = _git(["rev-parse", "HEAD"], here)
+    status = _git(["status", "--porcelain", "--untracked-files=no"], here) if git else None
+    return {
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "",
+        "versions": versions,
+        "packages": dict(sorted(packages.items(), key=lambda item: item[0].lower())),
+        "git_commit": git,
+        "git_dirty": None if status is None else bool(status),
+    }
+
+
+def _git(args: list[str], where: Path) -> str | None:
+    """Output of ``git ARGS`` run in ``where`` (stripped), or None when git fails."""
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            cwd=Path(__file__).resolve().parent,
-            timeout=5,
-            check=False,
+        done = subprocess.run(
+            ["git", *args], capture_output=True, text=True, cwd=where, timeout=5, check=False
         )
-        git = commit.stdout.strip() if commit.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
-        git = None
-    return {"versions": versions, "git_commit": git}
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
 
 
 def _now() -> str:

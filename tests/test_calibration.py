@@ -304,6 +304,9 @@ def test_budget_names() -> None:
 def test_a_calibration_writes_every_output(calibrated: Path) -> None:
     names = {p.name for p in calibrated.iterdir()}
     assert cal.CALIBRATION_FILES | {"manifest.json", "figures"} <= names
+    manifest = store.read_manifest(calibrated)
+    assert manifest["kind"] == "calibrate" and manifest["status"] == "complete"
+    assert {"command", "versions", "packages", "git_commit", "git_dirty"} <= set(manifest)
     posterior = pd.read_parquet(calibrated / cal.POSTERIOR)
     assert list(posterior.columns) == [
         "flywheel.strength",

@@ -568,6 +568,12 @@ def test_mc_manifest_records_how_the_batch_was_made(tmp_path: Path, small_yaml: 
         assert versions[package] == metadata.version(package)
     assert "git_commit" in manifest
     assert manifest["git_commit"] is None or re.fullmatch(r"[0-9a-f]{40}", manifest["git_commit"])
+    assert manifest["git_dirty"] in (True, False) if manifest["git_commit"] else True
+    # the lock list: every installed distribution with its version
+    assert manifest["packages"]["numpy"] == metadata.version("numpy")
+    assert manifest["packages"]["pandas"] == metadata.version("pandas")
+    assert len(manifest["packages"]) >= 20
+    assert isinstance(manifest["command"], str) and manifest["command"]
     started = datetime.fromisoformat(manifest["started"])
     finished = datetime.fromisoformat(manifest["finished"])
     assert started.tzinfo is not None and finished.tzinfo is not None
