@@ -44,6 +44,7 @@ the spec's distribution and the proposals never leave the support.
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
 import time
 import warnings
@@ -56,7 +57,7 @@ import numpy as np
 import pandas as pd
 
 from agentsim.config import ConfigError, clip, quote
-from agentsim.ensemble import check_same_clock
+from agentsim.ensemble import check_same_clock, chunk_sizes
 from agentsim.uncertainty import UncertaintySpec
 
 #: Standardised error given to a statistic that could not be computed (an outcome the run
@@ -420,13 +421,6 @@ def distance(statistics: Sequence[float], targets: Sequence[Target]) -> float:
     return float(math.sqrt(sum(e * e for e in errors) / len(errors)))
 
 
-def _chunks(items: list, workers: int) -> list[list]:
-    """About two chunks per worker, in order."""
-    n = max(1, min(len(items), 2 * workers))
-    size = math.ceil(len(items) / n)
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
 class Evaluator:
     """Runs batches of evaluations on an executor (see :mod:`agentsim.executors`)."""
 
@@ -447,9 +441,9 @@ class Evaluator:
         results: dict[int, tuple[list[float], str | None]] = {}
         if not items:
             return results
-        chunks = [
-            (self.configs, self.targets, chunk) for chunk in _chunks(items, self.executor.workers)
-        ]
+        sizes = chunk_sizes(len(items), self.executor.workers)  # the batches' guided sizes
+        ends = list(itertools.accumulate(sizes, initial=0))
+        chunks = [(self.configs, self.targets, items[a:b]) for a, b in itertools.pairwise(ends)]
 
         def give_up(chunk: tuple, reason: str) -> list:
             return [
@@ -1272,6 +1266,49 @@ def run_calibration(
     return CalibrationResult(out, table, fit, parameters, medians, len(evaluations), generations)
 
 
+def build_problem(
+    scenario: str | Path,
+    targets: str | Path,
+    params: str | Path,
+    out: str | Path | None,
+    budget_name: str = "small",
+    root_seed: int = 0,
+) -> tuple[CalibrationProblem, Path, str]:
+    """Read and check everything a new calibration needs (the command and
+    :func:`calibrate` share it).
+
+    ``scenario`` is a scenario file or a shipped scenario's name, ``targets`` a targets file,
+    ``params`` a parameter spec (a file or a shipped spec's name), ``out`` the output folder
+    (None: a new folder under ``results/``). Returns the checked problem, the absolute output
+    folder and the reference ``calibrated.yaml`` extends: the shipped name, or the
+    scenario's path relative to the folder. Raises :class:`ConfigError` for any bad input;
+    nothing is written.
+    """
+    import os
+
+    from agentsim.scenario_io import config_to_dict, load_config, scenario_path
+    from agentsim.store import default_batch_dir
+
+    chosen = budget(budget_name)
+    base = config_to_dict(load_config(scenario))
+    target_set = load_targets(targets)
+    configs = {SCENARIO: base}
+    for label, path in target_set.scenarios.items():
+        configs[label] = config_to_dict(load_config(path))
+    problem = CalibrationProblem(
+        configs, target_set.targets, load_uncertainty_spec(params), chosen, root_seed
+    )
+    problem.check()
+    folder = out or default_batch_dir("calibrate", base.get("name", "scenario"), root_seed)
+    folder = Path(os.path.abspath(folder))
+    if Path(scenario).is_file():
+        reference = os.path.relpath(scenario_path(scenario).resolve(), folder)
+    else:  # a shipped scenario, found by name
+        reference = str(scenario)
+    problem_data(problem, reference, budget_name)  # everything stored is plain data
+    return problem, folder, reference
+
+
 def calibrate(
     scenario: str | Path,
     targets: str | Path,
@@ -1283,35 +1320,21 @@ def calibrate(
 ) -> CalibrationResult:
     """Calibrate from Python: the ``agentsim calibrate`` command without its progress bar.
 
-    ``scenario`` is a scenario file or a shipped scenario's name, ``targets`` and ``params``
-    files as the command takes them, ``out`` a new or empty folder. ``workers`` local
+    Arguments as :func:`build_problem`; ``out`` a new or empty folder; ``workers`` local
     processes (default: one per core; 1 runs in this process). Raises :class:`ConfigError`
     for bad input (before anything is written) and :class:`ValueError` for a non-empty
     ``out``.
     """
-    import os
-
     from agentsim.executors import make_executor
-    from agentsim.scenario_io import config_to_dict, load_config, scenario_path
     from agentsim.store import batch_lock, is_empty_batch_dir
 
     if workers is not None and (
         isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
     ):
         raise ConfigError("workers", f"must be an integer >= 1 (got {quote(workers)})")
-    target_set = load_targets(targets)
-    spec = load_uncertainty_spec(params)
-    configs = {SCENARIO: config_to_dict(load_config(scenario))}
-    for label, path in target_set.scenarios.items():
-        configs[label] = config_to_dict(load_config(path))
-    problem = CalibrationProblem(configs, target_set.targets, spec, budget(budget_name), root_seed)
-    problem.check()
-    out = Path(os.path.abspath(out))
+    problem, out, reference = build_problem(scenario, targets, params, out, budget_name, root_seed)
     if not is_empty_batch_dir(out):
         raise ValueError(f"{out} is not empty; choose another folder")
-    source = scenario_path(scenario)
-    shipped = not Path(scenario).is_file()
-    reference = str(scenario) if shipped else os.path.relpath(source.resolve(), out)
     out.mkdir(parents=True, exist_ok=True)
     with make_executor(workers) as executor, batch_lock(out):
         return run_calibration(

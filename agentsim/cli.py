@@ -243,35 +243,24 @@ def execute_batch(
     from agentsim.executors import (
         BatchInterrupted,
         ExecutorError,
-        make_executor,
         signals_as_exceptions,
     )
     from agentsim.store import (
-        check_unlocked,
-        check_writable,
         default_batch_dir,
-        is_empty_batch_dir,
     )
 
-    if workers is not None and scheduler is not None and scheduler != "local":
-        fail("--workers: give either --workers or --scheduler ADDRESS, not both")
     target = resume or out_dir or default_batch_dir(plan.kind, label, plan.root_seed)
-    cores = os.cpu_count() or 1
-    if workers is not None and workers > MAX_WORKERS_PER_CORE * cores:
-        fail(
-            f"--workers: at most {MAX_WORKERS_PER_CORE * cores} ({MAX_WORKERS_PER_CORE} per core "
-            f"of this machine's {cores}) (got {workers}); use --scheduler for more"
-        )
     try:
-        check_writable(target)
-        check_unlocked(target)
-        if resume is None and not is_empty_batch_dir(target):
-            raise ConfigError("--out", f"{target} is not empty; choose another folder or --resume")
-        timeout = {} if worker_timeout is None else {"worker_timeout": worker_timeout}
-        executor = make_executor(workers, scheduler, **timeout)
+        executor = _executor_for(target, resume is not None, workers, scheduler, worker_timeout)
     except ConfigError as exc:
         fail(str(exc))
     resume_hint = f"resume with: {resume_command or f'agentsim {plan.kind} --resume {target}'}"
+
+    def kept() -> str:
+        from agentsim.store import completed_run_ids
+
+        return f"{len(completed_run_ids(target))} of {len(plan.specs)} runs are saved in {target}"
+
     try:
         with signals_as_exceptions():
             result = run_with_progress(
@@ -285,12 +274,44 @@ def execute_batch(
     except ConfigError as exc:
         fail(str(exc))
     except BatchInterrupted as exc:
-        _stopped(str(exc), target, plan, resume_hint, exc.exit_code)
+        _stopped(str(exc), target, resume_hint, exc.exit_code, kept)
     except ExecutorError as exc:
-        _stopped(str(exc), target, plan, resume_hint, 1)
+        _stopped(str(exc), target, resume_hint, 1, kept)
     except OSError as exc:
-        _stopped(_os_failure(exc, target), target, plan, resume_hint, 1)
+        _stopped(_os_failure(exc, target), target, resume_hint, 1, kept)
     return result
+
+
+def _executor_for(
+    target: Path,
+    resume: bool,
+    workers: int | None,
+    scheduler: str | None,
+    worker_timeout: float | None,
+):
+    """The executor of a batch or calibration writing into ``target``, once everything that
+    can be checked before workers start is checked: ``--workers`` and ``--scheduler`` not
+    both, at most :data:`MAX_WORKERS_PER_CORE` workers a core, the folder writable, not held
+    by another command and (unless ``resume``) new or empty. Raises :class:`ConfigError`."""
+    from agentsim.config import ConfigError
+    from agentsim.executors import make_executor
+    from agentsim.store import check_unlocked, check_writable, is_empty_batch_dir
+
+    if workers is not None and scheduler is not None and scheduler != "local":
+        raise ConfigError("--workers", "give either --workers or --scheduler ADDRESS, not both")
+    cores = os.cpu_count() or 1
+    if workers is not None and workers > MAX_WORKERS_PER_CORE * cores:
+        raise ConfigError(
+            "--workers",
+            f"at most {MAX_WORKERS_PER_CORE * cores} ({MAX_WORKERS_PER_CORE} per core of this "
+            f"machine's {cores}) (got {workers}); use --scheduler for more",
+        )
+    check_writable(target)
+    check_unlocked(target)
+    if not resume and not is_empty_batch_dir(target):
+        raise ConfigError("--out", f"{target} is not empty; choose another folder or --resume")
+    timeout = {} if worker_timeout is None else {"worker_timeout": worker_timeout}
+    return make_executor(workers, scheduler, **timeout)
 
 
 def _os_failure(exc: OSError, target: Path) -> str:
@@ -308,10 +329,11 @@ def _os_failure(exc: OSError, target: Path) -> str:
     return f"{exc.__class__.__name__}: {os_reason(exc)} ({where})"
 
 
-def _stopped(why: str, target: Path, plan, resume_hint: str, code: int) -> None:
-    """Say that a batch stopped, what it kept and how to resume; exit with ``code``. A batch
-    that stopped before writing anything (no manifest yet) has nothing to resume."""
-    from agentsim.store import completed_run_ids, is_batch_dir
+def _stopped(why: str, target: Path, resume_hint: str, code: int, kept) -> None:
+    """Say that a batch or calibration stopped, what it kept and how to resume; exit with
+    ``code``. ``kept()`` says what the folder holds; one that stopped before writing anything
+    (no manifest yet) has nothing to resume."""
+    from agentsim.store import is_batch_dir
 
     if not is_batch_dir(target):
         console(stderr=True).print(
@@ -319,10 +341,10 @@ def _stopped(why: str, target: Path, plan, resume_hint: str, code: int) -> None:
         )
         raise typer.Exit(code=code)
     try:
-        kept = f"{len(completed_run_ids(target))} of {len(plan.specs)} runs are saved in {target}"
+        held = kept()
     except Exception:  # the folder may be unreadable: say what we can
-        kept = f"finished runs are kept in {target}"
-    console(stderr=True).print(f"error: {why}; {kept}; {resume_hint}", markup=False, soft_wrap=True)
+        held = f"what finished is kept in {target}"
+    console(stderr=True).print(f"error: {why}; {held}; {resume_hint}", markup=False, soft_wrap=True)
     raise typer.Exit(code=code)
 
 
@@ -1076,35 +1098,11 @@ def calibrate(
     ] = None,
 ) -> None:
     """Calibrate: fit the parameters in --params so the outcomes match --targets (ABC-SMC)."""
-    from agentsim.calibration import (
-        SCENARIO,
-        CalibrationProblem,
-        load_targets,
-        problem_data,
-        problem_from_data,
-        run_calibration,
-    )
-    from agentsim.calibration import budget as budget_named
+    from agentsim.calibration import build_problem, problem_from_data, run_calibration
     from agentsim.config import ConfigError
-    from agentsim.executors import (
-        BatchInterrupted,
-        ExecutorError,
-        make_executor,
-        signals_as_exceptions,
-    )
-    from agentsim.scenario_io import config_to_dict, scenario_path, shipped_scenarios
-    from agentsim.store import (
-        batch_lock,
-        check_unlocked,
-        check_writable,
-        default_batch_dir,
-        is_empty_batch_dir,
-        read_manifest,
-    )
-    from agentsim.uncertainty import load_uncertainty
+    from agentsim.executors import BatchInterrupted, ExecutorError, signals_as_exceptions
+    from agentsim.store import batch_lock, read_manifest
 
-    if workers is not None and scheduler is not None and scheduler != "local":
-        fail("--workers: give either --workers or --scheduler ADDRESS, not both")
     try:
         if resume is not None:
             given = {"SCENARIO": scenario, "--targets": targets, "--params": params}
@@ -1140,41 +1138,21 @@ def calibrate(
                 if value is None:
                     raise ConfigError(option, "is required (or give --resume DIR)")
             budget_name = "small" if budget is None else budget
-            chosen = budget_named(budget_name)
-            base = config_to_dict(_load(scenario, None))
-            target_set = load_targets(targets)
-            spec = load_uncertainty(params)
-            configs = {SCENARIO: base}
-            for label, path in target_set.scenarios.items():
-                configs[label] = config_to_dict(_load(path, None))
-            problem = CalibrationProblem(
-                configs, target_set.targets, spec, chosen, 0 if seed is None else seed
+            problem, target, scenario_ref = build_problem(
+                scenario, targets, params, out_dir, budget_name, 0 if seed is None else seed
             )
-            problem.check()
-            target = out_dir or default_batch_dir(
-                "calibrate", base.get("name", "scenario"), problem.root_seed
-            )
-            target = Path(os.path.abspath(target))
-            shipped = str(scenario) in shipped_scenarios() and not scenario.is_file()
-            source = scenario_path(scenario)
-            scenario_ref = str(scenario) if shipped else os.path.relpath(source.resolve(), target)
-            problem_data(problem, scenario_ref, budget_name)  # everything stored is plain data
-        check_writable(target)
-        check_unlocked(target)
-        if resume is None and not is_empty_batch_dir(target):
-            raise ConfigError("--out", f"{target} is not empty; choose another folder or --resume")
-        cores = os.cpu_count() or 1
-        if workers is not None and workers > MAX_WORKERS_PER_CORE * cores:
-            raise ConfigError(
-                "--workers",
-                f"at most {MAX_WORKERS_PER_CORE * cores} ({MAX_WORKERS_PER_CORE} per core of this "
-                f"machine's {cores}) (got {workers}); use --scheduler for more",
-            )
-        timeout = {} if worker_timeout is None else {"worker_timeout": worker_timeout}
-        executor = make_executor(workers, scheduler, **timeout)
+        executor = _executor_for(target, resume is not None, workers, scheduler, worker_timeout)
     except ConfigError as exc:
         fail(str(exc))
     resume_hint = f"resume with: agentsim calibrate --resume {target}"
+
+    def kept() -> str:
+        from agentsim.calibration import evaluations_frame
+
+        done = evaluations_frame(target)
+        count = done["generation"].nunique() if len(done) else 0
+        return f"finished generations kept: {count} in {target}"
+
     err = console(stderr=True)
     try:
         with signals_as_exceptions(), executor, _calibration_progress(err) as progress:
@@ -1194,11 +1172,11 @@ def calibrate(
     except ConfigError as exc:
         fail(str(exc))
     except BatchInterrupted as exc:
-        _calibration_stopped(str(exc), target, resume_hint, exc.exit_code)
+        _stopped(str(exc), target, resume_hint, exc.exit_code, kept)
     except ExecutorError as exc:
-        _calibration_stopped(str(exc), target, resume_hint, 1)
+        _stopped(str(exc), target, resume_hint, 1, kept)
     except OSError as exc:
-        _calibration_stopped(_os_failure(exc, target), target, resume_hint, 1)
+        _stopped(_os_failure(exc, target), target, resume_hint, 1, kept)
     fit = result.fit
     shown = fit[["target", "value", "predictive_median", "predictive_low", "predictive_high"]]
     shown = shown.assign(within=fit["within_tolerance"], reached=fit["reached"])
@@ -1286,26 +1264,6 @@ class _calibration_progress:  # noqa: N801 - used as a context manager, like a f
 
     def stage(self, text: str) -> None:
         self.console.print(text, markup=False, highlight=False)
-
-
-def _calibration_stopped(why: str, target: Path, resume_hint: str, code: int) -> None:
-    """Say that a calibration stopped, what it kept and how to resume; exit with ``code``."""
-    from agentsim.calibration import evaluations_frame
-    from agentsim.store import is_batch_dir
-
-    if not is_batch_dir(target):
-        console(stderr=True).print(f"error: {why}; nothing was written", markup=False)
-        raise typer.Exit(code=code)
-    try:
-        done = evaluations_frame(target)
-        count = done["generation"].nunique() if len(done) else 0
-        kept = f"finished generations kept: {count}"
-    except Exception:
-        kept = "finished generations are kept"
-    console(stderr=True).print(
-        f"error: {why}; {kept} in {target}; {resume_hint}", markup=False, soft_wrap=True
-    )
-    raise typer.Exit(code=code)
 
 
 @app.command()
