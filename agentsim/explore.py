@@ -137,6 +137,25 @@ def _seeds(root_seed: int, seeds: int) -> list[int]:
     return values
 
 
+def point_runs(
+    scenarios: Sequence[str],
+    points: Sequence[tuple[tuple[str, Any], ...]],
+    seeds: Sequence[int],
+) -> list[RunSpec]:
+    """Every scenario at every design point on the same seeds (paired across both).
+
+    ``points`` are the design points as (dotted key, value) overrides. Run id =
+    (scenario index * points + point) * seeds + replicate; a run's ``point`` is its design
+    point's index.
+    """
+    return [
+        RunSpec((i * len(points) + p) * len(seeds) + r, r, seed, name, point, p)
+        for i, name in enumerate(scenarios)
+        for p, point in enumerate(points)
+        for r, seed in enumerate(seeds)
+    ]
+
+
 def _check_scenarios(
     configs: Mapping[str, Mapping[str, Any]], spec: UncertaintySpec, key: str = "SCENARIO"
 ) -> None:
@@ -176,12 +195,7 @@ def plan_explore(
         spec.validate_draws(draws, config)
     values = _seeds(root_seed, seeds)
     overrides = [tuple(spec.overrides(row).items()) for _, row in draws.iterrows()]
-    runs = []
-    for i, name in enumerate(configs):
-        for s, point in enumerate(overrides):
-            for r, seed in enumerate(values):
-                run_id = (i * samples + s) * seeds + r
-                runs.append(RunSpec(run_id, r, seed, name, point, s))
+    runs = point_runs(list(configs), overrides, values)
     return BatchPlan(
         "explore",
         {name: dict(config) for name, config in configs.items()},
@@ -338,12 +352,7 @@ def plan_sensitivity(
         spec.validate_draws(draws, scenario)
     values = _seeds(root_seed, seeds)
     points = [tuple(spec.overrides(row).items()) for _, row in draws.iterrows()]
-    runs = []
-    for i, scenario in enumerate(configs):
-        for p, point in enumerate(points):
-            for r, seed in enumerate(values):
-                run_id = (i * len(points) + p) * seeds + r
-                runs.append(RunSpec(run_id, r, seed, scenario, point, p))
+    runs = point_runs(list(configs), points, values)
     return BatchPlan(
         "sensitivity",
         configs,

@@ -761,13 +761,14 @@ def posterior_marginals(posterior: pd.DataFrame, bounds: dict[str, tuple[float, 
     fig, axes = plt.subplots(
         rows, columns, figsize=(2.6 * columns, 2.1 * rows), squeeze=False, layout="constrained"
     )
+    from agentsim.calibration import weighted_quantiles
+
     weights = posterior["weight"].to_numpy(float)
     for ax, name in zip(axes.ravel(), names, strict=False):
         low, high = bounds[name]
         values = posterior[name].to_numpy(float)
         ax.hist(values, bins=20, range=(low, high), weights=weights, color="#4C72B0", alpha=0.8)
-        order = np.argsort(values)
-        median = values[order][np.searchsorted(np.cumsum(weights[order]), 0.5)]
+        median = weighted_quantiles(values, weights, [0.5])[0]
         ax.axvline(median, color="black", linestyle="--", linewidth=1)
         ax.set_xlim(low, high)
         ax.set_title(_parameter_label(name), fontsize=8)

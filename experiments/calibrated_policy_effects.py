@@ -30,7 +30,8 @@ import pandas as pd
 from _common import CONFIGS, execute, output_dir, planned, scenario, show
 
 from agentsim.calibration import POSTERIOR, markdown_table, predictive_draws
-from agentsim.ensemble import BatchPlan, RunSpec, replicate_seeds
+from agentsim.ensemble import BatchPlan, replicate_seeds
+from agentsim.explore import point_runs
 from agentsim.store import read_manifest, write_csv, write_text
 from agentsim.uncertainty import UncertaintySpec
 
@@ -123,16 +124,10 @@ def plan_posterior_runs(folder: Path, draws: int, runs: int, root_seed: int) -> 
     spec = UncertaintySpec.from_dict(manifest["parameters"])
     posterior = pd.read_parquet(folder / POSTERIOR)
     overrides = [tuple(o.items()) for o in predictive_draws(posterior, spec, draws, root_seed + 1)]
-    seeds = replicate_seeds(root_seed, runs)
-    specs = []
-    for i, name in enumerate(SCENARIOS):
-        for d, point in enumerate(overrides):
-            for r, seed in enumerate(seeds):
-                specs.append(RunSpec((i * draws + d) * runs + r, r, seed, name, point, d))
     return BatchPlan(
         "explore",
         {name: scenario(name) for name in SCENARIOS},
-        specs,
+        point_runs(SCENARIOS, overrides, replicate_seeds(root_seed, runs)),
         root_seed,
         runs,
         design={"posterior": manifest["fingerprint"], "draws": draws, "seeds": runs},
