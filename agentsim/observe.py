@@ -257,10 +257,6 @@ def _finite_or_none(value: Any) -> Any:
     return value
 
 
-def _mean_gap(steps: list[int]) -> float | None:
-    return float(np.mean(np.diff(steps))) if len(steps) >= 2 else None
-
-
 def debate_outcomes(model: AIRaceModel, frame: pd.DataFrame) -> dict[str, float | int]:
     """The outcomes in the policy debate's units (docs/ODD.md 7.10), NaN where undefined.
 
@@ -334,7 +330,7 @@ def summarize(model: AIRaceModel, frame: pd.DataFrame) -> dict[str, Any]:
     years = max(len(frame) - 1, 1) / 12.0
     us_series = frame["frontier_capability_us"].to_numpy(float)
     non_us_series = frame["frontier_capability_non_us"].to_numpy(float)
-    frontier = np.fmax(us_series, non_us_series)
+    frontier = outcomes.global_frontier(us_series, non_us_series)
     growth = float(frontier[-1] - frontier[0]) / years
     lead0 = float(us_series[0] - non_us_series[0])
     leads = non_us_leads(us_series, non_us_series)
@@ -364,8 +360,8 @@ def summarize(model: AIRaceModel, frame: pd.DataFrame) -> dict[str, Any]:
         "total_non_us_rd_spend": float(frame["non_us_rd_spend"].sum()),
         "us_frontier_releases": int(last["us_frontier_releases"]),
         "non_us_frontier_releases": int(last["non_us_frontier_releases"]),
-        "mean_months_between_us_frontier_releases": _mean_gap(us_frontier),
-        "mean_months_between_us_releases": _mean_gap(us_releases),
+        "mean_months_between_us_frontier_releases": outcomes.mean_months_between(us_frontier),
+        "mean_months_between_us_releases": outcomes.mean_months_between(us_releases),
         "trusted_release_repealed_month": repealed,
         "labs_exited": int((~labs.active).sum()),
         "lab_relocations": sum(e.kind == RELOCATION for e in model.events),
