@@ -26,6 +26,7 @@ from agentsim.config import quote
 
 #: Summary outcomes reported by :func:`outcome_table` (and shown by ``agentsim compare``).
 KEY_OUTCOMES = (
+    "overtake_month",
     "final_us_user_share",
     "final_us_revenue_share",
     "final_us_capital_share",
@@ -47,6 +48,9 @@ DEBATE_OUTCOMES = (
     "non_us_frontier_class_launches_per_year",
     "us_frontier_class_launches_per_year",
 )
+#: True/false summary outcomes, compared as proportions even where a store kept them as
+#: numbers (batches written before booleans kept their type).
+BINARY_OUTCOMES = ("overtaken",)
 #: Row label of the overtake probability in :func:`outcome_table`.
 OVERTAKE = "P(non-US overtake)"
 
@@ -64,21 +68,86 @@ def z_quantile(level: float = 0.95) -> float:
     return NormalDist().inv_cdf(0.5 + level / 2)
 
 
+def _finite(values: Any) -> np.ndarray:
+    """The finite numbers of a series or sequence, as a float array (booleans as 0/1)."""
+    x = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype(float).to_numpy()
+    return x[np.isfinite(x)]
+
+
 def mean_ci(values: pd.Series, level: float = 0.95) -> tuple[float, float, float, int]:
     """Mean of the finite values, lower and upper bounds of its t interval, and their count.
 
-    Non-numeric and missing values are dropped. With no values all three numbers are NaN;
-    with one value the bounds are NaN.
+    The interval is scipy's ``stats.t.interval`` at the sample mean with the standard error
+    s / sqrt(n) (n - 1 degrees of freedom). Non-numeric and missing values are dropped. With
+    no values all three numbers are NaN; with one value the bounds are NaN; with no spread the
+    bounds are the mean.
     """
-    x = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
+    x = _finite(values)
     n = x.size
     if n == 0:
         return math.nan, math.nan, math.nan, 0
     mean = float(x.mean())
     if n == 1:
         return mean, math.nan, math.nan, 1
-    half = t_quantile(n, level) * float(x.std(ddof=1)) / math.sqrt(n)
-    return mean, mean - half, mean + half, n
+    sem = float(x.std(ddof=1)) / math.sqrt(n)
+    if sem == 0:
+        return mean, mean, mean, n
+    from scipy import stats
+
+    low, high = stats.t.interval(level, n - 1, loc=mean, scale=sem)
+    return mean, float(low), float(high), n
+
+
+def paired_t(
+    a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, level: float = 0.95
+) -> tuple[float, float, float, float]:
+    """Mean of the paired differences b - a, its t interval and the two-sided p-value.
+
+    ``a`` and ``b`` are (n,) aligned arrays without gaps. From scipy's ``stats.ttest_rel(b,
+    a)`` and its ``confidence_interval``. Where every difference is equal the test is
+    degenerate: the interval is that difference and the p-value 1 when it is 0, else 0. All
+    NaN for no pairs; bounds and p-value NaN for one pair.
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    diff = b - a
+    if diff.size == 0:
+        return math.nan, math.nan, math.nan, math.nan
+    mean = float(diff.mean())
+    if diff.size == 1:
+        return mean, math.nan, math.nan, math.nan
+    if np.all(diff == diff[0]):
+        return mean, mean, mean, 1.0 if mean == 0 else 0.0
+    from scipy import stats
+
+    test = stats.ttest_rel(b, a)
+    interval = test.confidence_interval(confidence_level=level)
+    return mean, float(interval.low), float(interval.high), float(test.pvalue)
+
+
+def effect_size_dz(
+    differences: Sequence[float] | np.ndarray, level: float = 0.95
+) -> tuple[float, float, float]:
+    """Cohen's d_z of paired differences (mean over their standard deviation) with its exact
+    interval.
+
+    The interval inverts the noncentral t distribution of t = d_z sqrt(n) with n - 1 degrees
+    of freedom (Steiger and Fouladi, "Noncentrality interval estimation", 1997; Cumming and
+    Finch, *Educational and Psychological Measurement* 61:532, 2001): the bounds are the
+    noncentrality parameters under which the observed t is the upper and lower (1 - level) / 2
+    quantile (scipy's ``special.nctdtrinc``), over sqrt(n). All NaN with fewer than two
+    differences or no spread.
+    """
+    d = np.asarray(differences, dtype=float)
+    n = d.size
+    sd = float(d.std(ddof=1)) if n > 1 else 0.0
+    if n < 2 or sd == 0:
+        return math.nan, math.nan, math.nan
+    from scipy.special import nctdtrinc
+
+    dz = float(d.mean()) / sd
+    t_obs, df, tail = dz * math.sqrt(n), n - 1, (1 - level) / 2
+    low, high = nctdtrinc(df, 1 - tail, t_obs), nctdtrinc(df, tail, t_obs)
+    return dz, float(low) / math.sqrt(n), float(high) / math.sqrt(n)
 
 
 def ratio_ci(
@@ -117,17 +186,48 @@ def ratio_ci(
 
 
 def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float, float]:
-    """Proportion ``successes / n`` and its Wilson score interval (clipped to [0, 1], and
-    exactly 0 or 1 at the bound the data reach). All NaN when ``n`` is 0."""
+    """Proportion ``successes / n`` and its Wilson score interval (statsmodels'
+    ``proportion_confint(method="wilson")``), exactly 0 or 1 at the bound the data reach. All
+    NaN when ``n`` is 0."""
     if n == 0:
         return math.nan, math.nan, math.nan
-    z = z_quantile(level)
+    from statsmodels.stats.proportion import proportion_confint
+
+    low, high = proportion_confint(successes, n, alpha=1 - level, method="wilson")
     p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    low = 0.0 if successes == 0 else min(max(centre - half, 0.0), p)
-    high = 1.0 if successes == n else max(min(centre + half, 1.0), p)
+    low = 0.0 if successes == 0 else min(max(float(low), 0.0), p)
+    high = 1.0 if successes == n else max(min(float(high), 1.0), p)
     return p, low, high
+
+
+def mcnemar_p(a: Sequence[bool] | np.ndarray, b: Sequence[bool] | np.ndarray) -> float:
+    """Two-sided exact McNemar p-value for paired binary outcomes (statsmodels ``mcnemar`` with
+    ``exact=True``, a binomial test on the discordant pairs). ``a`` and ``b`` are (n,) aligned
+    boolean arrays. 1 when no pair is discordant; NaN for no pairs."""
+    a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
+    if a.size == 0:
+        return math.nan
+    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
+    if only_a + only_b == 0:
+        return 1.0
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    table = [[int((a & b).sum()), only_a], [only_b, int((~a & ~b).sum())]]
+    return float(mcnemar(table, exact=True).pvalue)
+
+
+def adjust_p_values(p_values: Sequence[float] | np.ndarray, method: str) -> np.ndarray:
+    """p-values adjusted for the family of all finite ``p_values`` ((n,) float; NaN stays
+    NaN), by statsmodels ``multipletests``: ``"holm"`` (Holm's step-down, the family-wise
+    error rate) or ``"fdr_bh"`` (Benjamini-Hochberg, the false discovery rate)."""
+    p = np.asarray(p_values, dtype=float)
+    adjusted = np.full(p.shape, math.nan)
+    finite = np.isfinite(p)
+    if finite.any():
+        from statsmodels.stats.multitest import multipletests
+
+        adjusted[finite] = multipletests(p[finite], method=method)[1]
+    return adjusted
 
 
 class _Missing:
@@ -259,58 +359,217 @@ def design_groups(
     return list(zip(labels, groups, strict=True))
 
 
+def _time_to_event_rows(group: pd.DataFrame, outcome: str) -> list[dict[str, Any]]:
+    """The Kaplan-Meier median and the restricted mean of one time-to-event outcome, as
+    :func:`outcome_table` rows."""
+    from agentsim.survival import durations, summarize
+
+    horizon = float(pd.to_numeric(group["steps"], errors="coerce").min())
+    km = summarize(*durations(group, outcome), horizon=horizon)
+    note = f"{km['events']} events, {km['censored']} censored at month {horizon:g}"
+    if km["n"] and math.isnan(km["median"]):
+        note += "; median not reached"
+    return [
+        {
+            "outcome": outcome,
+            "statistic": "median month (Kaplan-Meier)",
+            "estimate": km["median"],
+            "ci_low": km["median_ci_low"],
+            "ci_high": km["median_ci_high"],
+            "n": km["n"],
+            "note": note,
+        },
+        {
+            "outcome": outcome,
+            "statistic": f"restricted mean month to {horizon:g}",
+            "estimate": km["restricted_mean"],
+            "ci_low": km["restricted_mean_ci_low"],
+            "ci_high": km["restricted_mean_ci_high"],
+            "n": km["n"],
+            "note": note,
+        },
+    ]
+
+
+#: Columns of :func:`outcome_table` after the group labels.
+TABLE_COLUMNS = ("outcome", "statistic", "estimate", "ci_low", "ci_high", "n", "note")
+
+
 def outcome_table(runs: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
-    """Means with 95% t intervals of :data:`KEY_OUTCOMES`, :data:`DEBATE_OUTCOMES` and the
-    overtake probability
-    (Wilson interval), over the runs that did not fail, per group of :func:`design_groups`:
+    """Estimates with 95% intervals of :data:`KEY_OUTCOMES`, :data:`DEBATE_OUTCOMES` and the
+    overtake probability over the runs that did not fail, per group of :func:`design_groups`:
     one design point and one value of each ``by`` column, so every run is counted in exactly
     one row and no seed twice in one row.
 
+    The ``statistic`` column says what each row estimates: a ``mean`` with its t interval
+    (:func:`mean_ci`) over the runs where the outcome is defined; a ``proportion (Wilson)``
+    (:func:`wilson_interval`); for a time-to-event outcome
+    (:data:`agentsim.survival.TIME_TO_EVENT`), two rows: the Kaplan-Meier median month and the
+    restricted mean month to the horizon, over every run, the runs without the event censored
+    at their horizon. ``n`` is the number of runs the row uses; ``note`` says how many were
+    censored or where an outcome is undefined in some runs.
+
     Columns: the ``by`` columns (then ``point``, when two design points share all their ``by``
-    values), ``outcome``, ``mean``, ``ci_low``, ``ci_high``, ``n``. A point whose runs all
-    failed has rows with ``n`` 0. Empty (with those columns) when no run succeeded or the runs
-    have no ``overtaken`` column. Raises as :func:`design_groups`.
+    values), then :data:`TABLE_COLUMNS`. A point whose runs all failed has rows with ``n`` 0.
+    Empty (with those columns) when no run succeeded or the runs have no ``overtaken`` column.
+    Raises as :func:`design_groups`.
     """
+    from agentsim.survival import TIME_TO_EVENT
+
     ok = runs["error"].isna()
     if not ok.any() or "overtaken" not in runs:
-        return pd.DataFrame(columns=[*by, "outcome", "mean", "ci_low", "ci_high", "n"])
+        return pd.DataFrame(columns=[*by, *TABLE_COLUMNS])
     rows = []
     for labels, group in design_groups(runs, by):
         group = group[group["error"].isna()]
         for outcome in (*KEY_OUTCOMES, *DEBATE_OUTCOMES):
-            if outcome in group:
-                mean, low, high, n = mean_ci(group[outcome])
-                rows.append(
-                    {
-                        **labels,
-                        "outcome": outcome,
-                        "mean": mean,
-                        "ci_low": low,
-                        "ci_high": high,
-                        "n": n,
-                    }
-                )
+            if outcome not in group:
+                continue
+            if outcome in TIME_TO_EVENT and "steps" in group:
+                rows += [{**labels, **row} for row in _time_to_event_rows(group, outcome)]
+                continue
+            mean, low, high, n = mean_ci(group[outcome])
+            note = f"defined in {n} of {len(group)} runs" if n < len(group) else ""
+            rows.append(
+                {
+                    **labels,
+                    "outcome": outcome,
+                    "statistic": "mean",
+                    "estimate": mean,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "n": n,
+                    "note": note,
+                }
+            )
         overtaken = pd.to_numeric(group["overtaken"], errors="coerce").astype(float)
         count = int(overtaken.notna().sum())
         p, low, high = wilson_interval(int(overtaken.sum()), count)
         rows.append(
-            {**labels, "outcome": OVERTAKE, "mean": p, "ci_low": low, "ci_high": high, "n": count}
+            {
+                **labels,
+                "outcome": OVERTAKE,
+                "statistic": "proportion (Wilson)",
+                "estimate": p,
+                "ci_low": low,
+                "ci_high": high,
+                "n": count,
+                "note": "",
+            }
         )
     return pd.DataFrame(rows)
 
 
+#: What :func:`paired_differences` reports for each kind of outcome: the statistic compared
+#: and the test of no difference.
+PAIRED_TESTS = {
+    "continuous": ("mean", "paired t"),
+    "binary": ("proportion", "McNemar, exact"),
+    "time to event": ("restricted mean month to {horizon:g}", "log-rank stratified by seed"),
+}
+
+
+def _is_binary(column: pd.Series) -> bool:
+    """Whether a stored outcome is true/false (a boolean dtype, or objects that are all bools
+    or missing)."""
+    if pd.api.types.is_bool_dtype(column.dtype):
+        return True
+    if column.dtype == object:
+        values = column.dropna()
+        return len(values) > 0 and all(isinstance(v, bool | np.bool_) for v in values)
+    return False
+
+
+def _paired_row(
+    outcome: str, left: pd.Series, right: pd.Series, steps: pd.Series | None
+) -> dict[str, Any]:
+    """One outcome's statistics over the paired runs ``left`` (A) and ``right`` (B), aligned
+    by seed; see :func:`paired_differences`."""
+    from agentsim.survival import TIME_TO_EVENT, paired_logrank
+
+    pairs = len(left)
+    if outcome in TIME_TO_EVENT and steps is not None:
+        kind = "time to event"
+        horizon = float(pd.to_numeric(steps, errors="coerce").min())
+        events_a, events_b = left.notna().to_numpy(), right.notna().to_numpy()
+        month_a = pd.to_numeric(left, errors="coerce").astype(float).to_numpy()
+        month_b = pd.to_numeric(right, errors="coerce").astype(float).to_numpy()
+        time_a = np.where(events_a, month_a, steps.to_numpy(dtype=float))
+        time_b = np.where(events_b, month_b, steps.to_numpy(dtype=float))
+        a, b = np.minimum(time_a, horizon), np.minimum(time_b, horizon)  # restricted means
+        p = paired_logrank(time_a, events_a, time_b, events_b)
+        note = (
+            f"events in {int(events_a.sum())} (A) and {int(events_b.sum())} (B) of {pairs} "
+            f"pairs; the rest censored at month {horizon:g}"
+        )
+    else:
+        binary = outcome in BINARY_OUTCOMES or _is_binary(left) or _is_binary(right)
+        kind = "binary" if binary else "continuous"
+        x = pd.to_numeric(left.astype(object), errors="coerce").astype(float).to_numpy()
+        y = pd.to_numeric(right.astype(object), errors="coerce").astype(float).to_numpy()
+        both = np.isfinite(x) & np.isfinite(y)
+        a, b = x[both], y[both]
+        p = mcnemar_p(a > 0.5, b > 0.5) if binary else paired_t(a, b)[3]
+        note = ""
+        if both.sum() < pairs:
+            note = (
+                f"defined in {int(np.isfinite(x).sum())} (A) and {int(np.isfinite(y).sum())} "
+                f"(B) of {pairs} pairs; compared over the {int(both.sum())} where both are"
+            )
+    statistic, test = PAIRED_TESTS[kind]
+    difference, low, high, _ = paired_t(a, b)
+    dz, dz_low, dz_high = effect_size_dz(b - a)
+    change, change_low, change_high, _ = ratio_ci(a, b)
+    return {
+        "outcome": outcome,
+        "statistic": statistic.format(horizon=horizon) if kind == "time to event" else statistic,
+        "mean_a": float(a.mean()) if a.size else math.nan,
+        "mean_b": float(b.mean()) if b.size else math.nan,
+        "difference": difference,
+        "ci_low": low,
+        "ci_high": high,
+        "test": test,
+        "p_value": p,
+        "effect_size_dz": dz,
+        "dz_ci_low": dz_low,
+        "dz_ci_high": dz_high,
+        "n_pairs": int(a.size),
+        "relative_change": change,
+        "relative_ci_low": change_low,
+        "relative_ci_high": change_high,
+        "note": note,
+    }
+
+
 def paired_differences(runs: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
-    """B minus A for every numeric summary outcome, paired by seed (common random numbers).
+    """B against A for every summary outcome, paired by seed (common random numbers).
 
     ``a`` and ``b`` are two values of the ``scenario`` column; a pair is dropped when either
-    run failed. One row per outcome, with columns ``outcome``, ``mean_<a>``, ``mean_<b>``,
-    ``difference`` (mean of B - A) with its 95% t interval ``ci_low``/``ci_high``,
-    ``effect_size_dz`` (mean difference over the standard deviation of the differences; NaN
-    when that is 0), ``n_pairs``, and the relative change of the paired means
-    ``relative_change`` (mean B / mean A - 1, over the pairs where both are defined) with its
-    95% delta-method interval ``relative_ci_low``/``relative_ci_high`` (:func:`ratio_ci`; NaN
-    when mean A is 0 or fewer than two pairs). Ids, seeds, points, ``steps`` and text columns are
-    skipped. Frames without a ``seed`` column are paired by ``replicate``.
+    run failed. One row per outcome; what it compares depends on the outcome's kind
+    (:data:`PAIRED_TESTS`, named in the ``statistic`` and ``test`` columns):
+
+    - a number: its mean over the pairs where it is defined in both runs, the paired t
+      interval of the mean difference and its p-value (:func:`paired_t`);
+    - a true/false outcome (``overtaken``): the proportions, the paired difference with its t
+      interval, and the exact McNemar p-value (:func:`mcnemar_p`);
+    - a time to an event (:data:`agentsim.survival.TIME_TO_EVENT`): the restricted mean month
+      to the horizon (runs without the event censored there; with censoring only at the
+      common horizon this is the mean of min(month, horizon), so its paired t interval
+      applies), and the log-rank test stratified by seed
+      (:func:`agentsim.survival.paired_logrank`).
+
+    Columns: ``outcome``, ``statistic``, ``mean_<a>``, ``mean_<b>`` (over the pairs used, so
+    their difference is ``difference``), ``difference`` with its 95% interval
+    ``ci_low``/``ci_high``, ``test``, ``p_value``, and the same p-value adjusted for the family
+    of every outcome tested in this comparison (``tests_in_family`` of them): ``p_holm``
+    (Holm, the family-wise error rate) and ``p_bh`` (Benjamini-Hochberg, the false discovery
+    rate), from :func:`adjust_p_values`; ``effect_size_dz`` with its exact 95% interval
+    ``dz_ci_low``/``dz_ci_high`` (:func:`effect_size_dz`; NaN without spread); ``n_pairs``;
+    the relative change of the paired means ``relative_change`` with its 95% delta-method
+    interval ``relative_ci_low``/``relative_ci_high`` (:func:`ratio_ci`); and ``note``, which
+    says how many pairs had the event or the outcome defined when not all did. Ids, seeds,
+    points, ``steps`` and text columns are skipped. Frames without a ``seed`` column are
+    paired by ``replicate``.
 
     Raises ``ValueError`` when ``a`` equals ``b``, or when a scenario holds one seed in more
     than one run (runs of several design points, as in a sweep): such a seed cannot be paired
@@ -334,28 +593,21 @@ def paired_differences(runs: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
     left, right = sides
     common = left.index.intersection(right.index)
     left, right = left.loc[common], right.loc[common]
+    steps = left["steps"] if "steps" in left else None
     skip = {"run_id", "replicate", "seed", "point", "steps"}
-    rows = []
-    for column in left.columns:
-        if column in skip or not pd.api.types.is_numeric_dtype(left[column]):
-            continue
-        diff = (right[column] - left[column]).dropna()
-        mean, low, high, n = mean_ci(diff)
-        sd = float(diff.std(ddof=1)) if n > 1 else math.nan
-        change, change_low, change_high, _ = ratio_ci(left[column], right[column])
-        rows.append(
-            {
-                "outcome": column,
-                f"mean_{a}": float(left[column].mean()),
-                f"mean_{b}": float(right[column].mean()),
-                "difference": mean,
-                "ci_low": low,
-                "ci_high": high,
-                "effect_size_dz": mean / sd if sd and sd > 0 else math.nan,
-                "n_pairs": n,
-                "relative_change": change,
-                "relative_ci_low": change_low,
-                "relative_ci_high": change_high,
-            }
-        )
-    return pd.DataFrame(rows)
+    rows = [
+        _paired_row(column, left[column], right[column], steps)
+        for column in left.columns
+        if column not in skip
+        and column in right
+        and (pd.api.types.is_numeric_dtype(left[column]) or _is_binary(left[column]))
+    ]
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    p = table["p_value"].to_numpy(dtype=float)
+    position = table.columns.get_loc("p_value") + 1
+    table.insert(position, "p_bh", adjust_p_values(p, "fdr_bh"))
+    table.insert(position, "p_holm", adjust_p_values(p, "holm"))
+    table.insert(position + 2, "tests_in_family", int(np.isfinite(p).sum()))
+    return table.rename(columns={"mean_a": f"mean_{a}", "mean_b": f"mean_{b}"})

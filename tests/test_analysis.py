@@ -10,23 +10,30 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from agentsim import store
 from agentsim.analysis import (
     KEY_OUTCOMES,
     OVERTAKE,
+    TABLE_COLUMNS,
+    adjust_p_values,
     design_groups,
     design_points,
+    effect_size_dz,
     is_missing,
+    mcnemar_p,
     mean_ci,
     outcome_table,
     paired_differences,
+    paired_t,
     t_quantile,
     value_groups,
     wilson_interval,
     z_quantile,
 )
 
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 T95_2DF = 4.302652729749464  # t(0.975, 2 df)
 
@@ -128,17 +135,17 @@ def test_outcome_table_groups_and_counts():
         }
     )
     table = outcome_table(runs, by=["scenario"])
-    assert list(table.columns) == ["scenario", "outcome", "mean", "ci_low", "ci_high", "n"]
+    assert list(table.columns) == ["scenario", *TABLE_COLUMNS]
     a = table[table["scenario"] == "a"].set_index("outcome")
     assert set(a.index) == {"final_us_user_share", OVERTAKE}  # only outcomes present
-    assert a.loc["final_us_user_share", "mean"] == pytest.approx(0.6)
+    assert a.loc["final_us_user_share", "estimate"] == pytest.approx(0.6)
     assert a.loc["final_us_user_share", "n"] == 3
-    assert a.loc[OVERTAKE, ["mean", "ci_low", "ci_high"]].tolist() == pytest.approx(
+    assert a.loc[OVERTAKE, ["estimate", "ci_low", "ci_high"]].tolist() == pytest.approx(
         list(wilson_interval(1, 3))
     )
     b = table[table["scenario"] == "b"].set_index("outcome")
     assert b.loc[OVERTAKE, "n"] == 2  # the failed run is left out
-    assert b.loc[OVERTAKE, "mean"] == 1.0 and b.loc[OVERTAKE, "ci_high"] == 1.0
+    assert b.loc[OVERTAKE, "estimate"] == 1.0 and b.loc[OVERTAKE, "ci_high"] == 1.0
     pooled = outcome_table(runs)
     assert "scenario" not in pooled and pooled["n"].max() == 5
     assert set(KEY_OUTCOMES) >= set(pooled["outcome"]) - {OVERTAKE}
@@ -148,7 +155,7 @@ def test_outcome_table_without_successful_runs_is_empty():
     runs = pd.DataFrame({"run_id": [0], "overtaken": [math.nan], "error": ["RuntimeError: x"]})
     table = outcome_table(runs, by=["scenario"])
     assert table.empty
-    assert list(table.columns) == ["scenario", "outcome", "mean", "ci_low", "ci_high", "n"]
+    assert list(table.columns) == ["scenario", *TABLE_COLUMNS]
 
 
 # --------------------------------------------------------------------------- every run once
@@ -202,7 +209,7 @@ def test_sweep_table_counts_every_run_once_whatever_its_values(tmp_path: Path, w
     runs = store_awkward_batch(tmp_path / "batch", with_points)
     assert runs[CAP].isna().sum() == 2 * REPLICATES  # None and NaN are both stored as NaN
     table = outcome_table(runs, by=KEYS)
-    assert list(table.columns) == [*KEYS, "point", "outcome", "mean", "ci_low", "ci_high", "n"]
+    assert list(table.columns) == [*KEYS, "point", *TABLE_COLUMNS]
     ok = runs[runs["error"].isna()]
     for outcome, rows in table.groupby("outcome"):
         assert len(rows) == len(AWKWARD_POINTS), outcome  # one row per point, none dropped
@@ -212,7 +219,7 @@ def test_sweep_table_counts_every_run_once_whatever_its_values(tmp_path: Path, w
     shares = table[table["outcome"] == "final_us_user_share"].reset_index(drop=True)
     for point, row in shares.iterrows():
         mine = ok[ok["run_id"] // REPLICATES == point]
-        assert row["mean"] == pytest.approx(mine["final_us_user_share"].mean())
+        assert row["estimate"] == pytest.approx(mine["final_us_user_share"].mean())
     assert shares[TARGETS].tolist()[2:4] == ["['CN']", "['CN', 'EU']"]
 
 
@@ -301,3 +308,107 @@ def test_paired_differences_pair_by_seed_not_by_position():
     x = paired_differences(runs, "a", "b").set_index("outcome").loc["x"]
     assert x["n_pairs"] == 1
     assert x["difference"] == 3.0  # seed 12: 5 - 2
+
+
+# --------------------------------------------------------------------------- tests and intervals
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_paired_t_is_scipys_paired_test(seed: int):
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=15)
+    b = a + rng.normal(0.3, 1.0, size=15)
+    mean, low, high, p = paired_t(a, b)
+    expected = stats.ttest_rel(b, a)
+    interval = expected.confidence_interval()
+    assert mean == pytest.approx((b - a).mean())
+    assert (low, high, p) == pytest.approx((interval.low, interval.high, expected.pvalue))
+
+
+def test_paired_t_degenerate_cases():
+    assert paired_t([1.0, 2.0], [1.0, 2.0]) == (0.0, 0.0, 0.0, 1.0)  # no difference at all
+    assert paired_t([1.0, 2.0], [2.0, 3.0]) == (1.0, 1.0, 1.0, 0.0)  # the same shift each time
+    mean, *rest = paired_t([1.0], [3.0])
+    assert mean == 2.0 and all(math.isnan(v) for v in rest)
+    assert all(math.isnan(v) for v in paired_t([], []))
+
+
+def test_effect_size_dz_interval_by_noncentral_t():
+    d = np.array([0.5, 1.5, 2.0, -0.5, 1.0, 0.8, 1.2, 0.3])
+    dz, low, high = effect_size_dz(d)
+    assert dz == pytest.approx(d.mean() / d.std(ddof=1))
+    n = d.size
+    # at the bounds, the observed t is the 97.5% and 2.5% quantile of the noncentral t
+    t_obs = dz * math.sqrt(n)
+    assert stats.nct.cdf(t_obs, n - 1, low * math.sqrt(n)) == pytest.approx(0.975, abs=1e-6)
+    assert stats.nct.cdf(t_obs, n - 1, high * math.sqrt(n)) == pytest.approx(0.025, abs=1e-6)
+    assert low < dz < high
+    assert all(math.isnan(v) for v in effect_size_dz([1.0, 1.0, 1.0]))
+
+
+def test_effect_size_dz_interval_covers_the_true_effect():
+    rng = np.random.default_rng(7)
+    covered = 0
+    for _ in range(400):
+        _, low, high = effect_size_dz(rng.normal(0.5, 1.0, size=20))  # true d_z = 0.5
+        covered += low <= 0.5 <= high
+    assert 0.92 <= covered / 400 <= 0.98
+
+
+def test_mcnemar_counts_only_discordant_pairs():
+    a = [True] * 5 + [False] * 10 + [True] * 3
+    b = [False] * 5 + [False] * 10 + [True] * 3
+    assert mcnemar_p(a, b) == pytest.approx(2 * 0.5**5)  # 5 discordant pairs, all one way
+    assert mcnemar_p(a, a) == 1.0
+    assert math.isnan(mcnemar_p([], []))
+
+
+def test_adjusted_p_values_holm_and_bh_by_hand():
+    p = np.array([0.01, 0.04, 0.03, math.nan, 0.5])
+    holm = adjust_p_values(p, "holm")
+    # sorted 0.01, 0.03, 0.04, 0.5 times 4, 3, 2, 1, then made monotone
+    assert holm[[0, 2, 1, 4]] == pytest.approx([0.04, 0.09, 0.09, 0.5])
+    bh = adjust_p_values(p, "fdr_bh")
+    # p_(i) * m / i: 0.04, 0.06, 0.0533, 0.5, then the running minimum from the top
+    assert bh[[0, 2, 1, 4]] == pytest.approx([0.04, 0.16 / 3, 0.16 / 3, 0.5])
+    assert math.isnan(holm[3]) and math.isnan(bh[3])
+
+
+def test_holm_keeps_the_family_wise_error_rate_over_54_null_outcomes(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    import gc
+
+    monkeypatch.setattr(gc, "collect", lambda *args: 0)  # multipletests collects on each call
+    rng = np.random.default_rng(3)
+    raw_hits = holm_hits = 0
+    for _ in range(100):
+        a, b = rng.normal(size=(2, 40, 54))
+        p = stats.ttest_rel(b, a, axis=0).pvalue  # 54 outcomes, 40 pairs each
+        raw_hits += bool((p < 0.05).any())
+        holm_hits += bool((adjust_p_values(p, "holm") < 0.05).any())
+    assert raw_hits / 100 > 0.8  # uncorrected, nearly every family has a false positive
+    assert holm_hits / 100 <= 0.1
+
+
+def test_identical_scenarios_show_no_corrected_difference(tmp_path: Path):
+    """Two batches of one scenario on different seeds, paired by replicate: every outcome is
+    under the null, and no corrected p-value is below 0.05."""
+    from agentsim.ensemble import plan_monte_carlo, run_batch
+    from agentsim.executors import InProcess
+    from agentsim.scenario_io import config_to_dict, load_config
+
+    overrides = {"simulation.steps": 24, "talent.n_researchers": 300}
+    config = config_to_dict(load_config(CONFIGS / "baseline.yaml", overrides=overrides))
+    frames = []
+    for name, root in (("a", 1), ("b", 2)):
+        plan = plan_monte_carlo(config, 24, root)
+        result = run_batch(plan, tmp_path / name, InProcess())
+        frames.append(result.runs.assign(scenario=name))
+    runs = pd.concat(frames, ignore_index=True).drop(columns="seed")
+    table = paired_differences(runs, "a", "b")
+    tested = table["p_value"].notna()
+    assert tested.sum() >= 40
+    assert (table.loc[tested, "p_holm"] >= 0.05).all()
+    assert (table.loc[tested, "p_bh"] >= 0.05).all()
+    assert (table["p_holm"].dropna() >= table["p_value"].dropna()).all()
