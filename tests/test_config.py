@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -565,6 +566,40 @@ def test_wheel_ships_the_scenarios(tmp_path: Path):
             assert f"agentsim/scenarios/{folder}/{path.name}" in names
     assert "agentsim/scenarios/__init__.py" in names
     assert not any(name.startswith("configs/") for name in names)
+
+    # installed from the wheel (not editable) in a fresh environment, away from the checkout:
+    # the dependencies come from this environment's site-packages through a path file, which
+    # does not run this environment's editable-install hook, so agentsim is the wheel's copy
+    fresh = tmp_path / "fresh"
+    subprocess.run([sys.executable, "-m", "venv", str(fresh)], check=True)
+    python = fresh / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    dependencies = sysconfig.get_paths()["purelib"]
+    (Path(site) / "dependencies.pth").write_text(dependencies + "\n")
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = subprocess.run(
+        [str(fresh / "bin" / "agentsim"), "run", "baseline", "--out", "baseline_run"],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (elsewhere / "baseline_run" / "summary.json").is_file()
+    code = (
+        "import agentsim, math; s = agentsim.simulate(seed=1, **{'simulation.steps': 12}); "
+        "print(agentsim.__file__); print(math.isfinite(s['final_us_user_share']))"
+    )
+    shown = subprocess.run(
+        [str(python), "-c", code], cwd=elsewhere, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert shown[0].startswith(site) and shown[1] == "True"
 
 
 # --------------------------------------------------------------------------- levers and specs
