@@ -2,8 +2,9 @@
 
 1. Calibrate the baseline on the 2026 back-test (configs/targets/backtest_2026.yaml, the six
    assumptions of configs/targets/backtest_2026_params.yaml) with ``agentsim calibrate``
-   (``--budget``, default small); a finished calibration in the output folder is reused, and
-   ``--calibration DIR`` uses any finished one.
+   (``--budget``, default small); a finished calibration beside the output folder
+   (``<out>_calibration``) of the same budget and seed is reused, an unfinished one resumed,
+   and ``--calibration DIR`` uses any finished one.
 2. Draw ``--draws`` parameter vectors from the posterior (by weight) and run the baseline,
    trusted release, export controls and both under each, on the same ``--runs`` seeds
    (common random numbers: every scenario and draw shares the seeds).
@@ -16,20 +17,38 @@
 
 Writes results/experiments/calibrated_policy_effects_calibration/ (the calibration) and
 results/experiments/calibrated_policy_effects/ (runs.parquet,
-timeseries.parquet, manifest.json, effects.csv, effects.md) and prints the table.
+timeseries.parquet, manifest.json, effects.csv, effects.md) and prints the table. Run it
+again with the same --out and it reuses the finished calibration and batch (or resumes the
+one that was interrupted); a folder holding another plan stops it with one line (exit 2).
+Both stages run on ``--workers`` local processes or on the Dask scheduler ``--scheduler``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _common import CONFIGS, execute, output_dir, planned, scenario, show
+from _common import (
+    CONFIGS,
+    OneLineParser,
+    add_batch_options,
+    execute,
+    fail,
+    non_negative_int,
+    output_dir,
+    parse,
+    planned,
+    positive_int,
+    scenario,
+    show,
+)
 
-from agentsim.calibration import POSTERIOR, markdown_table, predictive_draws
+from agentsim.calibration import BUDGETS, POSTERIOR, markdown_table, predictive_draws
+from agentsim.config import ConfigError
 from agentsim.ensemble import BatchPlan, replicate_seeds
 from agentsim.explore import point_runs
 from agentsim.store import read_manifest, write_csv, write_text
@@ -56,15 +75,21 @@ SHOWN = [
     "abs_low_90",
     "abs_high_90",
     "draws_defined",
+    "draws",
 ]
 TARGETS = CONFIGS / "targets" / "backtest_2026.yaml"
 PARAMS = CONFIGS / "targets" / "backtest_2026_params.yaml"
 
 
-def arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The experiment's options (``argv`` defaults to the command line); bad ones exit 2
+    with one line."""
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--budget", default="small", help="calibration budget: small, medium or large"
+        "--budget",
+        default="small",
+        choices=list(BUDGETS),
+        help="calibration budget: small, medium or large",
     )
     parser.add_argument(
         "--calibration",
@@ -72,24 +97,49 @@ def arguments() -> argparse.Namespace:
         default=None,
         help="use this finished calibration folder instead of calibrating",
     )
-    parser.add_argument("--draws", type=int, default=40, help="posterior draws")
-    parser.add_argument("--runs", type=int, default=4, help="seeds per posterior draw")
-    parser.add_argument("--seed", type=int, default=0, help="root seed")
-    parser.add_argument("--workers", type=int, default=None, help="worker processes")
-    parser.add_argument("--out", type=Path, default=None, help="output folder")
-    parser.add_argument("--resume", action="store_true", help="finish an interrupted batch")
-    return parser.parse_args()
+    parser.add_argument("--draws", type=positive_int, default=40, help="posterior draws (40)")
+    parser.add_argument("--runs", type=positive_int, default=4, help="seeds per posterior draw (4)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="root seed (0)")
+    add_batch_options(parser, overrides=False)
+    return parse(parser, argv, __file__)
 
 
-def calibrate(folder: Path, args: argparse.Namespace) -> None:
-    """Run (or resume) the back-test calibration into ``folder`` through the CLI."""
+def calibrate(folder: Path, args: argparse.Namespace, given: bool = False) -> None:
+    """Run, resume or reuse the back-test calibration in ``folder`` through the CLI
+    (``agentsim calibrate``, on ``--workers`` or ``--scheduler``).
+
+    A finished calibration is reused (one line says so) and an unfinished one resumed. Unless
+    ``given`` (the folder came from ``--calibration``: any finished one will do), the folder
+    must hold a calibration of this ``--budget`` and ``--seed``: another one, or a folder
+    that holds something else, exits 2 with one line saying how to start fresh. Exits as
+    ``agentsim calibrate`` when that fails (2 on bad input, 1 or 130/143 when stopped).
+    """
     from agentsim.cli import main as agentsim
 
-    if (folder / "manifest.json").is_file():
-        if read_manifest(folder).get("status") == "complete":
-            print(f"reusing the calibration in {folder}")
+    fresh = f"to start fresh give another --out, or delete {folder}"
+    if folder.is_dir() and any(folder.iterdir()):
+        try:
+            manifest = read_manifest(folder)
+        except ConfigError:
+            fail(f"--out: {folder} is not empty and holds no calibration; {fresh}")
+        if manifest.get("kind") != "calibrate":
+            kind = manifest.get("kind")
+            fail(f"--out: {folder} holds a {kind} folder, not a calibration; {fresh}")
+        if not given:
+            stored = {"--budget": manifest.get("budget"), "--seed": manifest.get("root_seed")}
+            for option, value in {"--budget": args.budget, "--seed": args.seed}.items():
+                if stored[option] != value:
+                    fail(
+                        f"--out: {folder} holds a calibration made with {option} "
+                        f"{stored[option]}, not {value}; {fresh}"
+                    )
+        if manifest.get("status") == "complete":
+            print(f"reusing the finished calibration in {folder}", file=sys.stderr)
             return
+        print(f"resuming the unfinished calibration in {folder}", file=sys.stderr)
         command = ["calibrate", "--resume", str(folder)]
+    elif given:
+        fail(f"--calibration: {folder} holds no calibration")
     else:
         command = [
             "calibrate",
@@ -105,8 +155,13 @@ def calibrate(folder: Path, args: argparse.Namespace) -> None:
             "--out",
             str(folder),
         ]
-    if args.workers is not None:
-        command += ["--workers", str(args.workers)]
+    for option, value in (
+        ("--workers", args.workers),
+        ("--scheduler", args.scheduler),
+        ("--worker-timeout", args.worker_timeout),
+    ):
+        if value is not None:
+            command += [option, str(value)]
     try:
         agentsim(command)
     except SystemExit as stop:
@@ -175,15 +230,15 @@ def effects(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def main() -> None:
-    args = arguments()
+def main(argv: Sequence[str] | None = None) -> None:
+    """Calibrate (or reuse the calibration), run (or reuse, or resume) the batch and print the
+    table (see the module's docstring)."""
+    args = arguments(argv)
     out = output_dir(args, "calibrated_policy_effects")
     folder = args.calibration or out.parent / f"{out.name}_calibration"
-    if args.calibration is not None and read_manifest(folder).get("kind") != "calibrate":
-        raise SystemExit(f"error: --calibration: {folder} is not a calibration folder")
-    calibrate(folder, args)
+    calibrate(folder, args, given=args.calibration is not None)
     plan = planned(lambda: plan_posterior_runs(folder, args.draws, args.runs, args.seed))
-    result = execute(plan, out, args.workers, args.resume)
+    result = execute(plan, out, args)
     table = effects(result.runs)
     write_csv(out / "effects.csv", table)
     write_text(out / "effects.md", markdown_table(table) + "\n")
@@ -192,7 +247,7 @@ def main() -> None:
         f"Policy effects on the calibrated posterior ({args.draws} draws x {args.runs} seeds): "
         "change from the baseline, relative and absolute, median and 90% interval over draws "
         "(draws_defined: draws whose baseline mean is not 0, over which the relative change "
-        "is taken)",
+        "is taken, of draws)",
     )
     print(f"\ncalibration: {folder}; results: {out}", file=sys.stderr)
 

@@ -2,15 +2,29 @@
 
 The four scenarios on the same seeds. Writes results/experiments/policy_mix/ (runs.parquet,
 timeseries.parquet, manifest.json, table.csv, differences.csv) and prints each scenario's
-mean outcomes with 95% intervals and its paired difference from the baseline.
+mean outcomes with 95% intervals (t for means, Wilson for the overtake probability) and n
+runs, then its paired difference from the baseline with its 95% t interval and n seed
+pairs. Run it again with the same --out to reprint from the stored batch.
 """
 
 from __future__ import annotations
 
-import pandas as pd
-from _common import arguments, execute, output_dir, planned, scenario, show
+import sys
+from collections.abc import Sequence
 
-from agentsim.analysis import outcome_table, paired_differences
+import pandas as pd
+from _common import (
+    arguments,
+    execute,
+    means_with_intervals,
+    output_dir,
+    planned,
+    scenario,
+    show,
+    spread,
+)
+
+from agentsim.analysis import paired_differences
 from agentsim.ensemble import plan_comparison
 from agentsim.store import write_csv
 
@@ -23,16 +37,28 @@ SHOWN = [
     "final_best_capability_CN",
     "overtaken",
 ]
+#: Columns of the printed differences (differences.csv has them all).
+DIFFERENCE_COLUMNS = ["scenario", "outcome", "difference", "ci_low", "ci_high", "n_pairs"]
 
 
-def main() -> None:
-    args = arguments(__doc__.splitlines()[0], runs=40)
+def label(outcome: str) -> str:
+    """An outcome's column name in the printed means: ``final_us_user_share`` ->
+    ``us_user_share``, ``overtaken`` -> ``p_overtake``."""
+    return "p_overtake" if outcome == "overtaken" else outcome.removeprefix("final_")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run (or reuse, or resume) the batch and print the tables (see the module's
+    docstring)."""
+    args = arguments(__doc__.splitlines()[0], runs=40, argv=argv, script=__file__)
     out = output_dir(args, "policy_mix")
     plan = planned(
-        lambda: plan_comparison({name: scenario(name) for name in SCENARIOS}, args.runs, args.seed)
+        lambda: plan_comparison(
+            {name: scenario(name, args.set_) for name in SCENARIOS}, args.runs, args.seed
+        )
     )
-    result = execute(plan, out, args.workers, args.resume)
-    table = outcome_table(result.runs, by=["scenario"])
+    result = execute(plan, out, args)
+    table = means_with_intervals(result.runs, ["scenario"], SHOWN)
     diffs = pd.concat(
         [
             paired_differences(result.runs, "baseline", name).assign(scenario=name)
@@ -42,10 +68,18 @@ def main() -> None:
     )
     write_csv(out / "table.csv", table)
     write_csv(out / "differences.csv", diffs)
-    shown = diffs[diffs["outcome"].isin(SHOWN)][
-        ["scenario", "outcome", "difference", "ci_low", "ci_high", "effect_size_dz"]
-    ]
-    show(shown, f"Policy mix: paired differences from the baseline ({args.runs} seeds)")
+    show(
+        spread(table, ["scenario"], names=label),
+        f"Policy mix: mean [95% interval] per scenario (t; Wilson for p_overtake); n runs "
+        f"({args.runs} seeds)",
+    )
+    shown = diffs[diffs["outcome"].isin(SHOWN)][DIFFERENCE_COLUMNS]
+    show(
+        shown,
+        f"Policy mix: paired differences from the baseline, mean and 95% t interval "
+        f"(ci_low, ci_high) over n_pairs seeds ({args.runs} seeds)",
+    )
+    print(f"\nresults: {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":
