@@ -1,7 +1,8 @@
 """Experiment (b): export controls vs trusted release vs both vs neither.
 
 The four scenarios on the same seeds. Writes results/experiments/policy_mix/ (runs.parquet,
-timeseries.parquet, manifest.json, table.csv, differences.csv) and prints each scenario's
+timeseries.parquet, manifest.json, table.csv with every key outcome per scenario,
+differences.csv with every paired difference) and prints each scenario's
 mean outcomes with 95% intervals (t for means, Wilson for the overtake probability) and n
 runs, then its paired difference from the baseline with its 95% t interval and n seed
 pairs. Run it again with the same --out to reprint from the stored batch.
@@ -24,7 +25,7 @@ from _common import (
     spread,
 )
 
-from agentsim.analysis import paired_differences
+from agentsim.analysis import outcome_table, paired_differences
 from agentsim.ensemble import plan_comparison
 from agentsim.store import write_csv
 
@@ -58,7 +59,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     )
     result = execute(plan, out, args)
-    table = means_with_intervals(result.runs, ["scenario"], SHOWN)
+    table = outcome_table(result.runs, by=["scenario"])
+    means = means_with_intervals(result.runs, ["scenario"], SHOWN)
     diffs = pd.concat(
         [
             paired_differences(result.runs, "baseline", name).assign(scenario=name)
@@ -69,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     write_csv(out / "table.csv", table)
     write_csv(out / "differences.csv", diffs)
     show(
-        spread(table, ["scenario"], names=label),
+        spread(means, ["scenario"], names=label),
         f"Policy mix: mean [95% interval] per scenario (t; Wilson for p_overtake); n runs "
         f"({args.runs} seeds)",
     )

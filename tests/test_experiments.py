@@ -387,8 +387,10 @@ def test_policy_mix_prints_intervals_and_n(tmp_path: Path, capsys) -> None:
     assert len(means) == 2 + 4 and all(line.split()[-1] == "3" for line in means[2:])
     assert diffs[1].split() == ["scenario", "outcome", "difference", "ci_low", "ci_high", "n_pairs"]
     assert all(line.split()[-1] == "3" for line in diffs[2:])
-    table = pd.read_csv(tmp_path / "pm" / "table.csv")
-    assert {"mean", "ci_low", "ci_high", "n"} <= set(table.columns)
+    assert all(line.count("[") == 6 for line in means[2:])
+    diffs_csv = pd.read_csv(tmp_path / "pm" / "differences.csv")
+    assert {"difference", "ci_low", "ci_high", "n_pairs"} <= set(diffs_csv.columns)
+    assert (tmp_path / "pm" / "table.csv").is_file()
 
 
 def test_show_formats_numbers_to_three_significant_digits(capsys) -> None:
