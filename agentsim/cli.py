@@ -381,6 +381,33 @@ def _print_frame(frame, title: str) -> None:
     out.print(table)
 
 
+#: What the intervals and counts of an outcome table (mc, sweep) are, for its caption.
+OUTCOME_TABLE_NOTE = (
+    "Means with 95% t intervals over the runs where the outcome is defined; proportions with "
+    "95% Wilson intervals; times to an event as Kaplan-Meier medians and restricted means to "
+    "the horizon (95% intervals), runs without the event censored at the horizon. n is the "
+    "number of runs a row uses."
+)
+#: What the statistics of a paired comparison table are, for its caption.
+PAIRED_TABLE_NOTE = (
+    "Differences B - A on common seeds with 95% paired t intervals; p-values from the paired "
+    "t test, the exact McNemar test (overtaken) and the log-rank test stratified by seed "
+    "(times to an event, compared as restricted mean months to the horizon)."
+)
+
+
+def _save_table(out: Path, frame, caption: str) -> None:
+    """Save a batch's summary table as summary.csv, .md and .tex in ``out``; one line and
+    exit 2 when it cannot be written (the batch itself is already stored)."""
+    from agentsim.store import os_reason
+    from agentsim.tables import save_table
+
+    try:
+        save_table(out, "summary", frame, caption)
+    except OSError as exc:
+        fail(f"{out}: cannot write the summary table ({os_reason(exc)}); the runs are stored")
+
+
 def _fmt(value) -> str:
     """A table cell: "n/a" for a missing (None or NaN) value, floats to 4 significant digits."""
     if value is None or (isinstance(value, float) and value != value):
@@ -524,8 +551,11 @@ def mc(
         cfg.get("name", "scenario"),
         worker_timeout=worker_timeout,
     )
-    _print_frame(outcome_table(result.runs), f"{cfg.get('name')}: {runs} runs, root seed {seed}")
-    say(f"results written to {result.out}")
+    title = f"{cfg.get('name')}: {runs} runs, root seed {seed}"
+    table = outcome_table(result.runs)
+    _save_table(result.out, table, f"{title}. {OUTCOME_TABLE_NOTE}")
+    _print_frame(table, title)
+    say(f"results written to {result.out} (this table as summary.csv, .md and .tex)")
     _report_failures(result)
 
 
@@ -579,15 +609,14 @@ def sweep(
         worker_timeout=worker_timeout,
     )
     table = outcome_table(result.runs, by=list(plan.grid))
-    _print_frame(
-        table[
-            table["outcome"].isin(
-                ["final_us_user_share", "final_us_lead_ooms", "P(non-US overtake)"]
-            )
-        ],
-        "sweep",
+    title = (
+        f"{cfg.get('name')}: sweep of {len(plan.specs) // runs} grid points x {runs} runs, "
+        f"root seed {seed}"
     )
-    say(f"results written to {result.out}")
+    _save_table(result.out, table, f"{title}. {OUTCOME_TABLE_NOTE}")
+    shown = ["final_us_user_share", "final_us_lead_ooms", "P(non-US overtake)"]
+    _print_frame(table[table["outcome"].isin(shown)], title)
+    say(f"results written to {result.out} (every outcome in summary.csv, .md and .tex)")
     _report_failures(result)
 
 
@@ -609,6 +638,7 @@ def compare(
     from agentsim.ensemble import plan_comparison
     from agentsim.scenario_io import config_to_dict
     from agentsim.store import write_csv
+    from agentsim.survival import survival_table
 
     if resume is not None:
         given = {
@@ -642,18 +672,91 @@ def compare(
         worker_timeout=worker_timeout,
     )
     diffs = paired_differences(result.runs, name_a, name_b)
+    survival = survival_table(result.runs, by=["scenario"])
     write_csv(result.out / "comparison.csv", diffs)
-    relative = ["relative_change", "relative_ci_low", "relative_ci_high"]
-    shown = diffs[diffs["outcome"].isin([*KEY_OUTCOMES, "overtaken"])].drop(columns=relative)
-    _print_frame(shown, f"{name_b} - {name_a}: paired differences over {runs} seeds")
+    write_csv(result.out / "survival.csv", survival)
+    family = int(diffs["tests_in_family"].iloc[0]) if len(diffs) else 0
+    title = f"{name_b} - {name_a}: paired differences over {runs} seeds, root seed {seed}"
+    key = diffs[diffs["outcome"].isin([*KEY_OUTCOMES, "overtaken", *DEBATE_OUTCOMES])]
+    columns = ["outcome", "statistic", f"mean_{name_a}", f"mean_{name_b}", "difference"]
+    columns += ["ci_low", "ci_high", "p_value", "p_holm", "p_bh", "n_pairs", "note"]
+    _save_table(
+        result.out,
+        key[columns],
+        f"{title}. {PAIRED_TABLE_NOTE} p_holm (Holm) and p_bh (Benjamini-Hochberg) adjust "
+        f"for the family of all {family} outcomes tested in comparison.csv.",
+    )
+    _print_frame(key[columns[:-1]], f"{title}; p adjusted over {family} outcomes")
+    relative = ["relative_change", "relative_ci_low", "relative_ci_high", "n_pairs"]
     debate = diffs.set_index("outcome").reindex(DEBATE_OUTCOMES).dropna(how="all")
-    columns = [f"mean_{name_a}", f"mean_{name_b}", *relative, "n_pairs"]
     _print_frame(
-        debate.reset_index()[["outcome", *columns]],
+        debate.reset_index()[["outcome", *relative]],
         f"{name_b} vs {name_a} in the debate's units: relative change B/A - 1, 95% CI",
     )
-    say(f"results written to {result.out} (all outcomes in comparison.csv)")
+    if len(survival):
+        _print_frame(
+            survival[survival["events"] > 0].drop(columns=["horizon"]),
+            "Times to an event: Kaplan-Meier medians and restricted means (95% CI); runs "
+            "without the event are censored at the horizon",
+        )
+    say(
+        f"results written to {result.out} (this table as summary.csv, .md and .tex; "
+        "every outcome in comparison.csv; survival.csv)"
+    )
     _report_failures(result)
+
+
+@app.command()
+def rerun(
+    results: Annotated[
+        Path,
+        typer.Argument(help="A finished batch folder (mc, sweep, compare, explore, sensitivity)."),
+    ],
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="A new or empty folder for the replayed batch.")
+    ] = None,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    worker_timeout: WorkerTimeoutOption = None,
+) -> None:
+    """Replay a batch from its manifest and compare it run by run: exit 0 when identical, 3
+    when it differs (rerun_report.csv in --out says where)."""
+    from agentsim.config import ConfigError
+    from agentsim.rerun import (
+        DIFFERS_EXIT_CODE,
+        REPORT,
+        compare_batches,
+        environment_note,
+        prepare,
+        verdict,
+        write_report,
+    )
+
+    try:
+        stored, plan = prepare(results, out_dir)
+    except ConfigError as exc:
+        fail(str(exc))
+    label = f"rerun {results.name}"
+    result = execute_batch(
+        plan, out_dir, None, workers, scheduler, label, worker_timeout=worker_timeout
+    )
+    try:
+        report = compare_batches(stored, result.out)  # both read back by read_batch
+        write_report(result, report, results)
+    except OSError as exc:
+        console(stderr=True).print(
+            f"error: {_os_failure(exc, result.out)}; the replayed runs are kept in {result.out}",
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=1) from None
+    note = environment_note(stored.manifest, results)
+    if note is not None:
+        console(stderr=True).print(f"warning: {note}", markup=False, soft_wrap=True)
+    say(verdict(report))
+    say(f"results written to {result.out} (run by run in {REPORT})")
+    if not report["identical"].all():
+        raise typer.Exit(code=DIFFERS_EXIT_CODE)
 
 
 UncertaintyOption = Annotated[

@@ -587,6 +587,9 @@ def test_mc_manifest_records_how_the_batch_was_made(tmp_path: Path, small_yaml: 
     assert sorted(p.name for p in out.iterdir()) == [
         "manifest.json",
         "runs.parquet",
+        "summary.csv",
+        "summary.md",
+        "summary.tex",
         "timeseries.parquet",
     ]
 
@@ -655,6 +658,16 @@ def test_compare_writes_paired_differences(tmp_path: Path):
     assert row["difference"] < 0
     assert row["ci_low"] <= row["difference"] <= row["ci_high"]
     assert row["n_pairs"] == 4
+    assert 0 <= row["p_value"] <= row["p_holm"] <= 1 and row["p_bh"] <= row["p_holm"]
+    assert row["tests_in_family"] == table["p_value"].notna().sum()
+    summary = pd.read_csv(out / "summary.csv").set_index("outcome")
+    assert summary.loc["final_us_user_share", "unit"] == "share (0-1)"
+    assert summary.loc["overtaken", "statistic"] == "proportion"
+    assert "final\\_us\\_user\\_share" in (out / "summary.tex").read_text()
+    assert "| final_us_user_share" in (out / "summary.md").read_text()
+    survival = pd.read_csv(out / "survival.csv")
+    assert set(survival["scenario"]) == {"baseline", "trusted_release"}
+    assert (survival["events"] + survival["censored"] == 4).all()
     runs, _ = read_results(out)
     assert sorted(runs["scenario"].unique()) == ["baseline", "trusted_release"]
     seeds = replicate_seeds(0, 4)
