@@ -77,10 +77,11 @@ def _finite(values: Any) -> np.ndarray:
 def mean_ci(values: pd.Series, level: float = 0.95) -> tuple[float, float, float, int]:
     """Mean of the finite values, lower and upper bounds of its t interval, and their count.
 
-    The interval is scipy's ``stats.t.interval`` at the sample mean with the standard error
-    s / sqrt(n) (n - 1 degrees of freedom). Non-numeric and missing values are dropped. With
-    no values all three numbers are NaN; with one value the bounds are NaN; with no spread the
-    bounds are the mean.
+    The interval is mean ± t s / sqrt(n) with the Student t quantile of n - 1 degrees of
+    freedom (:func:`t_quantile`: the inverse CDF that scipy's ``stats.t.interval`` calls, so
+    the bounds are scipy's without importing ``scipy.stats``, which takes seconds). Non-numeric
+    and missing values are dropped. With no values all three numbers are NaN; with one value
+    the bounds are NaN.
     """
     x = _finite(values)
     n = x.size
@@ -89,13 +90,8 @@ def mean_ci(values: pd.Series, level: float = 0.95) -> tuple[float, float, float
     mean = float(x.mean())
     if n == 1:
         return mean, math.nan, math.nan, 1
-    sem = float(x.std(ddof=1)) / math.sqrt(n)
-    if sem == 0:
-        return mean, mean, mean, n
-    from scipy import stats
-
-    low, high = stats.t.interval(level, n - 1, loc=mean, scale=sem)
-    return mean, float(low), float(high), n
+    half = t_quantile(n, level) * float(x.std(ddof=1)) / math.sqrt(n)
+    return mean, mean - half, mean + half, n
 
 
 def paired_t(
@@ -395,15 +391,18 @@ def _time_to_event_rows(group: pd.DataFrame, outcome: str) -> list[dict[str, Any
 TABLE_COLUMNS = ("outcome", "statistic", "estimate", "ci_low", "ci_high", "n", "note")
 
 
-def outcome_table(runs: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
-    """Estimates with 95% intervals of :data:`KEY_OUTCOMES`, :data:`DEBATE_OUTCOMES` and the
-    overtake probability over the runs that did not fail, per group of :func:`design_groups`:
-    one design point and one value of each ``by`` column, so every run is counted in exactly
-    one row and no seed twice in one row.
+def outcome_table(
+    runs: pd.DataFrame, by: Sequence[str] = (), outcomes: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Estimates with 95% intervals of ``outcomes`` (default: :data:`KEY_OUTCOMES`,
+    :data:`DEBATE_OUTCOMES` and ``overtaken``, those the runs have) over the runs that did not
+    fail, per group of :func:`design_groups`: one design point and one value of each ``by``
+    column, so every run is counted in exactly one row and no seed twice in one row.
 
     The ``statistic`` column says what each row estimates: a ``mean`` with its t interval
     (:func:`mean_ci`) over the runs where the outcome is defined; a ``proportion (Wilson)``
-    (:func:`wilson_interval`); for a time-to-event outcome
+    (:func:`wilson_interval`) for a true/false outcome (``overtaken``'s row is labelled
+    :data:`OVERTAKE`); for a time-to-event outcome
     (:data:`agentsim.survival.TIME_TO_EVENT`), two rows: the Kaplan-Meier median month and the
     restricted mean month to the horizon, over every run, the runs without the event censored
     at their horizon. ``n`` is the number of runs the row uses; ``note`` says how many were
@@ -411,53 +410,43 @@ def outcome_table(runs: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
 
     Columns: the ``by`` columns (then ``point``, when two design points share all their ``by``
     values), then :data:`TABLE_COLUMNS`. A point whose runs all failed has rows with ``n`` 0.
-    Empty (with those columns) when no run succeeded or the runs have no ``overtaken`` column.
-    Raises as :func:`design_groups`.
+    Empty (with those columns) when no run succeeded. Raises ``KeyError`` for an outcome given
+    in ``outcomes`` that the runs lack, and as :func:`design_groups`.
     """
     from agentsim.survival import TIME_TO_EVENT
 
-    ok = runs["error"].isna()
-    if not ok.any() or "overtaken" not in runs:
+    if outcomes is None:
+        outcomes = [o for o in (*KEY_OUTCOMES, *DEBATE_OUTCOMES, "overtaken") if o in runs]
+    missing = [outcome for outcome in outcomes if outcome not in runs]
+    if missing:
+        raise KeyError(f"runs have no outcome {quote(missing[0])}")
+    if not runs["error"].isna().any():
         return pd.DataFrame(columns=[*by, *TABLE_COLUMNS])
     rows = []
     for labels, group in design_groups(runs, by):
         group = group[group["error"].isna()]
-        for outcome in (*KEY_OUTCOMES, *DEBATE_OUTCOMES):
-            if outcome not in group:
-                continue
+        for outcome in outcomes:
             if outcome in TIME_TO_EVENT and "steps" in group:
                 rows += [{**labels, **row} for row in _time_to_event_rows(group, outcome)]
                 continue
-            mean, low, high, n = mean_ci(group[outcome])
-            note = f"defined in {n} of {len(group)} runs" if n < len(group) else ""
+            row = {"outcome": outcome, "statistic": "mean", "note": ""}
+            if outcome in BINARY_OUTCOMES or _is_binary(group[outcome]):
+                values = pd.to_numeric(group[outcome].astype(object), errors="coerce")
+                n = int(values.notna().sum())
+                estimate, low, high = wilson_interval(int(values.sum()), n)
+                row.update(statistic="proportion (Wilson)")
+                if outcome == "overtaken":
+                    row.update(outcome=OVERTAKE)
+            else:
+                estimate, low, high, n = mean_ci(group[outcome])
+            if n < len(group):
+                row["note"] = f"defined in {n} of {len(group)} runs"
             rows.append(
-                {
-                    **labels,
-                    "outcome": outcome,
-                    "statistic": "mean",
-                    "estimate": mean,
-                    "ci_low": low,
-                    "ci_high": high,
-                    "n": n,
-                    "note": note,
-                }
+                {**labels, **row, "estimate": estimate, "ci_low": low, "ci_high": high, "n": n}
             )
-        overtaken = pd.to_numeric(group["overtaken"], errors="coerce").astype(float)
-        count = int(overtaken.notna().sum())
-        p, low, high = wilson_interval(int(overtaken.sum()), count)
-        rows.append(
-            {
-                **labels,
-                "outcome": OVERTAKE,
-                "statistic": "proportion (Wilson)",
-                "estimate": p,
-                "ci_low": low,
-                "ci_high": high,
-                "n": count,
-                "note": "",
-            }
-        )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=None if rows else [*by, *TABLE_COLUMNS])
+    labels = [column for column in table.columns if column not in TABLE_COLUMNS]
+    return table[[*labels, *TABLE_COLUMNS]]
 
 
 #: What :func:`paired_differences` reports for each kind of outcome: the statistic compared
@@ -541,8 +530,11 @@ def _paired_row(
     }
 
 
-def paired_differences(runs: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
-    """B against A for every summary outcome, paired by seed (common random numbers).
+def paired_differences(
+    runs: pd.DataFrame, a: str, b: str, outcomes: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """B against A for every summary outcome (or those in ``outcomes``), paired by seed
+    (common random numbers).
 
     ``a`` and ``b`` are two values of the ``scenario`` column; a pair is dropped when either
     run failed. One row per outcome; what it compares depends on the outcome's kind
@@ -561,7 +553,7 @@ def paired_differences(runs: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
     Columns: ``outcome``, ``statistic``, ``mean_<a>``, ``mean_<b>`` (over the pairs used, so
     their difference is ``difference``), ``difference`` with its 95% interval
     ``ci_low``/``ci_high``, ``test``, ``p_value``, and the same p-value adjusted for the family
-    of every outcome tested in this comparison (``tests_in_family`` of them): ``p_holm``
+    of every outcome tested in this call (``tests_in_family`` of them): ``p_holm``
     (Holm, the family-wise error rate) and ``p_bh`` (Benjamini-Hochberg, the false discovery
     rate), from :func:`adjust_p_values`; ``effect_size_dz`` with its exact 95% interval
     ``dz_ci_low``/``dz_ci_high`` (:func:`effect_size_dz`; NaN without spread); ``n_pairs``;
@@ -573,8 +565,11 @@ def paired_differences(runs: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
 
     Raises ``ValueError`` when ``a`` equals ``b``, or when a scenario holds one seed in more
     than one run (runs of several design points, as in a sweep): such a seed cannot be paired
-    once.
+    once; ``KeyError`` for an outcome in ``outcomes`` that the runs lack.
     """
+    missing = [outcome for outcome in outcomes or () if outcome not in runs]
+    if missing:
+        raise KeyError(f"runs have no outcome {quote(missing[0])}")
     if a == b:
         raise ValueError(f"paired_differences: give two different scenarios (got {quote(a)} twice)")
     pair_on = "seed" if "seed" in runs else "replicate"
@@ -597,7 +592,7 @@ def paired_differences(runs: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
     skip = {"run_id", "replicate", "seed", "point", "steps"}
     rows = [
         _paired_row(column, left[column], right[column], steps)
-        for column in left.columns
+        for column in (left.columns if outcomes is None else outcomes)
         if column not in skip
         and column in right
         and (pd.api.types.is_numeric_dtype(left[column]) or _is_binary(left[column]))

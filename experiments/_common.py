@@ -29,7 +29,6 @@ from typing import Any, NoReturn
 
 import pandas as pd
 
-from agentsim.analysis import design_groups, mean_ci, wilson_interval
 from agentsim.config import ConfigError
 from agentsim.ensemble import BatchPlan, BatchResult
 from agentsim.scenario_io import config_to_dict, load_config, parse_assignments
@@ -347,66 +346,10 @@ def interval(mean: float, low: float, high: float) -> str:
     return f"{fmt(mean)} [{fmt(low)}, {fmt(high)}]"
 
 
-def means_with_intervals(
-    runs: pd.DataFrame, by: Sequence[str], outcomes: Sequence[str], level: float = 0.95
-) -> pd.DataFrame:
-    """Mean and interval of each outcome per design point, over the runs that did not fail.
-
-    One row per group of :func:`agentsim.analysis.design_groups` (one design point and one
-    value of each ``by`` column) and outcome, columns ``*by`` (then ``point`` where two
-    design points share their ``by`` values), ``outcome``, ``mean``,
-    ``ci_low``, ``ci_high``, ``n``: the t interval of the mean
-    (:func:`agentsim.analysis.mean_ci`) for a numeric outcome, the Wilson interval of the
-    proportion (:func:`agentsim.analysis.wilson_interval`) for ``overtaken``; ``n`` is the
-    number of runs where the outcome is defined (bounds NaN below 2). Raises ``KeyError`` for
-    a ``by`` column or outcome that ``runs`` lacks.
-    """
-    missing = [o for o in outcomes if o not in runs]
-    if missing:
-        raise KeyError(f"runs have no outcome {missing[0]!r}")
-    rows = []
-    for labels, group in design_groups(runs, by):
-        ok = group[group["error"].isna()]
-        for outcome in outcomes:
-            values = pd.to_numeric(ok[outcome], errors="coerce").astype(float)
-            if outcome == "overtaken":
-                n = int(values.notna().sum())
-                mean, low, high = wilson_interval(int(values.sum()), n, level)
-            else:
-                mean, low, high, n = mean_ci(values, level)
-            rows.append(
-                {**labels, "outcome": outcome, "mean": mean, "ci_low": low, "ci_high": high, "n": n}
-            )
-    columns = [*by, "outcome", "mean", "ci_low", "ci_high", "n"]
-    if any("point" in row for row in rows):  # design points that share their `by` values
-        columns.insert(len(by), "point")
-    return pd.DataFrame(rows, columns=columns)
-
-
-def paired_effect(
-    a: pd.DataFrame, b: pd.DataFrame, outcome: str, level: float = 0.95
-) -> tuple[float, float, float, int]:
-    """Mean paired difference B - A of one outcome, with its t interval and the number of
-    pairs (common random numbers: runs pair by ``seed``; a pair is dropped where either run
-    failed or the outcome is undefined). This is the ``difference``, ``ci_low``, ``ci_high``
-    and ``n_pairs`` of :func:`agentsim.analysis.paired_differences` for one outcome, without
-    computing every other column. Raises ``ValueError`` when either side holds a seed twice
-    (runs of several design points), ``KeyError`` when it lacks the outcome."""
-    sides = []
-    for runs in (a, b):
-        if runs["seed"].duplicated().any():
-            raise ValueError("paired_effect: each side must hold one run per seed")
-        ok = runs[runs["error"].isna()].set_index("seed")[outcome]
-        sides.append(pd.to_numeric(ok, errors="coerce").astype(float))
-    left, right = sides
-    common = left.index.intersection(right.index)
-    return mean_ci(right.loc[common] - left.loc[common], level)
-
-
 def spread(
     long: pd.DataFrame,
     keys: Sequence[str],
-    value: str = "mean",
+    value: str = "estimate",
     low: str = "ci_low",
     high: str = "ci_high",
     n: str = "n",

@@ -30,12 +30,12 @@ from _common import (
     check_overrides,
     execute,
     output_dir,
-    paired_effect,
     planned,
     scenario,
     show,
 )
 
+from agentsim.analysis import paired_differences
 from agentsim.ensemble import plan_comparison
 from agentsim.store import write_csv
 
@@ -167,8 +167,8 @@ def decomposition_table(
     as :func:`designs` names them). One row per variant and outcome, columns
     :data:`COLUMNS`: ``effect`` (mean over seeds of trusted_release - baseline) with its
     paired 95% t interval ``ci_low``/``ci_high`` over ``n_pairs`` seeds
-    (:func:`_common.paired_effect`, as :func:`agentsim.analysis.paired_differences` gives
-    them); ``share`` (NaN for all_channels) with its 95% BCa bootstrap interval
+    (:func:`agentsim.analysis.paired_differences`); ``share`` (NaN for all_channels) with
+    its 95% BCa bootstrap interval
     ``share_low``/``share_high`` over the ``n_seeds`` seeds where all four runs succeeded
     and the outcome is defined (:func:`share_interval`, resampled with a generator seeded
     from ``root_seed``, so the same runs and seed give the same intervals);
@@ -181,18 +181,18 @@ def decomposition_table(
     by_seed = {name: group.set_index("seed") for name, group in ok.groupby("scenario")}
     rows = []
     for variant in VARIANTS:
-        base = runs[runs["scenario"] == f"baseline:{variant}"]
-        policy = runs[runs["scenario"] == f"trusted_release:{variant}"]
-        for outcome in OUTCOMES:
-            effect, low, high, n = paired_effect(base, policy, outcome)
+        diffs = paired_differences(
+            runs, f"baseline:{variant}", f"trusted_release:{variant}", OUTCOMES
+        )
+        for row in diffs.itertuples(index=False):
             rows.append(
                 {
                     "variant": variant,
-                    "outcome": outcome,
-                    "effect": effect,
-                    "ci_low": low,
-                    "ci_high": high,
-                    "n_pairs": n,
+                    "outcome": row.outcome,
+                    "effect": row.difference,
+                    "ci_low": row.ci_low,
+                    "ci_high": row.ci_high,
+                    "n_pairs": row.n_pairs,
                 }
             )
     table = pd.DataFrame(rows)

@@ -17,7 +17,6 @@ import pandas as pd
 from _common import (
     arguments,
     execute,
-    means_with_intervals,
     output_dir,
     planned,
     scenario,
@@ -25,7 +24,7 @@ from _common import (
     spread,
 )
 
-from agentsim.analysis import outcome_table, paired_differences
+from agentsim.analysis import OVERTAKE, outcome_table, paired_differences
 from agentsim.ensemble import plan_comparison
 from agentsim.store import write_csv
 
@@ -45,7 +44,9 @@ DIFFERENCE_COLUMNS = ["scenario", "outcome", "difference", "ci_low", "ci_high", 
 def label(outcome: str) -> str:
     """An outcome's column name in the printed means: ``final_us_user_share`` ->
     ``us_user_share``, ``overtaken`` -> ``p_overtake``."""
-    return "p_overtake" if outcome == "overtaken" else outcome.removeprefix("final_")
+    if outcome in ("overtaken", OVERTAKE):
+        return "p_overtake"
+    return outcome.removeprefix("final_")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -60,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     result = execute(plan, out, args)
     table = outcome_table(result.runs, by=["scenario"])
-    means = means_with_intervals(result.runs, ["scenario"], SHOWN)
+    means = outcome_table(result.runs, ["scenario"], SHOWN)
     diffs = pd.concat(
         [
             paired_differences(result.runs, "baseline", name).assign(scenario=name)

@@ -25,16 +25,14 @@ from _common import (
     arguments,
     check_overrides,
     execute,
-    means_with_intervals,
     output_dir,
-    paired_effect,
     planned,
     scenario,
     show,
     spread,
 )
 
-from agentsim.analysis import design_groups
+from agentsim.analysis import OVERTAKE, design_groups, outcome_table, paired_differences
 from agentsim.ensemble import plan_monte_carlo, plan_sweep
 from agentsim.store import write_csv
 
@@ -58,42 +56,41 @@ SHORT = {key: key.rsplit(".", 1)[-1] for key in GRID}
 def label(outcome: str) -> str:
     """An outcome's column name in the printed tables: ``final_us_user_share`` ->
     ``user_share``, ``overtaken`` -> ``p_overtake``."""
-    return "p_overtake" if outcome == "overtaken" else outcome.removeprefix("final_us_")
+    if outcome in ("overtaken", OVERTAKE):
+        return "p_overtake"
+    return outcome.removeprefix("final_us_")
 
 
 def level_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean, 95% interval and n of every outcome at every grid point (one row per point and
-    outcome; the grid columns by their short names, then ``outcome``, ``mean``, ``ci_low``,
-    ``ci_high``, ``n``), over the sweep's runs that did not fail. See
-    :func:`_common.means_with_intervals`."""
-    return means_with_intervals(runs, list(GRID), OUTCOMES).rename(columns=SHORT)
+    """Estimate, 95% interval and n of every outcome at every grid point, over the sweep's
+    runs that did not fail (:func:`agentsim.analysis.outcome_table`: t intervals for means,
+    Wilson for the overtake probability); the grid columns by their short names."""
+    return outcome_table(runs, list(GRID), OUTCOMES).rename(columns=SHORT)
 
 
 def effect_table(runs: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataFrame:
     """The paired effect of every grid point: for each point and outcome, the mean over
-    seeds of (point - baseline) on the same seed with its 95% t interval
-    (:func:`_common.paired_effect`; a pair is dropped where either run failed).
+    seeds of (point - baseline) on the same seed with its 95% interval and test
+    (:func:`agentsim.analysis.paired_differences`; a pair is dropped where either run
+    failed).
 
     ``runs`` are the sweep's runs, ``baseline`` the baseline's (one run per seed). One row
-    per point and outcome: the grid columns by their short names, ``outcome``,
-    ``difference``, ``ci_low``, ``ci_high``, ``n_pairs``. Raises ``ValueError`` when the
-    baseline holds a seed twice.
+    per point and outcome: the grid columns by their short names, then
+    ``paired_differences``' columns (``outcome``, ``difference``, ``ci_low``, ``ci_high``,
+    ``p_value``, ``n_pairs``...; p-values adjusted over the outcomes of one point). Raises
+    ``ValueError`` when the baseline holds a seed twice.
     """
-    rows = []
+    frames = []
     for labels, point in design_groups(runs, by=list(GRID)):
-        for outcome in OUTCOMES:
-            mean, low, high, n = paired_effect(baseline, point, outcome)
-            rows.append(
-                {
-                    **{SHORT[k]: v for k, v in labels.items()},
-                    "outcome": outcome,
-                    "difference": mean,
-                    "ci_low": low,
-                    "ci_high": high,
-                    "n_pairs": n,
-                }
-            )
-    return pd.DataFrame(rows)
+        pair = pd.concat(
+            [baseline.assign(scenario="baseline"), point.assign(scenario="point")],
+            ignore_index=True,
+        )
+        diffs = paired_differences(pair, "baseline", "point", OUTCOMES)
+        for key, value in reversed(labels.items()):
+            diffs.insert(0, SHORT.get(key, key), [value] * len(diffs))
+        frames.append(diffs)
+    return pd.concat(frames, ignore_index=True)
 
 
 def baseline_dir(out: Path) -> Path:

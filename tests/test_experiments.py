@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from agentsim import store
+from agentsim.analysis import OVERTAKE
 from tests.test_cli import ROOT, assert_usage_error, snapshot
 
 EXPERIMENTS = ROOT / "experiments"
@@ -351,14 +352,14 @@ def test_severity_table_has_intervals_and_n(tmp_path: Path, capsys) -> None:
     points = math.prod(len(v) for v in module.GRID.values())
     for name, n in (("table.csv", "n"), ("effects.csv", "n_pairs")):
         table = pd.read_csv(out / name)
-        value = "mean" if name == "table.csv" else "difference"
+        value = "estimate" if name == "table.csv" else "difference"
         assert len(table) == points * len(module.OUTCOMES), name
         assert list(table.columns[:3]) == list(module.SHORT.values())
         assert (table[n] == 2).all(), name
         assert table[[value, "ci_low", "ci_high"]].notna().all().all(), name
         assert (table["ci_low"] <= table[value]).all() and (table[value] <= table["ci_high"]).all()
     levels = pd.read_csv(out / "table.csv")
-    overtake = levels[levels["outcome"] == "overtaken"]
+    overtake = levels[levels["outcome"] == OVERTAKE]
     assert overtake[["ci_low", "ci_high"]].stack().between(0, 1).all()  # Wilson, not t
     # the baseline ran on the sweep's seeds, in a folder of its own
     baseline = pd.read_parquet(module.baseline_dir(out) / store.RUNS)
