@@ -325,6 +325,14 @@ def test_paired_t_is_scipys_paired_test(seed: int):
     assert (low, high, p) == pytest.approx((interval.low, interval.high, expected.pvalue))
 
 
+@pytest.mark.parametrize("n", [2, 5, 40])
+def test_mean_ci_is_scipys_t_interval(n: int):
+    x = np.random.default_rng(n).normal(3.0, 2.0, size=n)
+    mean, low, high, count = mean_ci(pd.Series(x))
+    expected = stats.t.interval(0.95, n - 1, loc=x.mean(), scale=stats.sem(x))
+    assert count == n and (low, high) == pytest.approx(expected, rel=1e-12)
+
+
 def test_paired_t_degenerate_cases():
     assert paired_t([1.0, 2.0], [1.0, 2.0]) == (0.0, 0.0, 0.0, 1.0)  # no difference at all
     assert paired_t([1.0, 2.0], [2.0, 3.0]) == (1.0, 1.0, 1.0, 0.0)  # the same shift each time
