@@ -201,15 +201,14 @@ def _print_summary(summary: dict, name: str) -> None:
     console().print(table)
 
 
-#: Summary keys that hold the month of an event; None there means it never happened.
-EVENT_MONTHS = frozenset({"overtake_month", "trusted_release_repealed_month"})
-
-
 def summary_cell(key: str, value, fmt: str = "{}", scale: float = 1) -> str:
-    """One summary value as printed: "never" for the month of an event that did not happen,
-    "n/a" for any other missing (None or NaN) value, else ``fmt`` of ``value / scale``."""
+    """One summary value as printed: "never" for the month of an event that did not happen
+    (a key of :data:`agentsim.survival.TIME_TO_EVENT`), "n/a" for any other missing (None or
+    NaN) value, else ``fmt`` of ``value / scale``."""
+    from agentsim.survival import TIME_TO_EVENT
+
     if value is None or (isinstance(value, float) and value != value):
-        return "never" if key in EVENT_MONTHS else "n/a"
+        return "never" if key in TIME_TO_EVENT else "n/a"
     return fmt.format(value / scale if scale != 1 else value)
 
 
