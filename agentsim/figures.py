@@ -8,21 +8,28 @@ the statistics (never the model, Mesa or the batch runner), so drawing is cheap.
 
 Runs are grouped by :func:`~agentsim.analysis.value_groups`, so every stored run with data is
 drawn in exactly one series or cell whatever values its keys hold (missing values, lists,
-numbers of mixed types), and two different values never share a label.
+numbers of mixed types), and two different values never share a label. A batch's curves never
+pool design points unless the figure says so: a sweep's fan charts and Kaplan-Meier curves
+draw one curve per grid point, in one panel per value of the swept keys after the first (see
+:data:`MAX_PANELS` for large grids), and a curve that pools the samples of an explore batch
+says how many.
 """
 
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from agentsim.analysis import is_missing, value_groups
+from agentsim.analysis import design_points, is_missing, value_groups
 from agentsim.store import (
     FIGURES_MARKER,
     check_figures_dir,
@@ -84,15 +91,6 @@ def _labels(values: list[object]) -> tuple[list[int], list[str]]:
             if labels[k] in clashes:
                 labels[k] = attempt(value) if attempt else f"{labels[k]} #{k + 1}"
     return codes, labels
-
-
-def _series(frame: pd.DataFrame, column: str) -> list[tuple[str, pd.DataFrame]]:
-    """``frame`` split by the values of ``column``: (label, rows) per value, every row once."""
-    codes, labels = _labels(frame[column].tolist())
-    positions: dict[int, list[int]] = {}
-    for i, code in enumerate(codes):
-        positions.setdefault(code, []).append(i)
-    return [(labels[code], frame.iloc[rows]) for code, rows in positions.items()]
 
 
 def _colour(code: str) -> str:
@@ -272,56 +270,343 @@ def network_snapshot(
     return fig
 
 
+# --------------------------------------------------------------------------- batches: layout
+#
+# A batch figure draws one curve per group of runs. In a sweep a curve is one grid point: its
+# colour is the value of the first swept key, its panel the values of the other keys, so no
+# curve or band mixes the runs of two design points. With more than MAX_PANELS combinations of
+# the other keys, the last keys stop getting panels and each curve pools their grid points; the
+# figure says so. Elsewhere a curve is one scenario (a comparison, a Monte Carlo), and where a
+# scenario spans several design points (the samples of an explore or sensitivity batch) the
+# figure says how many each curve pools.
+
+#: Most panels a batch figure draws (a grid of small multiples) before it pools swept keys.
+MAX_PANELS = 12
+
+
+@dataclass(frozen=True)
+class _Curve:
+    label: str
+    colour: int  # index in the palette: the same value of the curve's key in every panel
+    run_ids: frozenset
+
+
+@dataclass(frozen=True)
+class _Layout:
+    panels: list[tuple[str, list[_Curve]]]  # (title naming the fixed values, curves)
+    legend: str  # what one curve is: the first swept key's short name, or "scenario"
+    spread: str  # what a band spreads over, for the figure's text
+
+
+def _short(key: str) -> str:
+    """A swept key's short name: the last part of its dotted name."""
+    return key.rsplit(".", 1)[-1]
+
+
+def _value_labels(per_run: pd.DataFrame, key: str) -> list[str]:
+    """Every run's distinct label for its value of ``key`` (see :func:`_labels`)."""
+    codes, labels = _labels(per_run[key].tolist())
+    return [labels[code] for code in codes]
+
+
+def _count(numbers: Sequence[int]) -> str:
+    low, high = min(numbers), max(numbers)
+    return f"{low}" if low == high else f"{low}-{high}"
+
+
+def _layout(per_run: pd.DataFrame, keys: Sequence[str] = ()) -> _Layout:
+    """Split runs (one row each: ``run_id``, ``point``, ``scenario`` and the swept ``keys``)
+    into panels and curves; see the comment above :data:`MAX_PANELS`."""
+    keys = list(keys)
+    if keys:
+        curve_key, panel_keys = keys[0], keys[1:]
+        while len(panel_keys) > 1 and len(value_groups(_rows(per_run, panel_keys))[1]) > MAX_PANELS:
+            panel_keys = panel_keys[:-1]
+        pooled = keys[1 + len(panel_keys) :]
+        name = _short(curve_key)
+        curve_labels = [f"{name}={label}" for label in _value_labels(per_run, curve_key)]
+        legend = name
+    else:
+        curve_key, panel_keys, pooled = "scenario", [], []
+        curve_labels = [str(label) for label in _value_labels(per_run, "scenario")]
+        legend = "scenario"
+    colour_codes, _ = value_groups(curve_labels)
+    by_point = bool(keys) and not pooled  # a sweep whose every curve is one grid point
+    panel_labels = [_value_labels(per_run, key) for key in panel_keys]
+    panel_titles = [
+        ", ".join(
+            f"{_short(key)}={labels[i]}"
+            for key, labels in zip(panel_keys, panel_labels, strict=True)
+        )
+        for i in range(len(per_run))
+    ]
+    points = per_run["point"].tolist()
+    curve_of = [(curve_labels[i], points[i] if by_point else None) for i in range(len(per_run))]
+    panels: dict[str, dict[tuple, list[int]]] = {}
+    for i, (title, curve) in enumerate(zip(panel_titles, curve_of, strict=True)):
+        panels.setdefault(title, {}).setdefault(_point_key(curve), []).append(i)
+    drawn: list[tuple[str, list[_Curve]]] = []
+    counts: list[int] = []
+    ids = per_run["run_id"].tolist()
+    for title, curves in panels.items():
+        labels = [curve_of[rows[0]][0] for rows in curves.values()]
+        mine = []
+        for label, rows in zip(labels, curves.values(), strict=True):
+            if labels.count(label) > 1:  # two grid points with values that store alike
+                point = points[rows[0]]
+                label = f"{label} (point {'?' if is_missing(point) else int(point)})"
+            counts.append(len(value_groups([points[i] for i in rows])[1]))
+            mine.append(_Curve(label, colour_codes[rows[0]], frozenset(ids[i] for i in rows)))
+        drawn.append((title, mine))
+    if pooled:
+        spread = f"seeds and the grid points of {', '.join(_short(k) for k in pooled)} (pooled)"
+    elif counts and max(counts) > 1:
+        spread = f"seeds and {_count(counts)} design points per curve"
+    elif keys:
+        spread = "the seeds of one grid point"
+    else:
+        spread = "seeds"
+    return _Layout(drawn, legend, spread)
+
+
+def _rows(frame: pd.DataFrame, columns: Sequence[str]) -> list[tuple]:
+    """The values of ``columns`` in each row, as tuples."""
+    return list(zip(*(frame[c].tolist() for c in columns), strict=True)) if columns else []
+
+
+def _point_key(curve: tuple[str, object]) -> tuple:
+    """A dict key for (label, point) that treats every missing point alike."""
+    label, point = curve
+    return (label, None if point is None or is_missing(point) else float(point))
+
+
+def _per_run(runs: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """One row per run: ``run_id``, the runs' ``columns`` and ``point`` (its design point,
+    :func:`~agentsim.analysis.design_points`). Raises ``ValueError`` when a run id repeats,
+    ``KeyError`` for a missing column."""
+    if runs["run_id"].duplicated().any():
+        repeated = runs["run_id"][runs["run_id"].duplicated()].iloc[0]
+        raise ValueError(f"runs repeat run id {repeated}")
+    frame = pd.DataFrame({"run_id": runs["run_id"].to_numpy()}, index=runs.index)
+    for column in columns:
+        if column not in runs:
+            raise KeyError(f"runs have no column {column!r}")
+        frame[column] = runs[column].astype(object).to_numpy()
+    frame["point"] = design_points(runs).to_numpy()
+    return frame.reset_index(drop=True)
+
+
+def _series_per_run(
+    timeseries: pd.DataFrame, runs: pd.DataFrame, columns: Sequence[str]
+) -> pd.DataFrame:
+    """One row per run with a time series, as :func:`_per_run`: each column (and ``point``)
+    as the time series carries it where it does (a batch gathered with its keys), else from
+    the run's row of ``runs`` (never a merge, so no column is doubled)."""
+    per_run = _per_run(runs, columns)
+    first = timeseries.drop_duplicates("run_id")
+    ids = first["run_id"].to_numpy()
+    stored = per_run.set_index("run_id")
+    frame = pd.DataFrame({"run_id": ids})
+    for column in [*columns, "point"]:
+        frame[column] = (
+            first[column].astype(object).to_numpy()
+            if column in first and column != "point"
+            else stored[column].reindex(ids).astype(object).to_numpy()
+        )
+    if "point" in first:  # stored with the series; a missing one from the runs table
+        carried = pd.to_numeric(first["point"], errors="coerce").astype(float).to_numpy()
+        derived = pd.to_numeric(frame["point"], errors="coerce").astype(float).to_numpy()
+        frame["point"] = np.where(np.isnan(carried), derived, carried)
+    return frame
+
+
+def _events(n: int) -> str:
+    return f"{n} event" if n == 1 else f"{n} events"
+
+
+def _grid(panels: int) -> tuple[int, int]:
+    """Rows and columns of a grid of ``panels`` small multiples."""
+    columns = panels if panels <= 3 else 2 if panels == 4 else 3 if panels <= 9 else 4
+    return -(-panels // columns), columns
+
+
+def _panels(layout: _Layout, ylabel: str, xlabel: str) -> tuple[Figure, list]:
+    """A figure with one axes per panel of ``layout``: one column wide for one panel, else a
+    page-wide grid with shared axes (the y label once for the figure, x labels under every
+    bottom panel), spare cells hidden. Returns the figure and the panels' axes."""
+    panels = max(len(layout.panels), 1)
+    rows, columns = _grid(panels)
+    size = (COLUMN_WIDTH_IN, 2.6) if panels == 1 else (COLUMN_WIDTH_IN * 2, 1.2 + 1.9 * rows)
+    fig, grid = plt.subplots(
+        rows, columns, figsize=size, sharex=True, sharey=True, squeeze=False,
+        layout="constrained",
+    )  # fmt: skip
+    axes = list(grid.flat)
+    for ax in axes[panels:]:
+        ax.set_visible(False)
+    if panels == 1:
+        axes[0].set_xlabel(xlabel)
+        axes[0].set_ylabel(ylabel)
+    else:
+        fig.supylabel(ylabel, fontsize=plt.rcParams["axes.labelsize"])
+        for k, ax in enumerate(axes[:panels]):
+            if k + columns >= panels:  # no panel below it
+                ax.xaxis.set_tick_params(labelbottom=True)
+                ax.set_xlabel(xlabel)
+    return fig, axes[:panels]
+
+
+def _finish(
+    fig: Figure,
+    axes: list,
+    layout: _Layout,
+    title: str,
+    note: Sequence[str],
+    panel_legends: bool = False,
+) -> None:
+    """Titles and legends. One panel: its title, and its legend inside titled by the phrases
+    of ``note``, one a line. Several: the figure's title with ``note`` under it, each panel
+    titled by its fixed values, and one legend of every curve below the panels (or, with
+    ``panel_legends``, where labels differ by panel, a legend in each)."""
+    if len(axes) == 1:
+        panel = layout.panels[0][0] if layout.panels else ""
+        axes[0].set_title(title + (f"\n{panel}" if panel else ""))
+        wrapped = "\n".join(part for line in note for part in textwrap.wrap(line, 48))
+        axes[0].legend(frameon=False, title=wrapped, title_fontsize=6)
+        return
+    for ax, (panel, _) in zip(axes, layout.panels, strict=True):
+        ax.set_title(panel)
+    fig.suptitle("\n".join([title, *(part for line in note for part in textwrap.wrap(line, 110))]))
+    if panel_legends:
+        for ax in axes:
+            ax.legend(frameon=False, fontsize=6, title=layout.legend, title_fontsize=6)
+        return
+    handles: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    fig.legend(
+        list(handles.values()), list(handles), loc="outside lower center", frameon=False,
+        ncols=min(len(handles), 4), title=layout.legend, title_fontsize=7,
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- batches: figures
+
+
 def fan_chart(
-    timeseries: pd.DataFrame, runs: pd.DataFrame, column: str, ylabel: str, title: str
+    timeseries: pd.DataFrame,
+    runs: pd.DataFrame,
+    column: str,
+    ylabel: str,
+    title: str,
+    keys: Sequence[str] = (),
 ) -> Figure:
-    """Median with 50% and 90% bands of ``column`` over time, one colour per value of the runs'
-    ``scenario`` column (every run with a time series in exactly one of them). Raises pandas'
-    ``MergeError`` when ``runs`` repeats a run id."""
-    merged = timeseries.merge(runs[["run_id", "scenario"]], on="run_id", validate="many_to_one")
+    """Median with 50% and 90% bands of ``column`` over time, one curve per group of runs.
+
+    Without ``keys`` (a comparison or a Monte Carlo) one curve per value of the runs'
+    ``scenario``, in one panel. With ``keys`` (a sweep's swept keys, in grid order) one curve
+    per grid point: coloured by the value of the first key, one panel per combination of the
+    values of the others (titled with each key's short name and value, axes shared), so a
+    band spreads over the seeds of one grid point only; with more than :data:`MAX_PANELS`
+    combinations the last keys are pooled instead of panelled, and the figure's title says
+    which. A curve that holds several design points (the samples of an explore batch) says so
+    too. Every run with a time series is drawn in exactly one curve.
+
+    ``timeseries`` has ``run_id``, ``date`` and ``column``; the scenario, ``point`` and keys
+    of each run are taken from it where it carries them, else from ``runs`` (one row per run).
+    Raises ``ValueError`` when ``runs`` repeats a run id, ``KeyError`` for a missing column.
+    """
+    columns = list(dict.fromkeys(["scenario", *keys]))
+    layout = _layout(_series_per_run(timeseries, runs, columns), keys)
     palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    run_ids = timeseries["run_id"].to_numpy()
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN, 2.6))
-        for k, (scenario, group) in enumerate(_series(merged, "scenario")):
-            q = group.groupby("date")[column].quantile([0.05, 0.25, 0.5, 0.75, 0.95]).unstack()
-            colour = palette[k % len(palette)]
-            ax.fill_between(q.index, q[0.05], q[0.95], color=colour, alpha=0.15, lw=0)
-            ax.fill_between(q.index, q[0.25], q[0.75], color=colour, alpha=0.3, lw=0)
-            ax.plot(q.index, q[0.5], color=colour, lw=1.2, label=scenario)
-        ax.set_xlabel("date")
-        ax.set_ylabel(ylabel)
-        ax.set_title(title)
-        ax.legend(frameon=False, title="median; 50% and 90% bands", title_fontsize=6)
-        fig.tight_layout()
+        fig, axes = _panels(layout, ylabel, "date")
+        for ax, (_, curves) in zip(axes, layout.panels, strict=False):
+            for curve in curves:
+                group = timeseries[np.isin(run_ids, list(curve.run_ids))]
+                q = group.groupby("date")[column].quantile([0.05, 0.25, 0.5, 0.75, 0.95])
+                q = q.unstack()
+                colour = palette[curve.colour % len(palette)]
+                ax.fill_between(q.index, q[0.05], q[0.95], color=colour, alpha=0.15, lw=0)
+                ax.fill_between(q.index, q[0.25], q[0.75], color=colour, alpha=0.3, lw=0)
+                ax.plot(q.index, q[0.5], color=colour, lw=1.2, label=curve.label)
+            locator = mdates.AutoDateLocator(maxticks=5)
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        note = [f"median with 50% and 90% bands over {layout.spread}"]
+        _finish(fig, axes, layout, title, note)
     return fig
 
 
-def overtake_survival(runs: pd.DataFrame, steps: int) -> Figure:
-    """Share of runs in which no non-US lab has led yet, by month, per value of the runs'
-    ``scenario`` column (every run that did not fail in exactly one curve)."""
+#: The figure (file stem) of each time-to-event outcome (:data:`~agentsim.survival.TIME_TO_EVENT`).
+SURVIVAL_FIGURES = {
+    "overtake_month": "overtake_survival",
+    "months_to_first_us_generation": "survival_months_to_first_us_generation",
+    "trusted_release_repealed_month": "survival_trusted_release_repealed_month",
+}
+
+
+def survival_chart(runs: pd.DataFrame, outcome: str, keys: Sequence[str] = ()) -> Figure:
+    """Kaplan-Meier curves of a time-to-event outcome: the share of runs without the event by
+    month (:func:`agentsim.survival.kaplan_meier`), a right-continuous step with its 95%
+    pointwise band shaded step-wise, one curve per group of runs as in :func:`fan_chart`
+    (per scenario, or per grid point of a sweep's ``keys`` with the same panels and pooling),
+    each labelled with its runs and events. Runs without the event are censored at their
+    horizon (``steps``), which the figure states; each curve runs flat to its horizon.
+
+    ``runs`` has ``run_id``, ``scenario``, ``error``, ``steps``, ``outcome`` (the event's
+    month, missing where it did not happen; one of :data:`~agentsim.survival.TIME_TO_EVENT`)
+    and the ``keys``; failed runs (``error`` not missing) are left out. Raises ``KeyError``
+    for a missing column and ``ValueError`` when a run id repeats.
+    """
+    from agentsim.survival import TIME_TO_EVENT, durations, kaplan_meier
+
     ok = runs[runs["error"].isna()]
-    months = np.arange(steps + 1)
+    layout = _layout(_per_run(ok, list(dict.fromkeys(["scenario", *keys]))), keys)
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    dashes = ["-", "--", ":", "-."]  # paired scenarios often coincide early: keep both visible
+    horizons = pd.to_numeric(ok["steps"], errors="coerce").dropna().astype(float)
+    ids = ok["run_id"].to_numpy()
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN, 2.6))
-        dashes = ["-", "--", ":", "-."]  # paired scenarios often coincide early: keep both visible
-        for k, (scenario, group) in enumerate(_series(ok, "scenario")):
-            first = group["overtake_month"].to_numpy(dtype=float)
-            alive = [(~(first <= m)).mean() for m in months]
-            ax.step(
-                months,
-                alive,
-                where="post",
-                ls=dashes[k % len(dashes)],
-                lw=1.3,
-                label=f"{scenario} (n={len(group)})",
-            )
-        ax.set_ylim(0, 1.02)
-        ax.set_xlabel("months since start")
-        ax.set_ylabel("share of runs with the US still leading")
-        ax.set_title("Time to a non-US overtake")
-        ax.legend(frameon=False)
-        fig.tight_layout()
+        fig, axes = _panels(layout, "share of runs without the event", "months since start")
+        for ax, (_, curves) in zip(axes, layout.panels, strict=False):
+            for k, curve in enumerate(curves):
+                group = ok[np.isin(ids, list(curve.run_ids))]
+                time, event = durations(group, outcome)
+                km = kaplan_meier(time, event)
+                months = km["month"].to_numpy(float)
+                steps = [km[c].to_numpy(float) for c in ("survival", "ci_low", "ci_high")]
+                finite = time[np.isfinite(time)]
+                horizon = float(finite.max()) if finite.size else 0.0
+                if horizon > months[-1]:  # flat to the horizon, where the censored runs leave
+                    months = np.append(months, horizon)
+                    steps = [np.append(s, s[-1]) for s in steps]
+                colour = palette[curve.colour % len(palette)]
+                ax.fill_between(
+                    months, steps[1], steps[2], step="post", color=colour, alpha=0.15, lw=0
+                )
+                ax.step(
+                    months, steps[0], where="post", color=colour, ls=dashes[k % len(dashes)],
+                    lw=1.3, label=f"{curve.label} (n={len(group)}, {_events(int(event.sum()))})",
+                )  # fmt: skip
+            ax.set_ylim(0, 1.02)
+            ax.set_xlim(0, 1.03 * max(float(horizons.max()) if len(horizons) else 0.0, 1.0))
+        low, high = (horizons.min(), horizons.max()) if len(horizons) else (0.0, 0.0)
+        at = f"month {low:g}" if low == high else f"their horizon (months {low:g}-{high:g})"
+        note = [
+            f"Kaplan-Meier estimate with 95% band over {layout.spread}",
+            f"runs without the event censored at {at}",
+        ]
+        _finish(fig, axes, layout, f"Time until {TIME_TO_EVENT[outcome]}", note, True)
     return fig
+
+
+def overtake_survival(runs: pd.DataFrame, keys: Sequence[str] = ()) -> Figure:
+    """The Kaplan-Meier curves of the month a non-US lab first leads (``overtake_month``):
+    :func:`survival_chart` of that outcome."""
+    return survival_chart(runs, "overtake_month", keys)
 
 
 def mean_talent_flows(runs: pd.DataFrame) -> Figure:
@@ -343,7 +628,8 @@ def sweep_heatmap(
     outcome: str = "overtaken",
     label: str = "probability of a non-US overtake",
 ) -> Figure:
-    """Heatmap of an outcome's mean over the first two swept keys (others averaged).
+    """Heatmap of an outcome's mean over the first two swept keys (other keys averaged, as the
+    title says).
 
     Rows and columns are the values of the keys in order of first appearance (the grid's order
     in a stored batch), a missing value included; every run that did not fail is averaged into
@@ -389,7 +675,8 @@ def sweep_heatmap(
                 color="black" if image.norm(v) > 0.6 else "white",
             )
         fig.colorbar(image, ax=ax, label=label)
-        ax.set_title(f"Sweep: {label}")
+        pooled = ", ".join(_short(key) for key in keys[2:])
+        ax.set_title(f"Sweep: {label}" + (f"\n(mean over {pooled} too)" if pooled else ""))
         fig.tight_layout()
     return fig
 
@@ -409,7 +696,7 @@ BATCH_FIGURES = (
     "fan_us_user_share",
     "fan_us_capital_share",
     "fan_us_talent_share",
-    "overtake_survival",
+    *SURVIVAL_FIGURES.values(),
     "talent_flows",
     "sweep_overtake",
     "sweep_user_share",
@@ -452,24 +739,46 @@ def save_run_figures(run_dir: Path, out: Path | None = None) -> list[Path]:
     return paths
 
 
+def survival_outcomes(runs: pd.DataFrame) -> list[str]:
+    """The time-to-event outcomes (:data:`~agentsim.survival.TIME_TO_EVENT`, in that order)
+    that ``runs`` holds and that happened in at least one run that did not fail: those that
+    :func:`save_batch_figures` draws Kaplan-Meier curves of."""
+    from agentsim.survival import TIME_TO_EVENT
+
+    ok = runs[runs["error"].isna()] if "error" in runs else runs
+    return [
+        outcome
+        for outcome in TIME_TO_EVENT
+        if outcome in ok and pd.to_numeric(ok[outcome], errors="coerce").notna().any()
+    ]
+
+
+def swept_keys(manifest: dict, runs: pd.DataFrame) -> list[str]:
+    """A sweep's swept keys (its manifest's ``grid``, in grid order) that ``runs`` holds; empty
+    for any other batch."""
+    grid = manifest.get("grid") if manifest.get("kind") == "sweep" else None
+    return [key for key in grid if key in runs] if isinstance(grid, dict) else []
+
+
 def save_batch_figures(batch_dir: Path, out: Path | None = None) -> list[Path]:
     """Draw the figures of a stored Monte Carlo, sweep or comparison into ``out`` (default:
-    batch_dir/figures); return the paths written. Raises :class:`~agentsim.config.ConfigError`
-    when the folder holds no finished batch, or ``out`` holds files agentsim did not draw or
-    cannot be written (checked before anything is drawn)."""
+    batch_dir/figures); return the paths written.
+
+    Drawn: the fan charts (``fan_*``, :func:`fan_chart`), the Kaplan-Meier curves of each
+    time-to-event outcome that happened in some run (:data:`SURVIVAL_FIGURES`,
+    :func:`survival_chart`; none for an outcome no run reached), ``talent_flows`` and, for a
+    sweep, ``sweep_overtake`` and ``sweep_user_share`` (:func:`sweep_heatmap`). A sweep's fans
+    and survival curves have one curve per grid point, one panel per value of the swept keys
+    after the first (see :func:`fan_chart`). Raises :class:`~agentsim.config.ConfigError` when
+    the folder holds no finished batch, or ``out`` holds files agentsim did not draw or cannot
+    be written (checked before anything is drawn)."""
     batch_dir = Path(batch_dir)
     stored = read_batch(batch_dir)
     manifest, runs, timeseries = stored.manifest, stored.runs, stored.timeseries
     out = Path(out) if out is not None else batch_dir / "figures"
     _claim_figures_dir(out, BATCH_FIGURES)
     paths: list[Path] = []
-    steps = int(timeseries["step"].max()) if len(timeseries) else 0
-    if manifest.get("kind") == "sweep" and manifest.get("grid"):
-        # one curve per value of the first swept key (other keys pooled), not one per scenario
-        key = next(iter(manifest["grid"]))
-        codes, labels = _labels(runs[key].tolist())
-        name = key.rsplit(".", 1)[-1]
-        runs = runs.assign(scenario=[f"{name}={labels[code]}" for code in codes])
+    keys = swept_keys(manifest, runs)
     fans = [
         ("frontier_capability_us", "US frontier capability (log10 FLOP)", "fan_frontier_us"),
         (
@@ -483,14 +792,17 @@ def save_batch_figures(batch_dir: Path, out: Path | None = None) -> list[Path]:
     ]
     if len(timeseries):
         for column, ylabel, stem in fans:
-            fig = fan_chart(timeseries, runs, column, ylabel, ylabel.split(" (")[0])
+            fig = fan_chart(timeseries, runs, column, ylabel, ylabel.split(" (")[0], keys)
             paths += save_figure(fig, out / stem)
-    paths += save_figure(overtake_survival(runs, steps), out / "overtake_survival")
+    for outcome in survival_outcomes(runs):
+        fig = survival_chart(runs, outcome, keys)
+        paths += save_figure(fig, out / SURVIVAL_FIGURES[outcome])
     paths += save_figure(mean_talent_flows(runs), out / "talent_flows")
-    if manifest.get("kind") == "sweep" and manifest.get("grid"):
-        paths += save_figure(sweep_heatmap(runs, manifest["grid"]), out / "sweep_overtake")
+    if keys:
+        grid = {key: manifest["grid"][key] for key in keys}
+        paths += save_figure(sweep_heatmap(runs, grid), out / "sweep_overtake")
         paths += save_figure(
-            sweep_heatmap(runs, manifest["grid"], "final_us_user_share", "final US share of users"),
+            sweep_heatmap(runs, grid, "final_us_user_share", "final US share of users"),
             out / "sweep_user_share",
         )
     _mark_figures_dir(out, paths, batch_dir)

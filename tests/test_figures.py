@@ -8,6 +8,7 @@ matplotlib objects are checked against the stored frames.
 from __future__ import annotations
 
 import importlib
+import itertools
 import json
 import os
 import shutil
@@ -37,12 +38,14 @@ from agentsim.figures import (
     save_batch_figures,
     save_run_figures,
     share_panels,
+    survival_chart,
     sweep_heatmap,
     talent_flows,
 )
 from agentsim.run import run
 from agentsim.scenario_io import config_to_dict
 from agentsim.store import read_manifest
+from agentsim.survival import durations, kaplan_meier
 from tests.conftest import scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,16 +58,25 @@ SCENARIOS = ["baseline", "trusted_release"]
 COMPARISON_RUNS = 4
 
 RUN_STEMS = ["frontier", "capability", "shares", "talent_flows", "network"]
-BATCH_STEMS = [
+FAN_STEMS = [
     "fan_frontier_us",
     "fan_frontier_non_us",
     "fan_us_user_share",
     "fan_us_capital_share",
     "fan_us_talent_share",
-    "overtake_survival",
-    "talent_flows",
 ]
-SWEEP_STEMS = [*BATCH_STEMS, "sweep_overtake", "sweep_user_share"]
+FAN_COLUMNS = [
+    "frontier_capability_us",
+    "frontier_capability_non_us",
+    "us_user_share",
+    "us_capital_share",
+    "us_talent_share",
+]
+SURVIVAL_STEMS = {
+    "overtake_month": "overtake_survival",
+    "months_to_first_us_generation": "survival_months_to_first_us_generation",
+    "trusted_release_repealed_month": "survival_trusted_release_repealed_month",
+}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -139,6 +151,44 @@ def data_lines(ax) -> list:
 def copy_without_figures(source: Path, target: Path) -> Path:
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("figures"))
     return target
+
+
+def batch_stems(folder: Path) -> list[str]:
+    """The figures of a stored batch: the fans, the Kaplan-Meier curves of each time-to-event
+    outcome that some run that did not fail reached, the mean flows, a sweep's heatmaps."""
+    runs = pd.read_parquet(folder / "runs.parquet")
+    ok = runs[runs["error"].isna()]
+    survival = [s for o, s in SURVIVAL_STEMS.items() if o in ok and ok[o].notna().any()]
+    sweep = (
+        ["sweep_overtake", "sweep_user_share"] if read_manifest(folder)["kind"] == "sweep" else []
+    )
+    return [*FAN_STEMS, *survival, "talent_flows", *sweep]
+
+
+def median_by_date(timeseries: pd.DataFrame, run_ids, column: str) -> np.ndarray:
+    """The median of ``column`` by date over these runs, computed by hand."""
+    mine = timeseries[timeseries["run_id"].isin(list(run_ids))]
+    return mine.groupby("date")[column].median().to_numpy()
+
+
+def assert_kaplan_meier(line, band, runs: pd.DataFrame, outcome: str) -> None:
+    """``line`` is survival.kaplan_meier's step curve of ``runs`` (right-continuous, then flat
+    to the horizon) and ``band`` its 95% interval."""
+    time, event = durations(runs, outcome)
+    km = kaplan_meier(time, event)
+    x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+    n = len(km)
+    assert line.get_drawstyle() == "steps-post"
+    np.testing.assert_array_equal(x[:n], km["month"].to_numpy(float))
+    np.testing.assert_allclose(y[:n], km["survival"].to_numpy(float))
+    assert x[n:].tolist() in ([], [float(runs["steps"].max())])  # flat to the horizon
+    assert np.all(y[n:] == km["survival"].iloc[-1])
+    assert np.allclose(band.get_facecolor()[0][:3], to_rgb(line.get_color()))
+    edges = band.get_paths()[0].vertices
+    bounds = np.concatenate([km["ci_low"].to_numpy(float), km["ci_high"].to_numpy(float)])
+    assert all(np.isclose(bounds, v).any() for v in edges[:, 1])  # only the interval's bounds
+    assert edges[:, 1].min() == pytest.approx(km["ci_low"].min())
+    assert edges[:, 1].max() == pytest.approx(km["ci_high"].max())
 
 
 def plot_cli(folder: Path, columns: int = 1000) -> subprocess.CompletedProcess[str]:
@@ -297,7 +347,7 @@ def test_figures_read_stored_results_only(
 
 def test_save_batch_figures_on_a_comparison(comparison_dir: Path) -> None:
     paths = save_batch_figures(comparison_dir)
-    assert_figure_files(paths, comparison_dir / "figures", BATCH_STEMS)
+    assert_figure_files(paths, comparison_dir / "figures", batch_stems(comparison_dir))
 
 
 def test_fan_chart_median_and_two_bands_per_scenario(comparison_dir: Path) -> None:
@@ -305,50 +355,119 @@ def test_fan_chart_median_and_two_bands_per_scenario(comparison_dir: Path) -> No
     timeseries = pd.read_parquet(comparison_dir / "timeseries.parquet")
     column = "frontier_capability_us"
     fig = fan_chart(timeseries, runs, column, "US frontier (log10 FLOP)", "US frontier")
-    ax = fig.axes[0]
+    (ax,) = fig.axes
     assert [line.get_label() for line in ax.lines] == SCENARIOS
     assert texts(ax.get_legend().get_texts()) == SCENARIOS
+    assert "bands over seeds" in ax.get_legend().get_title().get_text()
     bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
     assert len(bands) == 2 * len(SCENARIOS)
-    merged = timeseries.merge(runs[["run_id", "scenario"]], on="run_id")
     for k, (name, line) in enumerate(zip(SCENARIOS, ax.lines, strict=True)):
-        mine = merged[merged["scenario"] == name]
-        assert mine["run_id"].nunique() == COMPARISON_RUNS
-        median = mine.groupby("date")[column].median()
+        ids = runs.loc[runs["scenario"] == name, "run_id"]
+        assert len(ids) == COMPARISON_RUNS
+        median = median_by_date(timeseries, ids, column)
         assert len(median) == STEPS + 1
-        np.testing.assert_allclose(line.get_ydata(), median.to_numpy())
+        np.testing.assert_allclose(line.get_ydata(), median)
         for band in bands[2 * k : 2 * k + 2]:
             assert np.allclose(band.get_facecolor()[0][:3], to_rgb(line.get_color()))
     plt.close(fig)
 
 
-def test_overtake_survival_starts_at_one_and_never_rises(comparison_dir: Path) -> None:
+def test_fan_chart_takes_each_runs_keys_from_the_time_series_or_the_runs(sweep_dir: Path) -> None:
+    """A time series stored with each run's keys (scenario, point, swept keys) and one stored
+    without them (batches made before) draw the same curves; a key the time series carries is
+    used as it is there, never merged into a second copy."""
+    runs = pd.read_parquet(sweep_dir / "runs.parquet")
+    stored = pd.read_parquet(sweep_dir / "timeseries.parquet")
+    keys = ["scenario", "point", FRACTION, MONTHS]
+    bare = stored.drop(columns=[key for key in keys if key in stored])
+    by_run = runs.set_index("run_id")
+    carried = bare.assign(**{k: by_run[k].reindex(bare["run_id"]).to_numpy() for k in keys})
+    drawn = []
+    for series in (bare, carried):
+        fig = fan_chart(series, runs, "us_user_share", "share", "Share", list(GRID))
+        drawn.append(
+            [[(line.get_label(), list(line.get_ydata())) for line in ax.lines] for ax in fig.axes]
+        )
+        plt.close(fig)
+    assert drawn[0] == drawn[1]
+    assert [len(panel) for panel in drawn[0]] == [2, 2]
+    renamed = carried.assign(scenario="as the series says")
+    fig = fan_chart(renamed, runs, "us_user_share", "share", "Share")
+    (ax,) = fig.axes
+    assert [line.get_label() for line in ax.lines] == ["as the series says"]
+    assert "4 design points per curve" in ax.get_legend().get_title().get_text().replace("\n", " ")
+    plt.close(fig)
+
+
+def test_overtake_survival_is_the_kaplan_meier_curve_of_each_scenario(
+    comparison_dir: Path,
+) -> None:
     runs = pd.read_parquet(comparison_dir / "runs.parquet")
-    fig = overtake_survival(runs, STEPS)
-    ax = fig.axes[0]
+    baseline = (runs["scenario"] == "baseline").to_numpy()
+    runs["overtake_month"] = runs["overtake_month"].astype("Float64")
+    runs.loc[baseline, "overtake_month"] = [2.0, 5.0, 5.0, np.nan]
+    runs.loc[~baseline, "overtake_month"] = [np.nan, 7.0, np.nan, 1.0]
+    runs["error"] = runs["error"].astype(object)
+    runs.loc[runs.index[~baseline][3], "error"] = "failed"  # its overtake must not count
+    fig = overtake_survival(runs)
+    (ax,) = fig.axes
+    ok = runs[runs["error"].isna()]
+    groups = [ok[ok["scenario"] == name] for name in SCENARIOS]
     assert [line.get_label() for line in ax.lines] == [
-        f"{name} (n={COMPARISON_RUNS})" for name in SCENARIOS
+        "baseline (n=4, 3 events)",
+        "trusted_release (n=3, 1 event)",
     ]
-    for line in ax.lines:
-        months, alive = np.asarray(line.get_xdata()), np.asarray(line.get_ydata(), dtype=float)
-        np.testing.assert_array_equal(months, np.arange(STEPS + 1))
-        assert alive[0] == 1.0
-        assert np.all(np.diff(alive) <= 0)
-        assert np.all((alive >= 0) & (alive <= 1))
+    bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert len(bands) == len(SCENARIOS)
+    for line, band, group in zip(ax.lines, bands, groups, strict=True):
+        assert_kaplan_meier(line, band, group, "overtake_month")
+    first = np.asarray(ax.lines[0].get_ydata(), dtype=float)
+    np.testing.assert_allclose(first, [1.0, 0.75, 0.25, 0.25])  # months 0, 2, 5, horizon
+    assert ax.get_ylabel() == "share of runs without the event"
+    assert ax.get_title() == "Time until a non-US lab leads the frontier"
+    note = ax.get_legend().get_title().get_text()
+    assert "95% band" in note and "censored at month 12" in note
     plt.close(fig)
 
 
-def test_overtake_survival_counts_overtakes_by_month(comparison_dir: Path) -> None:
-    runs = pd.read_parquet(comparison_dir / "runs.parquet")
-    baseline = runs["scenario"] == "baseline"
-    runs.loc[baseline, "overtake_month"] = [2.0, 5.0, np.nan, np.nan]
-    runs.loc[~baseline, "overtake_month"] = np.nan
-    fig = overtake_survival(runs, STEPS)
-    first, second = (np.asarray(line.get_ydata(), dtype=float) for line in fig.axes[0].lines)
-    expected = np.array([1.0] * 2 + [0.75] * 3 + [0.5] * (STEPS - 4))
-    np.testing.assert_allclose(first, expected)
-    np.testing.assert_array_equal(second, np.ones(STEPS + 1))
-    plt.close(fig)
+def test_survival_figures_only_for_outcomes_some_run_reached(
+    comparison_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = copy_without_figures(comparison_dir, tmp_path / "compare")
+    runs = pd.read_parquet(folder / "runs.parquet")
+    assert runs["overtake_month"].isna().all()  # no overtake within a year in this batch
+    assert runs["trusted_release_repealed_month"].isna().all()
+    assert runs["months_to_first_us_generation"].notna().any()
+    drawn = capture_batch_figures(folder, monkeypatch)
+    assert [stem for stem in drawn if "survival" in stem] == [
+        "survival_months_to_first_us_generation"
+    ]
+    ax = drawn["survival_months_to_first_us_generation"].axes[0]
+    for line, name in zip(ax.lines, SCENARIOS, strict=True):
+        bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+        band = bands[SCENARIOS.index(name)]
+        assert_kaplan_meier(
+            line, band, runs[runs["scenario"] == name], "months_to_first_us_generation"
+        )
+    for fig in drawn.values():
+        plt.close(fig)
+
+    runs["error"] = runs["error"].astype(object)
+    runs["overtake_month"] = runs["overtake_month"].astype("Float64")
+    runs.loc[0, ["overtake_month", "error"]] = [3.0, "failed"]  # a failed run's event: none
+    store.write_parquet(folder / "runs.parquet", runs)
+    assert "overtake_survival" not in capture_batch_figures(folder, monkeypatch)
+    runs.loc[0, "error"] = None
+    store.write_parquet(folder / "runs.parquet", runs)
+    drawn = capture_batch_figures(folder, monkeypatch)
+    assert [stem for stem in drawn if "survival" in stem] == [
+        "overtake_survival",
+        "survival_months_to_first_us_generation",
+    ]
+    labels = [line.get_label() for line in drawn["overtake_survival"].axes[0].lines]
+    assert labels == ["baseline (n=4, 1 event)", "trusted_release (n=4, 0 events)"]
+    for fig in drawn.values():
+        plt.close(fig)
 
 
 def test_mean_talent_flows_annotates_batch_means(comparison_dir: Path) -> None:
@@ -370,7 +489,109 @@ def test_mean_talent_flows_annotates_batch_means(comparison_dir: Path) -> None:
 def test_save_batch_figures_on_a_sweep(sweep_dir: Path) -> None:
     assert read_manifest(sweep_dir)["grid"] == GRID
     paths = save_batch_figures(sweep_dir)
-    assert_figure_files(paths, sweep_dir / "figures", SWEEP_STEMS)
+    assert_figure_files(paths, sweep_dir / "figures", batch_stems(sweep_dir))
+
+
+def test_sweep_figures_draw_one_panel_per_value_of_the_second_key_and_one_curve_per_point(
+    sweep_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = copy_without_figures(sweep_dir, tmp_path / "sweep")
+    runs = pd.read_parquet(folder / "runs.parquet")
+    series = pd.read_parquet(folder / "timeseries.parquet")
+    drawn = capture_batch_figures(folder, monkeypatch)
+    columns = dict(zip(FAN_STEMS, FAN_COLUMNS, strict=True))
+    for stem in [*FAN_STEMS, "survival_months_to_first_us_generation"]:
+        fig = drawn[stem]
+        panels = [ax for ax in fig.axes if ax.get_visible()]
+        assert [ax.get_title() for ax in panels] == ["restricted_months=3", "restricted_months=9"]
+        assert "one grid point" in fig.get_suptitle(), stem
+        for ax, months in zip(panels, GRID[MONTHS], strict=True):
+            assert [line.get_label().split(" (")[0] for line in ax.lines] == [
+                "trusted_fraction=0.01",
+                "trusted_fraction=0.1",
+            ], stem
+            bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+            for k, (line, fraction) in enumerate(zip(ax.lines, GRID[FRACTION], strict=True)):
+                point = runs[(runs[FRACTION] == fraction) & (runs[MONTHS] == months)]
+                assert len(point) == 2 and point["point"].nunique() == 1
+                if stem in columns:
+                    median = median_by_date(series, point["run_id"], columns[stem])
+                    np.testing.assert_allclose(line.get_ydata(), median, err_msg=stem)
+                else:
+                    assert_kaplan_meier(line, bands[k], point, "months_to_first_us_generation")
+        legend_colours = {}
+        for ax in panels:  # a value of the first key has one colour in every panel
+            for line in ax.lines:
+                colour = legend_colours.setdefault(
+                    line.get_label().split(" (")[0], line.get_color()
+                )
+                assert same_color(colour, line.get_color())
+    for fig in drawn.values():
+        plt.close(fig)
+
+
+def synthetic_sweep(grid: dict, seeds: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Runs and time series of a sweep over ``grid`` without the model: run id = point * seeds
+    + replicate, values that differ by point and seed."""
+    runs, rows = [], []
+    for point, values in enumerate(itertools.product(*grid.values())):
+        for replicate in range(seeds):
+            run_id = point * seeds + replicate
+            runs.append(
+                {"run_id": run_id, "replicate": replicate, "seed": replicate, "scenario": "s",
+                 "point": point, **dict(zip(grid, values, strict=True)), "steps": 4,
+                 "overtake_month": float(1 + (point + replicate) % 4) if replicate else np.nan,
+                 "overtaken": bool(replicate), "error": None}
+            )  # fmt: skip
+            for step in range(5):
+                date = pd.Timestamp("2026-01-01") + pd.DateOffset(months=step)
+                rows.append({"run_id": run_id, "date": date, "x": point + replicate * step})
+    return pd.DataFrame(runs), pd.DataFrame(rows)
+
+
+def test_a_large_sweep_pools_its_last_keys_and_says_so() -> None:
+    """Up to MAX_PANELS combinations of the keys after the first get a panel each; beyond, the
+    last keys are pooled (their points share a curve), as the figure's title says."""
+    small = {"a.k1": [1, 2], "b.k2": [3, 4], "c.k3": [5, 6, 7]}
+    runs, series = synthetic_sweep(small)
+    fig = fan_chart(series, runs, "x", "x", "X", list(small))
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(panels) == 2 * 3 <= figures.MAX_PANELS
+    assert panels[1].get_title() == "k2=3, k3=6"
+    assert all(len(ax.lines) == 2 for ax in panels)
+    assert "one grid point" in fig.get_suptitle() and "pooled" not in fig.get_suptitle()
+    plt.close(fig)
+
+    large = {"a.k1": [1, 2], "b.k2": [3, 4, 5, 6], "c.k3": [5, 6, 7, 8]}
+    runs, series = synthetic_sweep(large)
+    assert 4 * 4 > figures.MAX_PANELS
+    for fig in (
+        fan_chart(series, runs, "x", "x", "X", list(large)),
+        survival_chart(runs, "overtake_month", list(large)),
+    ):
+        panels = [ax for ax in fig.axes if ax.get_visible()]
+        assert [ax.get_title() for ax in panels] == ["k2=3", "k2=4", "k2=5", "k2=6"]
+        assert "grid points of k3 (pooled)" in fig.get_suptitle()
+        for ax, k2 in zip(panels, large["b.k2"], strict=True):
+            for line, k1 in zip(ax.lines, large["a.k1"], strict=True):
+                mine = runs[(runs["a.k1"] == k1) & (runs["b.k2"] == k2)]
+                assert mine["point"].nunique() == 4
+                if fig.get_suptitle().startswith("X"):
+                    np.testing.assert_allclose(
+                        line.get_ydata(), median_by_date(series, mine["run_id"], "x")
+                    )
+                else:
+                    assert line.get_label().startswith(f"k1={k1} (n=12,")
+        plt.close(fig)
+    heat = sweep_heatmap(runs, large)
+    assert "mean over k3" in heat.axes[0].get_title()
+    plt.close(heat)
+
+
+def test_sweep_heatmap_does_not_mention_pooling_for_two_keys(sweep_dir: Path) -> None:
+    fig = sweep_heatmap(pd.read_parquet(sweep_dir / "runs.parquet"), GRID)
+    assert "mean over" not in fig.axes[0].get_title()
+    plt.close(fig)
 
 
 @pytest.mark.parametrize(
@@ -431,34 +652,40 @@ def test_sweep_figures_draw_every_run_once_whatever_its_values(
     two series (they were pooled under one label)."""
     folder = copy_without_figures(sweep_dir, tmp_path / "sweep")
     runs = pd.read_parquet(folder / "runs.parquet")
-    per_point = [np.nan, 0.3, 0.1 + 0.2, np.nan]  # point = run_id // 2: (F, 3), (F, 9), ...
+    per_point = [np.nan, 0.3, 0.1 + 0.2, np.nan]  # points: (F, 3), (F, 9), (F', 3), (F', 9)
     runs[FRACTION] = [per_point[i // 2] for i in runs["run_id"]]
     store.write_parquet(folder / "runs.parquet", runs)
-    drawn = capture_batch_figures(folder, monkeypatch)
-    names = [
-        "trusted_fraction=null",
-        "trusted_fraction=0.3",
-        "trusted_fraction=0.30000000000000004",
-    ]
-    groups = [runs[runs[FRACTION].isna()], runs[runs[FRACTION] == 0.3], runs[runs[FRACTION] > 0.3]]
-    assert sum(len(g) for g in groups) == len(runs)
     series = pd.read_parquet(folder / "timeseries.parquet")
-    for stem in BATCH_STEMS[:5]:
-        ax = drawn[stem].axes[0]
-        assert [line.get_label() for line in ax.lines] == names, stem
-    ax = drawn["fan_us_user_share"].axes[0]
-    for line, group in zip(ax.lines, groups, strict=True):
-        mine = series[series["run_id"].isin(group["run_id"])]
-        median = mine.groupby("date")["us_user_share"].median().to_numpy()
-        np.testing.assert_allclose(line.get_ydata(), median)
-    survival = [line.get_label() for line in drawn["overtake_survival"].axes[0].lines]
-    assert survival == [f"{name} (n={len(g)})" for name, g in zip(names, groups, strict=True)]
-    assert [len(g) for g in groups] == [4, 2, 2]
+    if FRACTION in series:  # stored with each run's keys: they change with the runs
+        series[FRACTION] = [per_point[i // 2] for i in series["run_id"]]
+        store.write_parquet(folder / "timeseries.parquet", series)
+    assert runs["point"].tolist() == [i // 2 for i in runs["run_id"]]
+    drawn = capture_batch_figures(folder, monkeypatch)
+    null, exact = "trusted_fraction=null", "trusted_fraction=0.3"
+    inexact = "trusted_fraction=0.30000000000000004"
+    panels = {3: [(null, 0), (inexact, 2)], 9: [(exact, 1), (null, 3)]}  # (curve, point)
+    for stem in [*FAN_STEMS, "survival_months_to_first_us_generation"]:
+        axes = [ax for ax in drawn[stem].axes if ax.get_visible()]
+        assert [ax.get_title() for ax in axes] == ["restricted_months=3", "restricted_months=9"]
+        for ax, curves in zip(axes, panels.values(), strict=True):
+            assert [line.get_label().split(" (")[0] for line in ax.lines] == [
+                label for label, _ in curves
+            ], stem
+        assert same_color(axes[0].lines[0].get_color(), axes[1].lines[1].get_color())  # null
+    axes = [ax for ax in drawn["fan_us_user_share"].axes if ax.get_visible()]
+    for ax, curves in zip(axes, panels.values(), strict=True):
+        for line, (_, point) in zip(ax.lines, curves, strict=True):
+            mine = runs[runs["point"] == point]
+            assert len(mine) == 2
+            median = median_by_date(series, mine["run_id"], "us_user_share")
+            np.testing.assert_allclose(line.get_ydata(), median)
     heat = drawn["sweep_user_share"].axes[0]
     values = np.asarray(heat.images[0].get_array(), dtype=float)
     assert texts(heat.get_yticklabels()) == ["null", "0.3", "0.30000000000000004"]
     assert texts(heat.get_xticklabels()) == ["3", "9"]
     assert values.shape == (3, 2)
+    groups = [runs[runs[FRACTION].isna()], runs[runs[FRACTION] == 0.3], runs[runs[FRACTION] > 0.3]]
+    assert [len(g) for g in groups] == [4, 2, 2]
     for i, group in enumerate(groups):
         for j, months in enumerate([3, 9]):
             cell = group[group[MONTHS] == months]["final_us_user_share"]
@@ -509,8 +736,9 @@ def test_cli_plot_batch_folder(comparison_dir: Path, tmp_path: Path) -> None:
     copy = copy_without_figures(comparison_dir, tmp_path / "compare")
     proc = plot_cli(copy)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == [str(copy / "figures" / f"{s}.png") for s in BATCH_STEMS]
-    for stem in BATCH_STEMS:
+    stems = batch_stems(copy)
+    assert proc.stdout.splitlines() == [str(copy / "figures" / f"{s}.png") for s in stems]
+    for stem in stems:
         assert (copy / "figures" / f"{stem}.pdf").stat().st_size > 0
 
 
