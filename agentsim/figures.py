@@ -709,16 +709,25 @@ def _claim_figures_dir(out: Path, stems: Sequence[str]) -> None:
     check_figures_dir(out, [f"{stem}.{ext}" for stem in stems for ext in ("png", "pdf")])
 
 
-def _mark_figures_dir(out: Path, paths: Sequence[Path], source: Path) -> None:
+def _mark_figures_dir(
+    out: Path, paths: Sequence[Path], source: Path, family: Sequence[str] = ()
+) -> None:
     """Record what was drawn in ``out`` (the marker that lets a later call replace it),
-    keeping the figures listed by earlier calls."""
+    keeping the figures listed by earlier calls, except those of this call's ``family`` (the
+    stems it may draw) that it did not draw this time: those are removed, so a figure of an
+    earlier drawing (a Kaplan-Meier curve of an event that no run of the new data reached)
+    never stands beside the new ones as if it were drawn from them."""
     marker = Path(out) / FIGURES_MARKER
     drawn = (
         set(json.loads(marker.read_text(encoding="utf-8"))["figures"])
         if marker.is_file()
         else set()
     )
-    write_json(marker, {"source": str(source), "figures": sorted(drawn | {p.name for p in paths})})
+    names = {p.name for p in paths}
+    stale = {name for name in drawn - names if Path(name).stem in set(family)}
+    for name in stale:
+        (Path(out) / name).unlink(missing_ok=True)
+    write_json(marker, {"source": str(source), "figures": sorted((drawn - stale) | names)})
 
 
 def save_run_figures(run_dir: Path, out: Path | None = None) -> list[Path]:
@@ -735,7 +744,7 @@ def save_run_figures(run_dir: Path, out: Path | None = None) -> list[Path]:
     paths += save_figure(share_panels(stored["model"]), out / "shares")
     paths += save_figure(talent_flows(stored["flows"]), out / "talent_flows")
     paths += save_figure(network_snapshot(stored["network"], stored["labs"]), out / "network")
-    _mark_figures_dir(out, paths, Path(run_dir))
+    _mark_figures_dir(out, paths, Path(run_dir), RUN_FIGURES)
     return paths
 
 
@@ -805,7 +814,7 @@ def save_batch_figures(batch_dir: Path, out: Path | None = None) -> list[Path]:
             sweep_heatmap(runs, grid, "final_us_user_share", "final US share of users"),
             out / "sweep_user_share",
         )
-    _mark_figures_dir(out, paths, batch_dir)
+    _mark_figures_dir(out, paths, batch_dir, BATCH_FIGURES)
     return paths
 
 

@@ -775,3 +775,21 @@ def test_figures_import_only_the_store_and_the_statistics() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""
+
+
+def test_redrawing_removes_a_figure_the_new_data_no_longer_give(
+    comparison_dir: Path, tmp_path: Path
+) -> None:
+    folder = copy_without_figures(comparison_dir, tmp_path / "compare")
+    runs = pd.read_parquet(folder / "runs.parquet")
+    runs["overtake_month"] = runs["overtake_month"].astype("Float64")
+    original = runs.copy()
+    runs.loc[0, "overtake_month"] = 3.0  # an overtake: its Kaplan-Meier figure is drawn
+    store.write_parquet(folder / "runs.parquet", runs)
+    save_batch_figures(folder)
+    assert (folder / "figures" / "overtake_survival.png").is_file()
+    store.write_parquet(folder / "runs.parquet", original)  # the data without it
+    save_batch_figures(folder)
+    names = {p.name for p in (folder / "figures").iterdir()}
+    assert "overtake_survival.png" not in names and "overtake_survival.pdf" not in names
+    assert {"fan_us_user_share.png", "talent_flows.png"} <= names
