@@ -32,6 +32,7 @@ run: $(VENV)/.installed
 	$(VENV)/bin/agentsim compare configs/baseline.yaml configs/trusted_release.yaml \
 		--runs $(RUNS) --out results/comparison
 	$(VENV)/bin/agentsim plot results/comparison
+	$(VENV)/bin/agentsim report results/comparison --out results/comparison/report.html
 
 viz: $(VENV)/.installed
 	$(VENV)/bin/agentsim viz configs/baseline.yaml

@@ -380,29 +380,15 @@ def _print_frame(frame, title: str) -> None:
     out.print(table)
 
 
-#: What the intervals and counts of an outcome table (mc, sweep) are, for its caption.
-OUTCOME_TABLE_NOTE = (
-    "Means with 95% t intervals over the runs where the outcome is defined; proportions with "
-    "95% Wilson intervals; times to an event as Kaplan-Meier medians and restricted means to "
-    "the horizon (95% intervals), runs without the event censored at the horizon. n is the "
-    "number of runs a row uses."
-)
-#: What the statistics of a paired comparison table are, for its caption.
-PAIRED_TABLE_NOTE = (
-    "Differences B - A on common seeds with 95% paired t intervals; p-values from the paired "
-    "t test, the exact McNemar test (overtaken) and the log-rank test stratified by seed "
-    "(times to an event, compared as restricted mean months to the horizon)."
-)
-
-
-def _save_table(out: Path, frame, caption: str) -> None:
-    """Save a batch's summary table as summary.csv, .md and .tex in ``out``; one line and
-    exit 2 when it cannot be written (the batch itself is already stored)."""
+def _save_table(out: Path, table) -> None:
+    """Save a batch's summary table (a :class:`agentsim.tables.Table`) as summary.csv, .md
+    and .tex in ``out``; one line and exit 2 when it cannot be written (the batch itself is
+    already stored)."""
     from agentsim.store import os_reason
     from agentsim.tables import save_table
 
     try:
-        save_table(out, "summary", frame, caption)
+        save_table(out, "summary", table.frame, table.caption)
     except OSError as exc:
         fail(f"{out}: cannot write the summary table ({os_reason(exc)}); the runs are stored")
 
@@ -525,9 +511,9 @@ def mc(
     resume: ResumeOption = None,
 ) -> None:
     """Monte Carlo: RUNS runs of one scenario on seeds spawned from the root seed."""
-    from agentsim.analysis import outcome_table
     from agentsim.ensemble import plan_monte_carlo
     from agentsim.scenario_io import config_to_dict
+    from agentsim.tables import outcome_tables
 
     if resume is not None:
         given = {"CONFIG": config, **_resume_options(set_, out_dir, runs, seed)}
@@ -550,10 +536,9 @@ def mc(
         cfg.get("name", "scenario"),
         worker_timeout=worker_timeout,
     )
-    title = f"{cfg.get('name')}: {runs} runs, root seed {seed}"
-    table = outcome_table(result.runs)
-    _save_table(result.out, table, f"{title}. {OUTCOME_TABLE_NOTE}")
-    _print_frame(table, title)
+    summary = outcome_tables(result.runs, cfg.get("name", "scenario"), runs, seed)["summary"]
+    _save_table(result.out, summary)
+    _print_frame(summary.frame.drop(columns="unit"), summary.title)
     say(f"results written to {result.out} (this table as summary.csv, .md and .tex)")
     _report_failures(result)
 
@@ -578,9 +563,10 @@ def sweep(
     resume: ResumeOption = None,
 ) -> None:
     """Parameter sweep: the cartesian grid times RUNS replicates, on common seeds."""
-    from agentsim.analysis import outcome_table
+    from agentsim.analysis import OVERTAKE
     from agentsim.ensemble import plan_sweep
     from agentsim.scenario_io import config_to_dict
+    from agentsim.tables import outcome_tables
 
     if resume is not None:
         given = {"CONFIG": config, "--grid": grid, **_resume_options(set_, out_dir, runs, seed)}
@@ -607,14 +593,12 @@ def sweep(
         cfg.get("name", "scenario"),
         worker_timeout=worker_timeout,
     )
-    table = outcome_table(result.runs, by=list(plan.grid))
-    title = (
-        f"{cfg.get('name')}: sweep of {len(plan.specs) // runs} grid points x {runs} runs, "
-        f"root seed {seed}"
-    )
-    _save_table(result.out, table, f"{title}. {OUTCOME_TABLE_NOTE}")
-    shown = ["final_us_user_share", "final_us_lead_ooms", "P(non-US overtake)"]
-    _print_frame(table[table["outcome"].isin(shown)], title)
+    name = cfg.get("name", "scenario")
+    summary = outcome_tables(result.runs, name, runs, seed, plan.grid)["summary"]
+    _save_table(result.out, summary)
+    table = summary.frame.drop(columns="unit")
+    shown = ["final_us_user_share", "final_us_lead_ooms", OVERTAKE]
+    _print_frame(table[table["outcome"].isin(shown)], summary.title)
     say(f"results written to {result.out} (every outcome in summary.csv, .md and .tex)")
     _report_failures(result)
 
@@ -633,11 +617,10 @@ def compare(
     resume: ResumeOption = None,
 ) -> None:
     """Paired comparison of two scenarios on common seeds: B - A with 95% CIs and effect sizes."""
-    from agentsim.analysis import DEBATE_OUTCOMES, KEY_OUTCOMES, paired_differences
     from agentsim.ensemble import plan_comparison
     from agentsim.scenario_io import config_to_dict
     from agentsim.store import write_csv
-    from agentsim.survival import survival_table
+    from agentsim.tables import comparison_tables
 
     if resume is not None:
         given = {
@@ -670,33 +653,18 @@ def compare(
         f"{name_a}_vs_{name_b}",
         worker_timeout=worker_timeout,
     )
-    diffs = paired_differences(result.runs, name_a, name_b)
-    survival = survival_table(result.runs, by=["scenario"])
-    write_csv(result.out / "comparison.csv", diffs)
-    write_csv(result.out / "survival.csv", survival)
-    family = int(diffs["tests_in_family"].iloc[0]) if len(diffs) else 0
-    title = f"{name_b} - {name_a}: paired differences over {runs} seeds, root seed {seed}"
-    key = diffs[diffs["outcome"].isin([*KEY_OUTCOMES, "overtaken", *DEBATE_OUTCOMES])]
-    columns = ["outcome", "statistic", f"mean_{name_a}", f"mean_{name_b}", "difference"]
-    columns += ["ci_low", "ci_high", "p_value", "p_holm", "p_bh", "n_pairs", "note"]
-    _save_table(
-        result.out,
-        key[columns],
-        f"{title}. {PAIRED_TABLE_NOTE} p_holm (Holm) and p_bh (Benjamini-Hochberg) adjust "
-        f"for the family of all {family} outcomes tested in comparison.csv.",
-    )
-    _print_frame(key[columns[:-1]], f"{title}; p adjusted over {family} outcomes")
-    relative = ["relative_change", "relative_ci_low", "relative_ci_high", "n_pairs"]
-    debate = diffs.set_index("outcome").reindex(DEBATE_OUTCOMES).dropna(how="all")
-    _print_frame(
-        debate.reset_index()[["outcome", *relative]],
-        f"{name_b} vs {name_a} in the debate's units: relative change B/A - 1, 95% CI",
-    )
+    tables = comparison_tables(result.runs, name_a, name_b, runs, seed)
+    write_csv(result.out / "comparison.csv", tables["comparison"].frame)
+    write_csv(result.out / "survival.csv", tables["survival"].frame)
+    _save_table(result.out, tables["summary"])
+    summary = tables["summary"]
+    _print_frame(summary.frame.drop(columns=["unit", "note"]), summary.title)
+    _print_frame(tables["relative"].frame, tables["relative"].title)
+    survival = tables["survival"].frame
     if len(survival):
         _print_frame(
             survival[survival["events"] > 0].drop(columns=["horizon"]),
-            "Times to an event: Kaplan-Meier medians and restricted means (95% CI); runs "
-            "without the event are censored at the horizon",
+            f"{tables['survival'].title}; {tables['survival'].caption.lower()}",
         )
     say(
         f"results written to {result.out} (this table as summary.csv, .md and .tex; "
@@ -1078,29 +1046,84 @@ def _plot_failure(results: Path, batch: bool, exc: Exception) -> str:
 
 
 @app.command()
+def report(
+    results: Annotated[
+        Path,
+        typer.Argument(
+            help="A result folder (run, mc, sweep, compare, explore, sensitivity or calibrate)."
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="The HTML file to write (default: RESULTS/report.html)."),
+    ] = None,
+) -> None:
+    """One self-contained HTML report of stored results: manifest, tables, figures, caveats.
+
+    The figures are embedded and the page loads nothing from any address, so it opens offline.
+    """
+    from agentsim.config import ConfigError
+    from agentsim.report import write_report
+    from agentsim.store import os_reason
+
+    try:
+        path = write_report(results, out)
+    except ConfigError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{out or results}: cannot write the report ({os_reason(exc)})")
+    except Exception as exc:  # a damaged stored file: say which folder, in one line
+        reason = f"{exc.__class__.__name__}: {exc}".splitlines()[0]
+        fail(f"{results}: cannot read the stored results ({reason})")
+    say(f"report written to {path}")
+
+
+@app.command()
 def viz(
     config: Annotated[
-        Path | None, typer.Argument(help="Scenario YAML file (default: the baseline).")
+        Path | None, typer.Argument(help="Scenario A, a YAML file (default: the baseline).")
     ] = None,
+    config_b: Annotated[
+        Path | None, typer.Argument(help="Scenario B, a YAML file (default: a copy of A).")
+    ] = None,
+    seed: SeedOption = None,
+    workers: WorkersOption = None,
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port on 127.0.0.1.")] = 8765,
 ) -> None:
-    """Serve the interactive app (Mesa SolaraViz) on http://127.0.0.1:PORT."""
+    """Serve the interactive A/B app on http://127.0.0.1:PORT: scenarios A and B on common
+    random numbers (one seed, stepped together), their difference, and a paired ensemble."""
     import os
 
     from agentsim.config import ConfigError
+    from agentsim.ensemble import check_same_clock
     from agentsim.scenario_io import DEFAULT_SCENARIO, scenario_path
 
+    paths, configs = [], {}
+    for given in (config, config_b):
+        if given is None and paths:
+            break
+        try:
+            path = (scenario_path(given) if given is not None else DEFAULT_SCENARIO).resolve()
+        except ConfigError as exc:
+            fail(str(exc))
+        cfg = _load(path, None)  # bad input stops here, with one line
+        _check_model_starts(cfg, path)
+        paths.append(path)
+        configs.setdefault(str(path), cfg)
     try:
-        path = (scenario_path(config) if config is not None else DEFAULT_SCENARIO).resolve()
+        check_same_clock(configs, "CONFIG_B")
     except ConfigError as exc:
         fail(str(exc))
-    cfg = _load(path, None)  # bad input stops here, with one line
-    _check_model_starts(cfg, path)
     try:
         import solara  # noqa: F401
     except ImportError:
         fail("viz: the app needs the viz extra: pip install 'agentsim[viz]'")
-    env = {**os.environ, "AGENTSIM_VIZ_CONFIG": str(path)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTSIM_VIZ_")}
+    env.update(AGENTSIM_VIZ_CONFIG=str(paths[0]), AGENTSIM_VIZ_SEED=str(seed or 0))
+    if len(paths) > 1:
+        env["AGENTSIM_VIZ_CONFIG_B"] = str(paths[1])
+    if workers is not None:
+        env["AGENTSIM_VIZ_WORKERS"] = str(workers)
     command = [
         sys.executable,
         "-m",
@@ -1114,7 +1137,8 @@ def viz(
         "--no-open",
         "--production",
     ]
-    say(f"serving {path.name} on http://127.0.0.1:{port} (Ctrl-C to stop)")
+    shown = f"A {paths[0].name}, B {paths[-1].name}" + ("" if len(paths) > 1 else " (a copy)")
+    say(f"serving {shown}, seed {seed or 0}, on http://127.0.0.1:{port} (Ctrl-C to stop)")
     raise typer.Exit(_serve(command, env))
 
 

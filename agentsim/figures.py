@@ -688,14 +688,22 @@ def save_figure(fig: Figure, stem: Path) -> list[Path]:
     return paths
 
 
+#: The fan charts of a batch: (time-series column, y label with its unit, file stem).
+FANS = (
+    ("frontier_capability_us", "US frontier capability (log10 FLOP)", "fan_frontier_us"),
+    (
+        "frontier_capability_non_us",
+        "non-US frontier capability (log10 FLOP)",
+        "fan_frontier_non_us",
+    ),
+    ("us_user_share", "US share of users (0-1)", "fan_us_user_share"),
+    ("us_capital_share", "US share of invested capital (0-1)", "fan_us_capital_share"),
+    ("us_talent_share", "US share of talent (0-1)", "fan_us_talent_share"),
+)
 #: Figures (file stems) drawn for a run and for a batch.
 RUN_FIGURES = ("frontier", "capability", "shares", "talent_flows", "network")
 BATCH_FIGURES = (
-    "fan_frontier_us",
-    "fan_frontier_non_us",
-    "fan_us_user_share",
-    "fan_us_capital_share",
-    "fan_us_talent_share",
+    *(stem for *_, stem in FANS),
     *SURVIVAL_FIGURES.values(),
     "talent_flows",
     "sweep_overtake",
@@ -788,19 +796,8 @@ def save_batch_figures(batch_dir: Path, out: Path | None = None) -> list[Path]:
     _claim_figures_dir(out, BATCH_FIGURES)
     paths: list[Path] = []
     keys = swept_keys(manifest, runs)
-    fans = [
-        ("frontier_capability_us", "US frontier capability (log10 FLOP)", "fan_frontier_us"),
-        (
-            "frontier_capability_non_us",
-            "non-US frontier capability (log10 FLOP)",
-            "fan_frontier_non_us",
-        ),
-        ("us_user_share", "US share of users (0-1)", "fan_us_user_share"),
-        ("us_capital_share", "US share of invested capital (0-1)", "fan_us_capital_share"),
-        ("us_talent_share", "US share of talent (0-1)", "fan_us_talent_share"),
-    ]
     if len(timeseries):
-        for column, ylabel, stem in fans:
+        for column, ylabel, stem in FANS:
             fig = fan_chart(timeseries, runs, column, ylabel, ylabel.split(" (")[0], keys)
             paths += save_figure(fig, out / stem)
     for outcome in survival_outcomes(runs):

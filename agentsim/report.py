@@ -79,14 +79,6 @@ KINDS = {
 }
 #: Columns of long text, wrapped in a table (the others keep each cell on one line).
 WRAPPED = frozenset({"note", "source", "error"})
-#: Fan charts of a batch's time series: (column, y label), as agentsim plot draws them.
-FANS = (
-    ("frontier_capability_us", "US frontier capability (log10 FLOP)"),
-    ("frontier_capability_non_us", "non-US frontier capability (log10 FLOP)"),
-    ("us_user_share", "US share of users (0-1)"),
-    ("us_capital_share", "US share of invested capital (0-1)"),
-    ("us_talent_share", "US share of talent (0-1)"),
-)
 
 
 # --------------------------------------------------------------------------- the page
@@ -632,7 +624,7 @@ def _batch_figures(
 
     keys = figures.swept_keys(manifest, runs)
     if len(timeseries):
-        for column, ylabel in FANS:
+        for column, ylabel, _ in figures.FANS:
             if column in timeseries:
                 title = ylabel.split(" (")[0]
                 _draw(
@@ -729,9 +721,8 @@ def _seed_caveat(runs_per_point: int, unit: str, report: Report) -> None:
 
 
 def _batch_report(folder: Path, kind: str, report: Report) -> None:
-    from agentsim.analysis import outcome_table
     from agentsim.survival import survival_table
-    from agentsim.tables import with_units
+    from agentsim.tables import outcome_tables
 
     batch = read_batch(folder)
     manifest, runs, timeseries = batch.manifest, batch.runs, batch.timeseries
@@ -747,40 +738,21 @@ def _batch_report(folder: Path, kind: str, report: Report) -> None:
     _failure_caveat(runs, report)
     if kind == "compare":
         report.changes = _scenario_difference(configs, compare=True)
-        _compare_tables(runs, names, per_point, root_seed, report)
+        survival = _compare_tables(runs, names, per_point, root_seed, report)
         _seed_caveat(per_point, "scenario", report)
-        survival = survival_table(runs, by=["scenario"])
         _censoring_caveats(survival, report)
-        report.tables.append(
-            frame_table(
-                survival,
-                "survival",
-                "Times to an event: Kaplan-Meier summaries per scenario",
-                "Median month and restricted mean month to the horizon with 95% intervals; "
-                "runs without the event are censored at the horizon (as survival.csv).",
-            )
-        )
         _batch_figures(report, runs, timeseries, manifest)
     elif kind in ("mc", "sweep"):
-        from agentsim.cli import OUTCOME_TABLE_NOTE
-
         grid = manifest.get("grid") if isinstance(manifest.get("grid"), dict) else {}
-        by = list(grid) if kind == "sweep" else []
-        name = names[0] if names else "scenario"
-        if kind == "sweep":
-            points = len(runs) // per_point if per_point else 0
-            title = (
-                f"{name}: sweep of {points} grid points x {per_point} runs, root seed {root_seed}"
-            )
+        grid = grid if kind == "sweep" else {}
+        if grid:
             report.facts.append(
                 ("grid", "; ".join(f"{k} = {format_value(v)}" for k, v in grid.items()))
             )
-        else:
-            title = f"{name}: {per_point} runs, root seed {root_seed}"
-        table = with_units(outcome_table(runs, by=by))
-        report.tables.append(
-            frame_table(table, "outcomes", title, f"{title}. {OUTCOME_TABLE_NOTE}")
-        )
+        name = names[0] if names else "scenario"
+        summary = outcome_tables(runs, name, per_point, root_seed, grid)["summary"]
+        report.tables.append(frame_table(summary.frame, "outcomes", summary.title, summary.caption))
+        by = list(grid)
         _seed_caveat(per_point, "grid point" if kind == "sweep" else "scenario", report)
         _censoring_caveats(survival_table(runs, by=by), report)
         _batch_figures(report, runs, timeseries, manifest)
@@ -794,53 +766,31 @@ def _batch_report(folder: Path, kind: str, report: Report) -> None:
 
 def _compare_tables(
     runs: pd.DataFrame, names: Sequence[str], per_point: int, root_seed: Any, report: Report
-) -> None:
-    """The comparison's tables as ``agentsim compare`` saves and prints them, and the
-    caveat naming the outcomes that cannot be told apart from noise."""
-    from agentsim.analysis import DEBATE_OUTCOMES, KEY_OUTCOMES, paired_differences
-    from agentsim.cli import PAIRED_TABLE_NOTE
-    from agentsim.tables import with_units
+) -> pd.DataFrame:
+    """The comparison's tables as ``agentsim compare`` saves and prints them
+    (:func:`agentsim.tables.comparison_tables`), and the caveat naming the outcomes that
+    cannot be told apart from noise; returns the Kaplan-Meier summary (empty without two
+    scenarios)."""
+    from agentsim.tables import comparison_tables, with_units
 
     if len(names) != 2:
         report.caveats.append(f"The manifest names {len(names)} scenarios, not two: no table.")
-        return
-    name_a, name_b = names
-    diffs = paired_differences(runs, name_a, name_b)
-    title = f"{name_b} - {name_a}: paired differences over {per_point} seeds, root seed {root_seed}"
-    if diffs.empty:
+        return pd.DataFrame()
+    tables = comparison_tables(runs, names[0], names[1], per_point, root_seed)
+    summary = tables["summary"]
+    if tables["comparison"].frame.empty:
         report.tables.append(
-            HtmlTable("outcomes", title, [], [], [], "No pair of runs succeeded in both.")
+            HtmlTable("outcomes", summary.title, [], [], [], "No pair of runs succeeded in both.")
         )
-        return
-    family = int(diffs["tests_in_family"].iloc[0])
-    key = diffs[diffs["outcome"].isin([*KEY_OUTCOMES, "overtaken", *DEBATE_OUTCOMES])]
-    columns = ["outcome", "statistic", f"mean_{name_a}", f"mean_{name_b}", "difference"]
-    columns += ["ci_low", "ci_high", "p_value", "p_holm", "p_bh", "n_pairs", "note"]
-    caption = (
-        f"{title}. {PAIRED_TABLE_NOTE} p_holm (Holm) and p_bh (Benjamini-Hochberg) adjust "
-        f"for the family of all {family} outcomes tested in comparison.csv."
-    )
-    report.tables.append(frame_table(with_units(key[columns]), "outcomes", title, caption))
-    relative = ["relative_change", "relative_ci_low", "relative_ci_high", "n_pairs"]
-    debate = diffs.set_index("outcome").reindex(DEBATE_OUTCOMES).dropna(how="all")
-    report.tables.append(
-        frame_table(
-            debate.reset_index()[["outcome", *relative]],
-            "relative-changes",
-            f"{name_b} vs {name_a} in the debate's units: relative change B/A - 1, 95% CI",
-        )
-    )
-    report.tables.append(
-        frame_table(
-            with_units(diffs),
-            "all-differences",
-            f"Every outcome tested ({len(diffs)}, as comparison.csv)",
-            "Effect sizes dz with exact 95% intervals and relative changes with 95% "
-            "delta-method intervals, besides the columns above.",
-            collapsed=True,
-        )
-    )
-    _noise_caveat(key, report, per_point, family)
+        return tables["survival"].frame
+    report.tables.append(frame_table(summary.frame, "outcomes", summary.title, summary.caption))
+    for name, collapsed in (("relative", False), ("survival", False), ("comparison", True)):
+        table = tables[name]
+        frame = with_units(table.frame)
+        report.tables.append(frame_table(frame, name, table.title, table.caption, collapsed))
+    family = int(tables["comparison"].frame["tests_in_family"].iloc[0])
+    _noise_caveat(summary.frame, report, per_point, family)
+    return tables["survival"].frame
 
 
 def _noise_caveat(key: pd.DataFrame, report: Report, seeds: int, family: int) -> None:

@@ -1,18 +1,23 @@
 """Tables for a paper: a batch's summary as CSV, Markdown and LaTeX, with units and run counts.
 
-:func:`outcome_unit` names the unit of every run-summary outcome; :func:`save_table` writes one
-table three ways into a batch folder (each file atomically): ``<stem>.csv`` with the numbers
-at full precision, ``<stem>.md`` (a caption paragraph and a pipe table, via pandas'
-``to_markdown``) and ``<stem>.tex`` (a ``table`` float with a booktabs ``tabular``, via pandas'
-``to_latex``), the last two with numbers to four significant digits. The caption says what the
-intervals are, how many runs or pairs each row uses and which family the p-values were
-corrected over, so a table copied into a paper carries its own reading instructions.
+:func:`outcome_tables` and :func:`comparison_tables` make a batch's tables (title, caption
+and frame), the one source of what ``agentsim mc``, ``sweep`` and ``compare`` print and save
+and what ``agentsim report`` shows. :func:`outcome_unit` names the unit of every run-summary
+outcome; :func:`save_table` writes one table three ways into a batch folder (each file
+atomically): ``<stem>.csv`` with the numbers at full precision, ``<stem>.md`` (a caption
+paragraph and a pipe table, via pandas' ``to_markdown``) and ``<stem>.tex`` (a ``table``
+float with a booktabs ``tabular``, via pandas' ``to_latex``), the last two with numbers to
+four significant digits. The caption says what the intervals are, how many runs or pairs each
+row uses and which family the p-values were corrected over, so a table copied into a paper
+carries its own reading instructions.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -98,3 +103,119 @@ def save_table(out: Path, stem: str, frame: pd.DataFrame, caption: str) -> list[
     )
     write_text(paths[2], latex)
     return paths
+
+
+# --------------------------------------------------------------------------- a batch's tables
+
+#: What the intervals and counts of an outcome table (mc, sweep) are, for its caption.
+OUTCOME_TABLE_NOTE = (
+    "Means with 95% t intervals over the runs where the outcome is defined; proportions with "
+    "95% Wilson intervals; times to an event as Kaplan-Meier medians and restricted means to "
+    "the horizon (95% intervals), runs without the event censored at the horizon. n is the "
+    "number of runs a row uses."
+)
+#: What the statistics of a paired comparison table are, for its caption.
+PAIRED_TABLE_NOTE = (
+    "Differences B - A on common seeds with 95% paired t intervals; p-values from the paired "
+    "t test, the exact McNemar test (overtaken) and the log-rank test stratified by seed "
+    "(times to an event, compared as restricted mean months to the horizon)."
+)
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table of a batch, as the command line prints and saves it and a report shows it:
+    ``name`` (``summary``, ``relative``, ``survival`` or ``comparison``), ``title`` (one
+    line), ``caption`` (what the numbers are) and the ``frame``."""
+
+    name: str
+    title: str
+    caption: str
+    frame: pd.DataFrame
+
+
+def outcome_tables(
+    runs: pd.DataFrame,
+    name: str,
+    runs_per_point: int,
+    root_seed: int,
+    grid: Mapping[str, Sequence[Any]] | None = None,
+) -> dict[str, Table]:
+    """The tables of a Monte Carlo (``grid`` empty) or a sweep: ``summary``, the outcome
+    table (:func:`agentsim.analysis.outcome_table`, by the swept keys), with a unit column."""
+    from agentsim.analysis import outcome_table
+
+    grid = dict(grid or {})
+    if grid:
+        points = math.prod(len(values) for values in grid.values())
+        title = (
+            f"{name}: sweep of {points} grid points x {runs_per_point} runs, root seed {root_seed}"
+        )
+    else:
+        title = f"{name}: {runs_per_point} runs, root seed {root_seed}"
+    table = with_units(outcome_table(runs, by=list(grid)))
+    return {"summary": Table("summary", title, f"{title}. {OUTCOME_TABLE_NOTE}", table)}
+
+
+def comparison_tables(
+    runs: pd.DataFrame, name_a: str, name_b: str, runs_per_point: int, root_seed: int
+) -> dict[str, Table]:
+    """The tables of a paired comparison of scenarios ``name_a`` (A) and ``name_b`` (B):
+
+    - ``summary``: the key and debate outcomes' means, difference B - A with its interval,
+      raw and adjusted p-values, pairs and notes (with a unit column);
+    - ``relative``: the debate's outcomes as relative changes B/A - 1 with 95% intervals;
+    - ``survival``: the Kaplan-Meier summaries per scenario
+      (:func:`agentsim.survival.survival_table`);
+    - ``comparison``: every outcome, every column of
+      :func:`agentsim.analysis.paired_differences`.
+
+    Raises as ``paired_differences``.
+    """
+    from agentsim.analysis import DEBATE_OUTCOMES, KEY_OUTCOMES, paired_differences
+    from agentsim.survival import survival_table
+
+    diffs = paired_differences(runs, name_a, name_b)
+    family = int(diffs["tests_in_family"].iloc[0]) if len(diffs) else 0
+    title = (
+        f"{name_b} - {name_a}: paired differences over {runs_per_point} seeds, "
+        f"root seed {root_seed}"
+    )
+    columns = ["outcome", "statistic", f"mean_{name_a}", f"mean_{name_b}", "difference"]
+    columns += ["ci_low", "ci_high", "p_value", "p_holm", "p_bh", "n_pairs", "note"]
+    shown = [*KEY_OUTCOMES, "overtaken", *DEBATE_OUTCOMES]
+    key = diffs[diffs["outcome"].isin(shown)][columns] if len(diffs) else diffs
+    relative = ["relative_change", "relative_ci_low", "relative_ci_high", "n_pairs"]
+    debate = (
+        diffs.set_index("outcome").reindex(DEBATE_OUTCOMES).dropna(how="all").reset_index()
+        if len(diffs)
+        else diffs
+    )
+    return {
+        "summary": Table(
+            "summary",
+            f"{title}; p adjusted over {family} outcomes",
+            f"{title}. {PAIRED_TABLE_NOTE} p_holm (Holm) and p_bh (Benjamini-Hochberg) adjust "
+            f"for the family of all {family} outcomes tested in comparison.csv.",
+            with_units(key),
+        ),
+        "relative": Table(
+            "relative",
+            f"{name_b} vs {name_a} in the debate's units: relative change B/A - 1, 95% CI",
+            "Relative changes of the paired means with 95% delta-method intervals.",
+            debate[["outcome", *relative]] if len(debate) else debate,
+        ),
+        "survival": Table(
+            "survival",
+            "Times to an event: Kaplan-Meier medians and restricted means (95% CI)",
+            "Runs without the event are censored at the horizon.",
+            survival_table(runs, by=["scenario"]),
+        ),
+        "comparison": Table(
+            "comparison",
+            f"Every outcome tested ({len(diffs)})",
+            "Effect sizes d_z with exact 95% intervals and relative changes with 95% "
+            "delta-method intervals, besides the columns of the summary.",
+            diffs,
+        ),
+    }
