@@ -3,8 +3,9 @@
 Public entry points: :func:`load_config` (validated scenarios), :class:`AIRaceModel` (the Mesa
 model), :func:`run` (one run, the only step loop) and :func:`simulate` (a flat function
 interface for exploratory-modelling and sensitivity tools), :func:`load_uncertainty`,
-:func:`run_explore` and :func:`run_sensitivity` (batches under parameter uncertainty) and
-:func:`calibrate` (fitting assumptions to targets by ABC-SMC, with a fit report).
+:func:`run_explore` and :func:`run_sensitivity` (batches under parameter uncertainty),
+:func:`calibrate` (fitting assumptions to targets by ABC-SMC, with a fit report) and
+:func:`read_batch` (a stored batch folder's runs, time series and manifest).
 
 The names are loaded on first use, so ``import agentsim`` (and the command line's ``--help``
 and ``validate``) do not import Mesa, pandas or the model. ``agentsim.run`` is the function
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from agentsim.model import AIRaceModel
     from agentsim.run import RunResult, simulate
     from agentsim.scenario_io import load_config
+    from agentsim.store import read_batch
     from agentsim.uncertainty import load_uncertainty
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "calibrate",
     "load_config",
     "load_uncertainty",
+    "read_batch",
     "run",
     "run_explore",
     "run_sensitivity",
@@ -52,6 +55,7 @@ _HOMES = {
     "calibrate": "agentsim.calibration",
     "load_config": "agentsim.scenario_io",
     "load_uncertainty": "agentsim.uncertainty",
+    "read_batch": "agentsim.store",
     "run_explore": "agentsim.explore",
     "run_sensitivity": "agentsim.explore",
 }

@@ -10,8 +10,10 @@ seeds (common random numbers) and a batch is reproducible.
 :func:`run_chunk` runs one chunk where the executor puts it and encodes its results there. Each
 finished chunk is saved at once by :mod:`agentsim.store` (one part file, renamed into place),
 so a killed batch loses at most the chunks in flight, and ``resume=True`` runs only the runs
-that are missing. At the end the parts are gathered into ``runs.parquet`` and
-``timeseries.parquet``. :func:`run_with_progress` adds a progress bar.
+that are missing. At the end the parts are gathered into ``runs.parquet`` (booleans and
+integers keep their types, missing where a run failed) and ``timeseries.parquet`` (each row
+with its run's scenario, point and swept keys); :mod:`agentsim.store` says how.
+:func:`run_with_progress` adds a progress bar.
 """
 
 from __future__ import annotations

@@ -10,8 +10,31 @@ A **batch folder** (Monte Carlo, sweep or comparison) holds ``manifest.json`` (h
 was made), and while it runs, ``parts/``: one Parquet file per finished chunk of runs, holding
 the chunk's time series with the chunk's run rows in the file's metadata, so a chunk is saved by
 one atomic rename. :func:`gather` merges the parts into ``runs.parquet`` (one row per run) and
-``timeseries.parquet`` (one row per run and month) and removes ``parts/``. :func:`batch_lock`
-keeps two processes from writing one batch folder at once.
+``timeseries.parquet`` (one row per run and month) and removes ``parts/``; :func:`read_batch`
+reads a finished batch folder (also as ``agentsim.read_batch``). :func:`batch_lock` keeps two
+processes from writing one batch folder at once.
+
+**Dtypes of runs.parquet** (:func:`runs_frame`): ``run_id``, ``replicate`` and ``seed`` are
+int64 (never missing); ``scenario``, ``error``, ``traceback`` and any column holding text are
+``string``; booleans are ``boolean`` and integers ``Int64`` (pandas' nullable types, whether or
+not a value is missing, so a failed run's outcome is ``<NA>`` and the column keeps its type);
+other numbers are float64, NaN where missing (the model's own "undefined"). The run summary's
+boolean and integer outcomes and ``point`` are declared (:data:`BOOLEAN_COLUMNS`,
+:data:`INTEGER_COLUMNS`), so their type never depends on the values a batch happens to hold:
+an overtake month that no run reached is still ``Int64``. A sweep's keys take the type of the
+values in its grid (:func:`grid_kinds`). Other columns (outcomes declared nowhere, a design's
+parameters) take the type of the Python values they hold: all booleans, all integers, numbers
+(float64), anything else text; a column with no value at all is float64.
+
+**timeseries.parquet** starts with ``run_id``, then each run's ``scenario`` (categorical),
+``point`` and, in a sweep, each swept key (:data:`KEY_COLUMNS` and the manifest's grid keys,
+named and typed as in runs.parquet), then the model frame's columns, so a table of time series
+groups by scenario or swept value without a merge.
+
+Batches stored before these rules (booleans and integers as float64, no keys in the time
+series) read the same way: :func:`read_batch` gives their declared columns and swept keys
+today's dtypes and adds the keys to the time series in memory, without changing the files; a
+resumed one is gathered by these rules.
 
 This module knows file layouts only: it never imports the model or runs anything.
 """
@@ -71,6 +94,30 @@ RESULTS_ROOT = Path("results")
 #: Columns of a runs frame that always come first, in this order, as int64 (ids) or text.
 ID_COLUMNS = ("run_id", "replicate", "seed")
 TEXT_COLUMNS = ("scenario", "error", "traceback")
+#: Columns of a runs frame that hold integers (``Int64``), whatever values a batch holds: the
+#: design point and the run summary's integer outcomes (:func:`agentsim.observe.summarize`).
+#: A name ending in ``_`` stands for every column it begins (one per pair of jurisdictions).
+INTEGER_COLUMNS = (
+    "point",
+    "steps",
+    "overtake_month",
+    "non_us_lead_months",
+    "us_frontier_releases",
+    "non_us_frontier_releases",
+    "trusted_release_repealed_month",
+    "labs_exited",
+    "lab_relocations",
+    "unemployed_researchers",
+    "us_generations",
+    "talent_flow_",
+)
+#: Columns of a runs frame that hold booleans (``boolean``): the summary's boolean outcomes.
+BOOLEAN_COLUMNS = ("overtaken",)
+#: Columns of the runs table that every row of a batch's time series carries (after
+#: ``run_id``), with a sweep's keys.
+KEY_COLUMNS = ("scenario", "point")
+#: The pandas dtype of each kind of runs column.
+DTYPES = {"bool": "boolean", "int": "Int64", "float": "float64", "text": "string"}
 _RUNS_KEY = b"agentsim.runs"  # Parquet metadata key of a part's run rows
 
 
@@ -427,7 +474,8 @@ class BatchResult:
     """A batch folder and what it holds.
 
     ``runs`` has one row per run (see :func:`runs_frame`), ``timeseries`` one row per run and
-    month (``run_id`` then the model frame's columns), ``manifest`` the parsed manifest.
+    month (``run_id``, the run's keys: ``scenario``, ``point`` and a sweep's keys, then the
+    model frame's columns), ``manifest`` the parsed manifest.
     """
 
     out: Path
@@ -451,18 +499,22 @@ def is_run_dir(path: Path) -> bool:
     return (Path(path) / "summary.json").is_file()
 
 
-def read_manifest(out: Path) -> dict[str, Any]:
+def read_manifest(out: Path, key: str = "--resume") -> dict[str, Any]:
     """The manifest of a batch folder.
 
-    Raises :class:`ConfigError` (key ``--resume``) when there is none or it cannot be parsed.
+    Raises :class:`ConfigError` (key ``key``) when there is none, it cannot be parsed or it is
+    not a JSON object.
     """
     path = Path(out) / MANIFEST
     if not path.is_file():
-        raise ConfigError("--resume", f"{out} holds no {MANIFEST}: not a batch folder")
+        raise ConfigError(key, f"{out} holds no {MANIFEST}: not a batch folder")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError("--resume", f"{path} cannot be read ({exc.__class__.__name__})") from None
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(key, f"{path} cannot be read ({exc.__class__.__name__})") from None
+    if not isinstance(manifest, dict):
+        raise ConfigError(key, f"{path} is not a batch manifest (not a JSON object)")
+    return manifest
 
 
 def write_manifest(out: Path, manifest: Mapping[str, Any]) -> None:
@@ -470,18 +522,74 @@ def write_manifest(out: Path, manifest: Mapping[str, Any]) -> None:
     write_json(Path(out) / MANIFEST, dict(manifest))
 
 
-def read_batch(out: Path) -> BatchResult:
-    """Read a finished batch folder: manifest, runs and time series.
+def read_batch(out: str | Path) -> BatchResult:
+    """Read a finished batch folder (Monte Carlo, sweep, comparison, explore or sensitivity).
 
-    Raises :class:`ConfigError` when the folder holds no manifest or no gathered results (a
-    batch still running, or killed: resume it first).
+    ``out`` is the folder (a string or a path). Returns a :class:`BatchResult` with
+
+    - ``runs``: one row per run, in run-id order: ``run_id``, ``replicate``, ``seed``,
+      ``scenario``, ``point``, a sweep's keys or a design's parameters, every summary outcome,
+      ``error`` and ``traceback`` (missing for a run that succeeded; a failed run's outcomes
+      are missing). Booleans are ``boolean``, integers ``Int64``, other numbers float64 (see
+      the module's notes on dtypes);
+    - ``timeseries``: one row per successful run and month, sorted by run and month:
+      ``run_id``, the run's ``scenario`` (categorical), ``point`` and a sweep's keys, then the
+      model frame's columns; empty when no run succeeded;
+    - ``manifest``: the parsed ``manifest.json`` (how the batch was made);
+    - ``out``: the folder, and ``failures``: the rows of runs that failed.
+
+    A batch stored by an older version reads the same way: its declared boolean and integer
+    columns get today's dtypes and its time series the keys, in memory (the files stay as
+    they are).
+
+    Raises :class:`ConfigError` (one line, key: the folder) when ``out`` does not exist or is
+    not a folder, when it holds no ``manifest.json`` (not a batch folder: a run folder is
+    named as one, to read with :func:`read_run`) or one that cannot be read, when it holds no
+    ``runs.parquet`` (a batch that is still running or was stopped: resume it first), and
+    when a stored file is damaged.
     """
     out = Path(out)
-    manifest = read_manifest(out)
+    key = str(out)
+    if not out.exists():
+        raise ConfigError(key, "does not exist")
+    if not out.is_dir():
+        raise ConfigError(key, "is not a folder")
+    if not is_batch_dir(out) and is_run_dir(out):
+        raise ConfigError(
+            key, f"is a run folder, not a batch folder (no {MANIFEST}); read it with read_run"
+        )
+    manifest = read_manifest(out, key)
     if not (out / RUNS).is_file():
-        raise ConfigError(str(out), "holds no runs.parquet: the batch is unfinished (--resume it)")
+        kind = manifest.get("kind") if isinstance(manifest.get("kind"), str) else "<command>"
+        raise ConfigError(
+            key,
+            f"holds no {RUNS}: the batch is unfinished (still running, or stopped); finish it "
+            f"with agentsim {kind} --resume {out}",
+        )
+    runs = _read_parquet(out / RUNS)
     timeseries = _read_parquet(out / TIMESERIES) if (out / TIMESERIES).is_file() else None
-    return BatchResult(out, _read_parquet(out / RUNS), _frame_or_empty(timeseries), manifest)
+    runs, timeseries = _current(runs, _frame_or_empty(timeseries), manifest)
+    return BatchResult(out, runs, timeseries, manifest)
+
+
+def batch_keys(manifest: Mapping[str, Any] | None) -> list[str]:
+    """The runs columns that a batch's time series carries: :data:`KEY_COLUMNS`, then the keys
+    of the manifest's ``grid`` (a sweep's swept keys)."""
+    return list(dict.fromkeys([*KEY_COLUMNS, *grid_kinds(manifest)]))
+
+
+def grid_kinds(manifest: Mapping[str, Any] | None) -> dict[str, str]:
+    """The kind of each swept key of a batch (its ``grid`` in the manifest), from the Python
+    types of the values it was swept over: ``restricted_months=3,9`` is an integer column in
+    every batch of that grid, whichever of its runs are stored."""
+    grid = (manifest or {}).get("grid")
+    if not isinstance(grid, dict):
+        return {}
+    return {
+        key: _value_kind(values if isinstance(values, list) else [values])
+        for key, values in grid.items()
+        if isinstance(key, str)
+    }
 
 
 def _frame_or_empty(frame: pd.DataFrame | None) -> pd.DataFrame:
@@ -722,20 +830,96 @@ def _missing(value: Any) -> bool:
 _NUMBER_TYPES = (bool, int, float, np.bool_, np.number)
 
 
-def _numeric(types: set[type]) -> bool:
-    """Whether values of these types make a float64 column (None is a missing number)."""
-    return all(t is type(None) or issubclass(t, _NUMBER_TYPES) for t in types)
+def declared_kind(name: str) -> str | None:
+    """The kind (``"bool"``, ``"int"`` or ``"text"``) that a runs column always has, or None
+    when its values decide (see the module's notes on dtypes)."""
+    if name in TEXT_COLUMNS:
+        return "text"
+    if name in BOOLEAN_COLUMNS:
+        return "bool"
+    if name in INTEGER_COLUMNS or any(
+        prefix.endswith("_") and name.startswith(prefix) for prefix in INTEGER_COLUMNS
+    ):
+        return "int"
+    return None
 
 
-def runs_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """The runs table: one row per run, sorted by ``run_id``, with dtypes fixed by value types.
+def _value_kind(values: Sequence[Any]) -> str:
+    """The kind of a column from the Python types of its values (missing values aside)."""
+    types = {type(v) for v in values if not _missing(v)}
+    if not types:
+        return "float"
+    if all(issubclass(t, bool | np.bool_) for t in types):
+        return "bool"
+    if all(issubclass(t, int | np.integer) and not issubclass(t, bool) for t in types):
+        return "int"
+    if all(issubclass(t, _NUMBER_TYPES) for t in types):
+        return "float"
+    return "text"
+
+
+def _as_kind(values: Sequence[Any], kind: str) -> Any:
+    """``values`` as an array of ``kind`` (missing values as NA, NaN for floats).
+
+    Raises ``ValueError`` for a value the kind cannot hold exactly: a boolean column takes
+    booleans and the numbers 0 and 1 (as older batches stored them), an integer column
+    integers and whole floats (not booleans), a float column numbers.
+    """
+
+    def check(ok: Callable[[Any], bool]) -> None:
+        for v in values:
+            if not _missing(v) and not ok(v):
+                raise ValueError(f"{v!r} is not a {kind}")
+
+    number = _NUMBER_TYPES
+    if kind == "bool":
+        check(lambda v: isinstance(v, bool | np.bool_) or (isinstance(v, number) and v in (0, 1)))
+        return pd.array([None if _missing(v) else bool(v) for v in values], dtype="boolean")
+    if kind == "int":
+        check(
+            lambda v: (
+                (isinstance(v, int | np.integer) and not isinstance(v, bool))
+                or (isinstance(v, float | np.floating) and float(v).is_integer())
+            )
+        )
+        return pd.array([None if _missing(v) else int(v) for v in values], dtype="Int64")
+    if kind == "float":
+        check(lambda v: isinstance(v, number))
+        return np.array([math.nan if _missing(v) else float(v) for v in values], dtype=np.float64)
+    return pd.array([None if _missing(v) else str(v) for v in values], dtype="string")
+
+
+def typed_column(name: str, values: Sequence[Any], kind: str | None = None) -> Any:
+    """The values of runs column ``name`` as an array of its dtype (see the module's notes).
+
+    The declared kind (:func:`declared_kind`) wins, then ``kind`` (a swept key's, from the
+    plan's values: :func:`grid_kinds`); a value it cannot hold (text in an integer column,
+    say, from a hand-made file) makes the values decide, and text holds anything.
+    """
+    first = declared_kind(name) or kind
+    for candidate in dict.fromkeys([first, _value_kind(values), "text"]):
+        if candidate is None:
+            continue
+        try:
+            return _as_kind(values, candidate)
+        except (TypeError, ValueError, OverflowError):
+            continue
+    raise AssertionError("text holds any value")  # pragma: no cover
+
+
+def runs_frame(
+    rows: Iterable[Mapping[str, Any]], kinds: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """The runs table: one row per run, sorted by ``run_id``, with dtypes by the module's rules.
 
     Columns: ``run_id``, ``replicate``, ``seed`` (int64), then the other keys in order of first
     appearance, then ``error`` and ``traceback`` (text, missing for runs that did not fail).
-    ``scenario`` and any column holding text or other non-numbers is text (pandas
-    ``string``); any other column (numbers, booleans, missing values) is float64, with NaN
-    for a missing value. The same rows give the same frame in any order or grouping.
+    Each other column is typed by :func:`typed_column` (with its kind in ``kinds``, if any):
+    booleans ``boolean``, integers ``Int64``, other numbers float64 (NaN where missing), text
+    ``string``; a value missing from a row (a failed run's outcomes) is missing. The same rows
+    give the same frame in any order or grouping.
     """
+    kinds = kinds or {}
     rows = sorted(rows, key=lambda row: int(row["run_id"]))
     names: dict[str, None] = dict.fromkeys(ID_COLUMNS)
     for row in rows:
@@ -748,11 +932,8 @@ def runs_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         values = [row.get(name) for row in rows]
         if name in ID_COLUMNS:
             columns[name] = np.array(values, dtype=np.int64)
-        elif name not in TEXT_COLUMNS and _numeric({type(v) for v in values}):
-            columns[name] = np.array(values, dtype=np.float64)  # None becomes NaN
         else:
-            text = [None if _missing(v) else str(v) for v in values]
-            columns[name] = pd.array(text, dtype="string")
+            columns[name] = typed_column(name, values, kinds.get(name))
     return pd.DataFrame(columns, index=pd.RangeIndex(len(rows)))
 
 
@@ -764,23 +945,68 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
+def _current(
+    runs: pd.DataFrame, timeseries: pd.DataFrame, manifest: Mapping[str, Any] | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stored results in today's layout: runs columns of a known kind (declared, or a swept
+    key's) in its dtype, as a batch of an older version did not store them (booleans and
+    integers as float64), and the batch's keys in the time series. Frames already in that
+    layout come back as they are."""
+    kinds = grid_kinds(manifest)
+    changed = {}
+    for name in runs.columns:
+        kind = declared_kind(name) or kinds.get(name)
+        if kind is not None and name not in ID_COLUMNS and runs[name].dtype != DTYPES[kind]:
+            changed[name] = typed_column(name, runs[name].tolist(), kind)
+    if changed:
+        runs = runs.assign(**changed)
+    return runs, with_keys(timeseries, runs, batch_keys(manifest))
+
+
+def with_keys(timeseries: pd.DataFrame, runs: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """``timeseries`` with each of ``keys`` (columns of ``runs``) right after ``run_id``, taken
+    from each row's run: ``scenario`` categorical (categories in run-id order), the others in
+    their runs dtype. Keys the runs lack are skipped; a key already in the time series is
+    replaced (missing for a row whose run is not in ``runs``)."""
+    keys = [key for key in dict.fromkeys(keys) if key in runs.columns and key != "run_id"]
+    if timeseries.empty or "run_id" not in timeseries.columns or not keys:
+        return timeseries
+    present = [key for key in keys if key in timeseries.columns]
+    if present == keys and list(timeseries.columns[1 : len(keys) + 1]) == keys:
+        return timeseries  # already carries them (a batch gathered by this version)
+    series = timeseries.drop(columns=present)
+    by_run = runs.drop_duplicates("run_id").set_index("run_id")[keys]
+    taken = by_run.reindex(series["run_id"].to_numpy()).reset_index(drop=True)
+    taken.index = series.index
+    if "scenario" in taken:
+        order = pd.unique(runs.sort_values("run_id")["scenario"].dropna().astype(object))
+        taken["scenario"] = pd.Categorical(taken["scenario"].astype(object), categories=order)
+    position = list(series.columns).index("run_id") + 1
+    return pd.concat([series.iloc[:, :position], taken, series.iloc[:, position:]], axis=1)
+
+
 def gather(out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Merge part files (and earlier gathered files) into ``runs.parquet`` and
     ``timeseries.parquet``, then remove ``parts/``.
 
     Returns ``(runs, timeseries)``: runs as :func:`runs_frame` builds them, time series sorted
-    by ``run_id`` and ``step``. A run saved twice (a part and the gathered file) appears once.
-    With no parts, existing gathered files are read and left as they are.
+    by ``run_id`` and ``step``, carrying each run's keys after ``run_id`` (:func:`with_keys`:
+    ``scenario``, ``point`` and the keys of the manifest's grid, when the folder has a
+    manifest; a swept key is typed by the values of the grid: :func:`grid_kinds`). A run
+    saved twice (a part and the gathered file) appears once. With no parts, existing gathered
+    files are left as they are and returned as :func:`read_batch` reads them.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     out = Path(out)
+    manifest = read_manifest(out) if is_batch_dir(out) else None
+    keys = batch_keys(manifest)
     parts = _part_files(out)
     if not parts and (out / RUNS).is_file():  # already gathered: nothing to merge
         timeseries = _read_parquet(out / TIMESERIES) if (out / TIMESERIES).is_file() else None
         shutil.rmtree(out / PARTS, ignore_errors=True)
-        return _read_parquet(out / RUNS), _frame_or_empty(timeseries)
+        return _current(_read_parquet(out / RUNS), _frame_or_empty(timeseries), manifest)
     rows: list[dict[str, Any]] = []
     tables = []
     for path in parts:
@@ -789,15 +1015,17 @@ def gather(out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             rows += json.loads((table.schema.metadata or {})[_RUNS_KEY])
         if table.num_rows:
             metadata = {k: v for k, v in table.schema.metadata.items() if k != _RUNS_KEY}
+            # the keys come from the runs table below, whatever a part held
+            table = table.drop_columns([key for key in keys if key in table.column_names])
             tables.append(table.replace_schema_metadata(metadata))
-    series = [pa.concat_tables(tables).to_pandas()] if tables else []
+    series = [pa.concat_tables(tables, promote_options="default").to_pandas()] if tables else []
     if (out / RUNS).is_file():
         rows += _records(_read_parquet(out / RUNS))
     if (out / TIMESERIES).is_file():
         series.append(_read_parquet(out / TIMESERIES))
     unique = {int(row["run_id"]): row for row in reversed(rows)}  # a part wins over older files
-    runs = runs_frame(unique.values())
-    nonempty = [frame for frame in series if len(frame)]
+    runs = runs_frame(unique.values(), grid_kinds(manifest))
+    nonempty = [frame.drop(columns=keys, errors="ignore") for frame in series if len(frame)]
     timeseries = (
         pd.concat(nonempty, ignore_index=True)
         .drop_duplicates(["run_id", "step"])
@@ -806,6 +1034,7 @@ def gather(out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         if nonempty
         else pd.DataFrame()
     )
+    timeseries = with_keys(timeseries, runs, keys)
     write_parquet(out / RUNS, runs)
     write_parquet(out / TIMESERIES, timeseries)
     shutil.rmtree(out / PARTS, ignore_errors=True)
