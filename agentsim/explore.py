@@ -387,7 +387,7 @@ def point_outcomes(
     def grid(name: str) -> np.ndarray:
         part = runs[runs["scenario"] == name]
         table = part.pivot(index="point", columns="replicate", values=outcome)
-        return table.sort_index().sort_index(axis=1).to_numpy(dtype=float)
+        return table.sort_index().sort_index(axis=1).to_numpy(dtype=float, na_value=np.nan)
 
     values = grid(scenario)
     if against is not None:
