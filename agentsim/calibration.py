@@ -58,6 +58,7 @@ import pandas as pd
 
 from agentsim.config import ConfigError, clip, quote
 from agentsim.ensemble import check_same_clock, chunk_sizes
+from agentsim.survival import TIME_TO_EVENT
 from agentsim.uncertainty import UncertaintySpec
 
 #: Standardised error given to a statistic that could not be computed (an outcome the run
@@ -231,7 +232,8 @@ def targets_from_dict(
     ``outcomes`` are the known run-summary outcomes, ``scenarios`` the labels a ``compare``
     pair may name (``scenario`` and those of the file's ``scenarios:``). Raises a one-line
     :class:`ConfigError` naming the target and key for: no targets, an unknown key, an
-    unknown outcome (with a did-you-mean), a value that is not a finite number, a tolerance
+    unknown outcome (with a did-you-mean) or a time-to-event outcome
+    (:data:`agentsim.survival.TIME_TO_EVENT`), a value that is not a finite number, a tolerance
     or standard error <= 0, both or neither of them, a ``compare`` that is not two different
     known scenario labels, and ``relative_change`` without ``compare`` or not a boolean.
     """
@@ -264,6 +266,13 @@ def targets_from_dict(
             hint = f"; did you mean {quote(close[0])}?" if close else ""
             raise ConfigError(
                 f"{where}.outcome", f"{quote(outcome)} is not a run-summary outcome{hint}"
+            )
+        if outcome in TIME_TO_EVENT:
+            raise ConfigError(
+                f"{where}.outcome",
+                f"{quote(outcome)} is the month of an event, missing in runs where it does not "
+                "happen by the horizon: a fit to it would count those runs as misses, not as "
+                "late events; target an outcome defined in every run (us_generations, say)",
             )
         if "value" not in entry:
             raise ConfigError(f"{where}.value", "is missing")

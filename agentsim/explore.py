@@ -42,6 +42,7 @@ from agentsim.ensemble import (
     replicate_seeds,
 )
 from agentsim.store import BatchResult
+from agentsim.survival import TIME_TO_EVENT
 from agentsim.uncertainty import UncertaintySpec
 
 #: Explore designs (unit points from ``scipy.stats.qmc``, see UncertaintySpec.sample).
@@ -59,8 +60,6 @@ CONFIDENCE = 0.95
 DESIGN_WORD = 0x64657369
 #: Columns of the experiments table that come before the parameters, in this order.
 EXPERIMENT_IDS = ("run_id", "sample", "scenario", "replicate", "seed")
-#: Summary outcomes that are the month of an event and undefined when it does not happen.
-UNDEFINED_WHEN_ABSENT = frozenset({"overtake_month", "trusted_release_repealed_month"})
 #: Columns of ``indices.csv``.
 INDEX_COLUMNS = (
     "outcome",
@@ -326,11 +325,12 @@ def plan_sensitivity(
     """
     outcomes = check_outcomes(outcomes)
     for outcome in outcomes:
-        if outcome in UNDEFINED_WHEN_ABSENT:
+        if outcome in TIME_TO_EVENT:
             raise ConfigError(
                 "--outcome",
-                f"{outcome} is undefined in runs where the event does not happen, and a "
-                "variance decomposition cannot skip runs; use overtaken (0/1) instead",
+                f"{outcome} is the month of an event, undefined in runs where it does not "
+                "happen, and a variance decomposition cannot skip runs; use an outcome "
+                "defined in every run (overtaken, us_generations)",
             )
     name = str(config.get("name", "scenario"))
     configs: dict[str, dict[str, Any]] = {}

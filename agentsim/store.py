@@ -239,6 +239,13 @@ _RESULT_EXTRAS = frozenset(
         RUNS,
         TIMESERIES,
         "comparison.csv",
+        "survival.csv",
+        # a batch's table (agentsim.tables.save_table), its report and a replay's report
+        "summary.csv",
+        "summary.md",
+        "summary.tex",
+        "report.html",
+        "rerun_report.csv",
         "experiments.parquet",
         "indices.csv",
         "noise.csv",

@@ -132,6 +132,10 @@ BAD_TARGETS = {
         {"growth": _entry(outcome="frontier_growth_ooms")},
         ["targets.growth.outcome", "did you mean 'frontier_growth_ooms_per_year'"],
     ),
+    "time_to_event_outcome": (
+        {"first": _entry(outcome="months_to_first_us_generation", value=9.0)},
+        ["targets.first.outcome", "the month of an event"],
+    ),
     "zero_tolerance": ({"growth": _entry(tolerance=0)}, ["targets.growth.tolerance", "> 0"]),
     "negative_standard_error": (
         {"growth": _entry(tolerance=None, standard_error=-0.1)},
