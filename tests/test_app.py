@@ -1,13 +1,17 @@
-"""The interactive app: controls generated from the levers and the schema, and the page in a
-real browser (headless Chromium opens it, steps the model and sees the time series change).
+"""The interactive A/B app: controls generated from the levers and the schema; the pairing of
+two models on one seed, the paired ensemble and the exports (without a browser); and the page
+in a real browser (headless Chromium steps A and B, moves a lever on B, runs the paired seeds
+and reads back what the charts plot), with no server or worker process left behind.
 
-The control tests need the viz extra. The browser test is skipped, with the reason, where
-Chromium or playwright is missing; CI installs both.
+The tests need the viz extra. The browser tests are skipped, with the reason, where Chromium or
+playwright is missing; CI installs both.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -17,12 +21,24 @@ import typing
 import urllib.request
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import psutil
 import pytest
 from pydantic import BaseModel
 
-from agentsim.config import LEVERS, Config, ParameterSpec, parameter_spec
-from agentsim.scenario_io import DEFAULT_SCENARIO, SCENARIO_DIR, load_config
+from agentsim import observe
+from agentsim.config import LEVERS, Config, ConfigError, ParameterSpec, parameter_spec
+from agentsim.ensemble import replicate_seeds
+from agentsim.executors import InProcess
+from agentsim.run import run
+from agentsim.scenario_io import (
+    DEFAULT_SCENARIO,
+    SCENARIO_DIR,
+    dump_config,
+    load_config,
+    shipped_scenarios,
+)
 
 from .conftest import ROOT
 
@@ -115,6 +131,25 @@ def test_slider_range_rules():
     assert app.slider_range(spec(default=-2.0, upper=5)) == (-20.0, 5, 0.01)  # absent lower
     assert app.slider_range(spec(kind=int, default=3, lower=1, upper=100)) == (1, 100, 1)
     assert app.slider_range(spec(kind=int, default=3, lower=0, li=False, upper=10)) == (1, 10, 1)
+    # the value lies on the grid: the baseline's 5,000 researchers on a slider from 1
+    big = spec(kind=int, default=5000, lower=1, upper=2_000_000)
+    assert app.slider_range(big, 5000) == (1, 2_000_000, 1)
+    assert app.slider_range(big, 5001) == (1, 2_000_000, 1000)
+    assert app.slider_range(spec(lower=0, upper=1), 0.0125) == (0, 1, 0.0001)
+    assert app.slider_range(spec(lower=0, li=False, upper=1), 0.01) == (0.001, 1, 0.001)
+
+
+def test_every_lever_of_every_shipped_scenario_lies_on_its_sliders_grid():
+    for name in shipped_scenarios():
+        config = load_config(name)
+        for path in LEVERS.values():
+            spec = parameter_spec(path)
+            if spec.type is bool:
+                continue
+            value = app._value_at(config, path)
+            low, _, step = app.slider_range(spec, value)
+            steps = (value - low) / step
+            assert abs(steps - round(steps)) < 1e-6, (name, path)
 
 
 def test_labels_carry_the_unit():
@@ -125,18 +160,316 @@ def test_labels_carry_the_unit():
     assert "(" not in app.control_label(parameter_spec("policy.export_controls.price_multiplier"))
 
 
-def test_page_shows_the_shipped_baseline_by_default(monkeypatch):
+def test_page_shows_the_shipped_baseline_by_default_and_b_is_a_copy_of_a(monkeypatch):
     monkeypatch.delenv("AGENTSIM_VIZ_CONFIG", raising=False)
+    monkeypatch.delenv("AGENTSIM_VIZ_CONFIG_B", raising=False)
     assert app.page_scenario() == DEFAULT_SCENARIO
+    assert app.page_scenarios() == (DEFAULT_SCENARIO, DEFAULT_SCENARIO)
     monkeypatch.setenv("AGENTSIM_VIZ_CONFIG", "trusted_release")
     assert app.page_scenario() == SCENARIO_DIR / "trusted_release.yaml"
     assert app.page_scenario("combined") == SCENARIO_DIR / "combined.yaml"
+    monkeypatch.setenv("AGENTSIM_VIZ_CONFIG_B", "combined")
+    assert app.page_scenarios() == (
+        SCENARIO_DIR / "trusted_release.yaml",
+        SCENARIO_DIR / "combined.yaml",
+    )
 
 
 def test_app_does_not_type_bounds_by_hand():
     source = Path(app.__file__).read_text(encoding="utf-8")
     for old in ('"min": 0.001', '"max": 0.5', '"max": 2.0', '"max": 26.0', "DEFAULT_CONFIG"):
         assert old not in source
+
+
+# --------------------------------------------------------------------------- the pair
+
+SHORT = {"simulation.steps": 6, "talent.n_researchers": 500}
+
+
+def short(**overrides) -> Config:
+    """A quick world: six months, 500 researchers."""
+    return load_config(None, overrides={**SHORT, **overrides})
+
+
+def test_two_models_on_one_seed_step_identically():
+    config = load_config()
+    pair = app.ABPair(config, load_config(), seed=3)
+    for _ in range(8):
+        assert observe.indicators(pair.models["A"]) == observe.indicators(pair.models["B"])
+        pair.step()
+    frames = pair.frames()
+    pd.testing.assert_frame_equal(frames["A"], frames["B"])
+    # and they are the run `agentsim run --seed 3` makes
+    expected = run(config, seed=3).model_frame.iloc[:9].reset_index(drop=True)
+    pd.testing.assert_frame_equal(frames["A"], expected)
+
+
+def test_a_lever_change_on_b_leaves_a_unchanged_and_replays_b_to_the_same_month():
+    config = load_config()
+    pair = app.ABPair(config, config, seed=1)
+    for _ in range(6):
+        pair.step()
+    model_a = pair.models["A"]
+    before = pair.frames()["A"]
+    moved = load_config(None, overrides={"flywheel.strength": 0.9})
+    pair.replace("B", moved)
+    assert pair.models["A"] is model_a and pair.steps == 6
+    frames = pair.frames()
+    pd.testing.assert_frame_equal(frames["A"], before)
+    assert not frames["B"]["us_user_share"].equals(frames["A"]["us_user_share"])
+    expected = run(moved, seed=1).model_frame.iloc[:7].reset_index(drop=True)
+    pd.testing.assert_frame_equal(frames["B"], expected)
+    pair.step()
+    pd.testing.assert_frame_equal(
+        pair.frames()["A"], run(config, seed=1).model_frame.iloc[:8].reset_index(drop=True)
+    )
+
+
+def test_the_pair_refuses_sides_on_two_clocks():
+    with pytest.raises(ConfigError, match="must share simulation"):
+        app.ABPair(load_config(), short(), seed=0)
+    pair = app.ABPair(short(), short(), seed=0)
+    with pytest.raises(ConfigError, match="must share simulation"):
+        pair.replace("B", load_config())
+    assert pair.configs["B"].simulation.steps == 6
+
+
+def test_settings_take_lever_names_and_dotted_keys():
+    assert app.parse_settings("trusted_fraction=0.05; flywheel.strength = 0.3\n") == (
+        "policy.trusted_release.trusted_fraction=0.05",
+        "flywheel.strength=0.3",
+    )
+    assert app.parse_settings("  ;  ") == ()
+    side = app.Side(str(DEFAULT_SCENARIO)).with_lever("flywheel_strength", 0.7)
+    assert side.with_lever("trusted_release", True).levers == (
+        ("trusted_release", True),
+        ("flywheel_strength", 0.7),
+    )
+    assert side.config().flywheel.strength == 0.7
+
+
+# --------------------------------------------------------------------------- session
+
+
+@pytest.fixture
+def session() -> app.Session:
+    side = app.Side(str(DEFAULT_SCENARIO))
+    made = app.Session(side, side, seed=0)
+    yield made
+    made.close()
+
+
+def test_bad_input_shows_the_clis_message_and_keeps_the_last_good_world(session):
+    session.set_lever("B", "flywheel_strength", 0.9)
+    session.step()
+    good = session.pair.models["B"]
+    with pytest.raises(ConfigError) as cli_error:  # what `--set` prints on the command line
+        load_config(None, assignments=["policy.trusted_release.trusted_fraction=2"])
+    session.set_settings("B", "trusted_fraction=2")
+    assert session.error == str(cli_error.value)
+    assert "must be <= 1" in session.error
+    assert session.pair.models["B"] is good and session.sides["B"].settings == ()
+    session.step()  # the app keeps running with the last good world
+    assert session.pair.steps == 2
+    session.set_seed(-1)
+    assert session.error == "rng: must be a non-negative integer seed (got -1)"
+    session.set_scenario("B", "no_such_scenario")
+    assert session.error.startswith("no_such_scenario: file not found")
+    session.set_settings("B", "simulation.steps=12")
+    assert "must share simulation.steps" in session.error
+    assert session.pair.models["B"] is good
+    session.set_scenario("B", "trusted_release")  # a good change clears the message
+    assert session.error is None
+    assert session.pair.configs["B"].name == "trusted_release"
+    assert session.pair.steps == 2
+    snapshot = session.snapshot()
+    assert snapshot.values["B"]["trusted_release"] is True
+    assert snapshot.values["A"]["trusted_release"] is False
+
+
+def test_identical_sides_draw_identical_series_and_a_zero_difference(session):
+    for _ in range(4):
+        session.step()
+    snapshot = session.snapshot()
+    for panel in app.PANELS:
+        series = {s["name"]: s["data"] for s in app.ab_option(panel, snapshot)["series"]}
+        for _column, label in panel.columns:
+            a = series["A" if len(panel.columns) == 1 else f"A {label}"]
+            b = series["B" if len(panel.columns) == 1 else f"B {label}"]
+            assert a == b and len(a) == 5
+        for line in app.difference_option(panel, snapshot)["series"]:
+            assert all(v in (0, None) for v in line["data"]), panel.key
+
+
+def test_exported_yaml_reproduces_each_side_and_the_command_reproduces_the_view(session, tmp_path):
+    session.set_lever("B", "trusted_release", True)
+    session.set_settings("B", "flywheel_strength=0.8")
+    session.set_seed(7)
+    for _ in range(5):
+        session.step()
+    live = session.pair.frames()
+    for side in app.SIDES:
+        path = tmp_path / f"{side.lower()}.yaml"
+        path.write_text(session.scenario_yaml(side), encoding="utf-8")
+        config = load_config(path)
+        assert config == session.pair.configs[side]
+        expected = run(config, seed=7).model_frame.iloc[:6].reset_index(drop=True)
+        pd.testing.assert_frame_equal(live[side], expected)
+    assert load_config(tmp_path / "b.yaml").flywheel.strength == 0.8
+    assert session.command() == (
+        "agentsim viz a.yaml b.yaml --seed 7\nagentsim compare a.yaml b.yaml --runs 20 --seed 7\n"
+    )
+
+
+def test_the_export_holds_both_scenarios_the_figures_and_the_series(session):
+    import io
+    import zipfile
+
+    session.step()
+    assert session.figure("png").startswith(b"\x89PNG")
+    with zipfile.ZipFile(io.BytesIO(session.export_zip())) as archive:
+        names = set(archive.namelist())
+        assert archive.read("a.yaml").decode() == dump_config(load_config())
+        series = pd.read_csv(archive.open("series.csv"))
+    stems = ("ab_series", "network_a", "network_b")
+    assert names == {"a.yaml", "b.yaml", "command.txt", "series.csv"} | {
+        f"{stem}.{fmt}" for stem in stems for fmt in ("png", "pdf")
+    }
+    assert len(series) == 2 and (series["diff_us_user_share"] == 0).all()
+
+
+# --------------------------------------------------------------------------- ensemble
+
+
+def test_difference_band_is_the_median_and_the_5_and_95_percent_quantiles():
+    columns = len(app.KEY_COLUMNS)
+    diffs = [np.full((3, columns), float(k)) for k in range(21)]
+    diffs[0][2, 0] = np.nan
+    band = app.difference_band(diffs)
+    median, low, high = band[app.KEY_COLUMNS[0]]
+    assert median[:2] == [10.0, 10.0] and low[:2] == [1.0, 1.0] and high[:2] == [19.0, 19.0]
+    assert median[2] == 10.5  # a pair without the month is left out of that month
+    all_nan = app.difference_band([np.full((2, columns), np.nan)])
+    assert all_nan[app.KEY_COLUMNS[0]] == ([None, None], [None, None], [None, None])
+
+
+def test_the_paired_ensemble_runs_the_compare_plan_and_bands_its_differences():
+    a, b = short(), short(**{"flywheel.strength": 0.9})
+    updates: list[bool] = []
+    ensemble = app.PairedEnsemble(a, b, 3, 5, executor=InProcess(), on_update=updates.append)
+    assert ensemble.names == ("baseline", "baseline_B")  # as agentsim compare names them
+    ensemble.run()
+    status = ensemble.status()
+    assert (status.done, status.pairs, status.failed, status.error) == (3, 3, 0, None)
+    assert updates == [False, False, False, True]
+    # the differences are those of the two sides run on compare's seeds
+    diffs = []
+    for seed in replicate_seeds(5, 3):
+        frame_a, frame_b = run(a, seed=seed).model_frame, run(b, seed=seed).model_frame
+        diffs.append((frame_b["us_user_share"] - frame_a["us_user_share"]).to_numpy())
+    median, low, high = status.band["us_user_share"]
+    assert median == pytest.approx(np.median(diffs, axis=0).tolist())
+    assert low == pytest.approx(np.quantile(diffs, 0.05, axis=0).tolist())
+    assert high == pytest.approx(np.quantile(diffs, 0.95, axis=0).tolist())
+
+
+def test_the_paired_ensemble_refuses_identical_sides_and_bad_seed_counts():
+    with pytest.raises(ConfigError, match="resolve to the same config"):
+        app.PairedEnsemble(short(), short(), 4, 0, executor=InProcess())
+    with pytest.raises(ConfigError, match="--runs: must be an integer >= 1"):
+        app.PairedEnsemble(short(), short(**{"flywheel.strength": 0.9}), 0, 0)
+
+
+def test_the_paired_ensemble_stops_at_the_next_pair():
+    ensemble = app.PairedEnsemble(
+        short(), short(**{"flywheel.strength": 0.9}), 500, 0, executor=InProcess()
+    )
+
+    def stop_at_once(final: bool) -> None:
+        ensemble.stop()
+
+    ensemble.on_update = stop_at_once
+    ensemble.run()
+    status = ensemble.status()
+    assert status.stopped and status.done == 1 and not status.running
+
+
+def test_session_runs_the_ensemble_in_the_background_and_changes_make_it_stale(session):
+    session.set_lever("B", "flywheel_strength", 0.9)
+    session.seeds = 2
+    session.run_ensemble(executor=InProcess())
+    deadline = time.monotonic() + 60
+    while session.ensemble.running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    status = session.snapshot().ensemble
+    assert status.done == 2 and status.band is not None and status.seconds is not None
+    names = [s["name"] for s in app.difference_option(app.PANELS[1], session.snapshot())["series"]]
+    assert names == ["_low", "90% band", "median", "B - A"]
+    session.set_lever("B", "flywheel_strength", 0.8)
+    assert session.ensemble is None and "run the paired seeds again" in session.ensemble_note
+    session.set_lever("B", "flywheel_strength", 0.5)  # now equal to A
+    session.run_ensemble(executor=InProcess())
+    assert session.ensemble is None and "resolve to the same config" in session.ensemble_note
+
+
+# --------------------------------------------------------------------------- command line
+
+
+@pytest.fixture
+def served(monkeypatch):
+    from agentsim import cli as cli_module
+
+    calls: list[tuple] = []
+    monkeypatch.setattr(cli_module, "_serve", lambda *args: calls.append(args) or 0)
+    return calls
+
+
+def _invoke(args: list[str]):
+    from typer.testing import CliRunner
+
+    from agentsim.cli import app as cli_app
+
+    result = CliRunner().invoke(cli_app, args)
+    return result, getattr(result, "stderr", "") or result.output
+
+
+def test_viz_serves_two_scenarios_on_one_seed(served, tmp_path):
+    b = tmp_path / "b.yaml"
+    b.write_text(dump_config(load_config(None, overrides={"flywheel.strength": 0.9})))
+    result, _ = _invoke(["viz", str(DEFAULT_SCENARIO), str(b), "--seed", "4", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    ((command, env),) = served
+    assert command[-6:-4] == ["--host", "127.0.0.1"] or "agentsim.app" in command
+    assert env["AGENTSIM_VIZ_CONFIG"] == str(DEFAULT_SCENARIO.resolve())
+    assert env["AGENTSIM_VIZ_CONFIG_B"] == str(b.resolve())
+    assert (env["AGENTSIM_VIZ_SEED"], env["AGENTSIM_VIZ_WORKERS"]) == ("4", "2")
+    assert "serving A baseline.yaml, B b.yaml, seed 4" in result.output
+
+
+def test_viz_with_one_scenario_serves_b_as_a_copy(served, monkeypatch):
+    monkeypatch.setenv("AGENTSIM_VIZ_CONFIG_B", "combined")  # never inherited
+    result, _ = _invoke(["viz", "trusted_release"])
+    assert result.exit_code == 0, result.output
+    ((_, env),) = served
+    assert env["AGENTSIM_VIZ_CONFIG"] == str((SCENARIO_DIR / "trusted_release.yaml").resolve())
+    assert "AGENTSIM_VIZ_CONFIG_B" not in env and env["AGENTSIM_VIZ_SEED"] == "0"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("policy:\n  trusted_release:\n    trusted_fraction: 2\n", "must be <= 1"),
+        ("extends: baseline\nsimulation:\n  steps: 12\n", "must share simulation.steps"),
+    ],
+)
+def test_viz_refuses_a_bad_scenario_b_before_any_server_starts(served, tmp_path, text, message):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text if text.startswith("extends") else "extends: baseline\n" + text)
+    result, stderr = _invoke(["viz", str(DEFAULT_SCENARIO), str(bad)])
+    assert result.exit_code == 2
+    assert message in stderr and "Traceback" not in stderr
+    assert len(stderr.strip().splitlines()) == 1
+    assert served == []
 
 
 # --------------------------------------------------------------------------- browser
@@ -148,20 +481,38 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+HELPERS = ("multiprocessing.forkserver", "multiprocessing.resource_tracker")
+
+
+def background(viz: psutil.Process) -> list[psutil.Process]:
+    """Processes below the app server that run work (pool workers): everything under
+    ``agentsim viz`` but the server and multiprocessing's idle helpers (its forkserver and
+    resource tracker, which end with the server; pool workers are the forkserver's children)."""
+    found = []
+    for child in viz.children(recursive=True):
+        try:
+            command = " ".join(child.cmdline())
+            parent = child.parent()
+            parent_command = " ".join(parent.cmdline()) if parent is not None else ""
+        except psutil.Error:
+            continue
+        if "solara" in command and "run" in command and "agentsim.app" in command:
+            continue
+        if any(helper in command for helper in HELPERS) and HELPERS[0] not in parent_command:
+            continue
+        found.append(child)
+    return found
+
+
+@contextlib.contextmanager
+def serve(tmp_path: Path, *args: str):
+    """``agentsim viz ARGS`` on a free port: yields (url, the viz process); at the end stops
+    it and checks that nothing it started is left."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("viz") / "server.log"
+    log = tmp_path / "server.log"
     with log.open("w") as sink:
         server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "agentsim.cli",
-                "viz",  # no scenario: the app shows the shipped baseline
-                "--port",
-                str(port),
-            ],
+            [sys.executable, "-m", "agentsim.cli", "viz", *args, "--port", str(port)],
             stdout=sink,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
@@ -175,34 +526,40 @@ def app_url(tmp_path_factory):
                     if response.status == 200:
                         break
             except OSError:
-                time.sleep(0.5)
+                time.sleep(0.3)
         else:
             server.kill()
             pytest.fail(f"the app did not start:\n{log.read_text()[-2000:]}")
-        children = psutil.Process(server.pid).children(recursive=True)
-        assert children, "agentsim viz serves the app from a child process"
-        yield url
-        server.terminate()
+        viz = psutil.Process(server.pid)
+        assert viz.children(recursive=True), "agentsim viz serves the app from a child process"
         try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        _, alive = psutil.wait_procs(children, timeout=15)
-        for orphan in alive:
-            orphan.kill()
-        assert not alive, f"the app server outlived agentsim viz: {alive}"
+            yield url, viz
+        finally:
+            children = viz.children(recursive=True)
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+            _, alive = psutil.wait_procs(children, timeout=15)
+            for orphan in alive:
+                orphan.kill()
+            assert not alive, f"processes outlived agentsim viz: {alive}"
 
 
-@pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="Chromium is not installed (apt-get install chromium); CI installs it",
-)
-def test_app_renders_steps_and_updates_time_series(app_url, tmp_path):
+@pytest.fixture(scope="module")
+def ab_server(tmp_path_factory):
+    with serve(tmp_path_factory.mktemp("viz")) as served_app:  # B: a copy of the baseline
+        yield served_app
+
+
+@pytest.fixture
+def chromium():
+    if CHROMIUM is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium); CI installs it")
     playwright_api = pytest.importorskip(
         "playwright.sync_api", reason="playwright is not installed"
     )
-    screenshots = Path(os.environ.get("AGENTSIM_SCREENSHOTS", tmp_path))
-    screenshots.mkdir(parents=True, exist_ok=True)
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
@@ -217,32 +574,161 @@ def test_app_renders_steps_and_updates_time_series(app_url, tmp_path):
             ],
         )
         try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1100})
-            page.goto(app_url, timeout=90_000)
-            page.get_by_text("Labs at step 0").wait_for(timeout=90_000)
-            labels = [app.control_label(parameter_spec(path)) for path in LEVERS.values()]
-            for label in [*labels, "Seed"]:
-                assert page.get_by_text(label, exact=True).count() >= 1, label
-            assert page.get_by_text("GoogleDeepMind").count() >= 1  # the table of labs
-            plots = page.locator("img")
-            plots.first.wait_for(timeout=60_000)
-            before = [plots.nth(i).get_attribute("src") for i in range(plots.count())]
-            assert len(before) >= 3  # network, frontier race, US shares
-            page.screenshot(path=str(screenshots / "app_step0.png"), full_page=True)
-
-            page.get_by_role("button", name="Step").click()
-            page.get_by_text("Labs at step 1").wait_for(timeout=60_000)
-            deadline = time.monotonic() + 30
-            after = before
-            while time.monotonic() < deadline and after == before:
-                time.sleep(0.5)
-                after = [plots.nth(i).get_attribute("src") for i in range(plots.count())]
-            changed = sum(a != b for a, b in zip(before, after, strict=False))
-            assert changed >= 2, "the time series did not change after a step"
-            page.screenshot(path=str(screenshots / "app_step1.png"), full_page=True)
+            yield browser
         finally:
             browser.close()
-    assert (screenshots / "app_step1.png").stat().st_size > 10_000
+
+
+def open_page(browser, url: str):
+    page = browser.new_page(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
+    page.goto(url, timeout=90_000)
+    page.get_by_text("Labs of B at step 0", exact=True).wait_for(timeout=90_000)
+    return page
+
+
+PLOTTED = """() => Object.fromEntries([...document.querySelectorAll('[data-chart]')].map(
+    e => [e.dataset.chart, Object.fromEntries(
+        ((e.__vue__ && e.__vue__.option && e.__vue__.option.series) || []).map(
+            s => [s.name, s.data]))]))"""
+
+
+def plotted(page, months: int) -> dict[str, dict[str, list]]:
+    """What every chart of the page plots (chart -> series name -> data), read from the
+    charts in the browser once A's first chart shows ``months`` months."""
+    deadline = time.monotonic() + 30
+    while True:
+        charts = page.evaluate(PLOTTED)
+        shown = charts.get("frontier-ab", {}).get("A US", [])
+        if sum(v is not None for v in shown) == months or time.monotonic() > deadline:
+            return charts
+        time.sleep(0.1)
+
+
+def step(page, to: int) -> None:
+    page.get_by_role("button", name="Step").click()
+    page.get_by_text(f"Labs of B at step {to}", exact=True).wait_for(timeout=30_000)
+
+
+def assert_no_background(viz: psutil.Process, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while (left := background(viz)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not left, f"background processes left: {[p.cmdline()[:3] for p in left]}"
+
+
+def test_ab_with_identical_levers_plots_identical_series(ab_server, chromium, tmp_path):
+    url, viz = ab_server
+    screenshots = Path(os.environ.get("AGENTSIM_SCREENSHOTS", tmp_path))
+    screenshots.mkdir(parents=True, exist_ok=True)
+    page = open_page(chromium, url)
+    labels = [app.control_label(parameter_spec(path)) for path in LEVERS.values()]
+    for label in [*labels, "Seed", "Seeds"]:
+        assert page.get_by_text(label, exact=True).count() >= 1, label
+    for label in labels:  # one control per lever on each side
+        assert page.get_by_text(label, exact=True).count() == 2, label
+    assert page.get_by_text("GoogleDeepMind").count() >= 2  # the labs of A and of B
+    for month in range(1, 4):
+        step(page, month)
+    charts = plotted(page, 4)
+    expected = run(load_config(), seed=0).model_frame.iloc[:4]
+    for panel in app.PANELS:
+        ab, diff = charts[f"{panel.key}-ab"], charts[f"{panel.key}-diff"]
+        for column, label in panel.columns:
+            name = "" if len(panel.columns) == 1 else f" {label}"
+            a, b = ab[f"A{name}"], ab[f"B{name}"]
+            assert a == b, panel.key
+            assert a[:4] == pytest.approx((expected[column] * panel.scale).tolist())
+            assert a[4:] == [None] * (len(a) - 4)  # the months to come
+            assert diff[f"B - A{name}"][:4] == [0, 0, 0, 0]
+    assert set(charts) >= {"network-A", "network-B"}
+    page.screenshot(path=str(screenshots / "app_ab_step3.png"), full_page=True)
+    with page.expect_download() as download:
+        page.get_by_text("Scenario B (b.yaml)").click()
+    assert Path(download.value.path()).read_text() == dump_config(load_config())
+    page.close()
+    assert_no_background(viz)
+
+
+def test_a_lever_on_b_moves_b_and_the_difference_only(ab_server, chromium):
+    url, viz = ab_server
+    page = open_page(chromium, url)  # a new page: its own pair, at month 0
+    for month in range(1, 4):
+        step(page, month)
+    before = plotted(page, 4)
+    trusted = app.control_label(parameter_spec(LEVERS["trusted_release"]))
+    page.get_by_text(trusted, exact=True).nth(1).click()  # the B side's checkbox
+    page.get_by_text("B: baseline (trusted_release=True)", exact=False).wait_for(timeout=30_000)
+    after = plotted(page, 4)
+    config_b = load_config(None, overrides={LEVERS["trusted_release"]: True})
+    expected_b = run(config_b, seed=0).model_frame.iloc[:4]
+    moved = []
+    for panel in app.PANELS:
+        for column, label in panel.columns:
+            name = "" if len(panel.columns) == 1 else f" {label}"
+            ab, diff = after[f"{panel.key}-ab"], after[f"{panel.key}-diff"]
+            assert ab[f"A{name}"] == before[f"{panel.key}-ab"][f"A{name}"]  # A is untouched
+            assert ab[f"B{name}"][:4] == pytest.approx((expected_b[column] * panel.scale).tolist())
+            a, b = np.array(ab[f"A{name}"][:4]), np.array(ab[f"B{name}"][:4])
+            assert diff[f"B - A{name}"][:4] == pytest.approx((b - a).tolist())
+            moved.append(not np.array_equal(a, b))
+    assert any(moved), "the lever moved nothing on B"
+    # a value outside its bounds typed into B's field: the CLI's message, the last good world
+    field = page.get_by_label("Set on B (KEY=VALUE; ...)")
+    field.fill("trusted_fraction=2")
+    field.press("Enter")
+    message = "policy.trusted_release.trusted_fraction: must be <= 1.0 (got 2)"
+    page.get_by_text(message, exact=False).wait_for(timeout=30_000)
+    step(page, 4)
+    last = plotted(page, 5)
+    expected_b = run(config_b, seed=0).model_frame.iloc[:5]
+    assert last["users-ab"]["B"][:5] == pytest.approx(expected_b["us_user_share"].tolist())
+    page.close()
+    assert_no_background(viz)
+
+
+#: The progress line of 300 paired seeds once a pair has finished.
+RUNNING_300 = re.compile(r"^[1-9][0-9]*/300 pairs")
+
+
+def run_paired_seeds(page, seeds: int) -> None:
+    field = page.get_by_label("Seeds")
+    field.fill(str(seeds))
+    field.press("Enter")
+    page.get_by_role("button", name=f"Run {seeds} paired seeds").click()
+
+
+def test_paired_seeds_progress_to_the_end_draw_the_band_and_stop_with_the_page(ab_server, chromium):
+    url, viz = ab_server
+    page = open_page(chromium, url)
+    field = page.get_by_label("Set on B (KEY=VALUE; ...)")
+    field.fill("flywheel_strength=0.9")
+    field.press("Enter")
+    page.get_by_text("B: baseline (flywheel.strength=0.9)", exact=False).wait_for(timeout=30_000)
+    run_paired_seeds(page, 4)
+    page.get_by_text("4/4 pairs, done in", exact=False).wait_for(timeout=90_000)
+    assert page.locator(".v-progress-linear[aria-valuenow='100']").count() == 1
+    band = plotted(page, 1)["users-diff"]
+    assert set(band) == {"_low", "90% band", "median", "B - A"}
+    assert sum(v is not None for v in band["median"]) == 61  # the whole horizon
+    assert any(v not in (0, None) for v in band["90% band"])
+    assert_no_background(viz, timeout=10)  # a finished ensemble leaves no worker
+    run_paired_seeds(page, 300)  # leaving the page stops the runs
+    page.get_by_text(RUNNING_300).wait_for(timeout=60_000)
+    assert background(viz), "the paired seeds run in worker processes"
+    page.close()
+    assert_no_background(viz)
+
+
+@pytest.mark.slow
+def test_stopping_the_server_stops_the_paired_seeds(chromium, tmp_path):
+    b = tmp_path / "b.yaml"
+    b.write_text(dump_config(load_config(None, overrides={"flywheel.strength": 0.9})))
+    with serve(tmp_path, str(DEFAULT_SCENARIO), str(b), "--workers", "2") as (url, viz):
+        page = open_page(chromium, url)
+        run_paired_seeds(page, 300)
+        page.get_by_text(RUNNING_300).wait_for(timeout=60_000)
+        assert background(viz)
+    # serve() stopped the server and found nothing it started still running
 
 
 def test_app_server_ends_when_viz_is_killed(tmp_path):
