@@ -86,6 +86,9 @@ SLIDER_POSITIONS = 1000
 DEFAULT_SEEDS = 20
 #: Milliseconds between steps while playing, unless the page says otherwise.
 DEFAULT_PLAY_INTERVAL_MS = 100
+#: Least seconds between frames while playing (steps in between are not drawn; the last
+#: month always is).
+PLAY_PAINT_S = 0.25
 #: Least seconds between redraws for the paired seeds' progress (the last is always drawn).
 ENSEMBLE_PAINT_S = 1.0
 #: The two sides, in order.
@@ -662,7 +665,8 @@ class Session:
     world in place and sets :attr:`error` (the :class:`ConfigError`'s one line, as the CLI
     prints it). ``notify(snapshot)`` (set by :meth:`connect`) is called from a painter thread
     with the latest :class:`Snapshot` after changes, so a slow page drops frames instead of
-    holding the models back. :meth:`close` stops play and the ensemble.
+    holding the models back (while playing, at most one frame every :data:`PLAY_PAINT_S`).
+    :meth:`close` stops play and the ensemble.
     """
 
     def __init__(
@@ -725,6 +729,8 @@ class Session:
                 if self._closed.is_set():
                     break
                 self.error = f"the page could not be drawn ({exc.__class__.__name__}: {exc})"
+            if self.playing:  # leave the cores to the models between frames
+                self._closed.wait(PLAY_PAINT_S)
 
     def _touch(self) -> None:
         with self.lock:
