@@ -996,6 +996,23 @@ class Session:
         return buffer.getvalue()
 
 
+def prepare_workers() -> None:
+    """Start the process pool's forkserver now, so the page's first paired ensemble does not
+    wait for it to import the package (a server runs threads, so its pools start their workers
+    from a forkserver: see :func:`agentsim.executors.start_method`). The forkserver is idle
+    until a pool asks for workers and ends with the server."""
+    import multiprocessing
+    from multiprocessing import forkserver
+
+    from agentsim.executors import PRELOAD, start_method
+
+    if start_method() != "forkserver":
+        return
+    multiprocessing.get_context("forkserver").set_forkserver_preload([PRELOAD])
+    with contextlib.suppress(OSError, ValueError):
+        forkserver.ensure_running()
+
+
 def view_command(seed: int, seeds: int = DEFAULT_SEEDS) -> str:
     """The command lines that reproduce the A/B view from the exported a.yaml and b.yaml,
     and its paired ensemble as a stored batch."""
@@ -1547,6 +1564,8 @@ def Page() -> None:  # noqa: N802
         session.connect(notify)
         if context is not None:
             context.on_close(session.close)
+        if session.workers != 1:
+            threading.Thread(target=prepare_workers, name="ab-prepare", daemon=True).start()
         return session.close
 
     solara.use_effect(connect, [])
