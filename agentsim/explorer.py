@@ -115,7 +115,7 @@ CSS = """
 .explorer-table td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .explorer-table td.wrap { white-space: normal; min-width: 16em; max-width: 40em; }
 .explorer-table-box { overflow-x: auto; max-width: 100%; }
-.explorer-caption { font-size: 12px; color: #555; max-width: 70em; }
+.explorer-caption, .explorer-live { font-size: 12px; color: #555; max-width: 70em; }
 .explorer-figure img { max-width: 100%; height: auto; }
 """
 
@@ -684,6 +684,7 @@ def stored_pictures(results: Results) -> dict[str, Path]:
 
 
 _DRAW_LOCK = threading.RLock()  # pyplot is not thread-safe; pages draw one at a time
+_TABLE_LOCK = threading.RLock()  # one computation of a table at a time (no duplicates)
 _PICTURES: OrderedDict[Hashable, bytes] = OrderedDict()
 _TABLES: OrderedDict[Hashable, dict[str, Table]] = OrderedDict()
 
@@ -700,8 +701,10 @@ def png(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _remember(cache: OrderedDict, key: Hashable, make: Callable[[], Any]) -> Any:
-    with _DRAW_LOCK:
+def _remember(
+    cache: OrderedDict, key: Hashable, make: Callable[[], Any], lock: Any = _DRAW_LOCK
+) -> Any:
+    with lock:
         if key in cache:
             cache.move_to_end(key)
             return cache[key]
@@ -723,7 +726,13 @@ def cached_tables(
 ) -> dict[str, Table]:
     """:func:`result_tables` of ``runs``, computed once per folder and filter selection."""
     key = (results.token, selection_key(selection))
-    return _remember(_TABLES, key, lambda: result_tables(results, runs))
+    return _remember(_TABLES, key, lambda: result_tables(results, runs), _TABLE_LOCK)
+
+
+def computed_tables(results: Results, selection: Mapping[str, Any] | None) -> dict | None:
+    """The tables :func:`cached_tables` already holds for this folder and selection (None
+    when they are still to be computed); never waits."""
+    return _TABLES.get((results.token, selection_key(selection)))
 
 
 # --------------------------------------------------------------------------- replay
@@ -1072,6 +1081,10 @@ def IndicesView(results: Results, choice: solara.Reactive) -> None:  # noqa: N80
         return
     chosen = pick(choice, list(outcomes))
     Choice("Outcome", outcomes, choice)
+    solara.Text(
+        "The indices use every design point: the filters do not apply to them.",
+        classes=["explorer-caption"],
+    )
     FigureView(
         ("indices", results.token, chosen),
         lambda: indices_figure(results, chosen),
@@ -1086,12 +1099,22 @@ def IndicesView(results: Results, choice: solara.Reactive) -> None:  # noqa: N80
 def TablesView(  # noqa: N802
     results: Results, runs: pd.DataFrame, selection: Mapping[str, Any], only: str = ""
 ) -> None:
-    """The folder's tables of the selected runs (``only``: just that one, else all)."""
-    try:
-        tables = cached_tables(results, runs, selection)
-    except Exception as exc:
+    """The folder's tables of the selected runs (``only``: just that one, else all). Tables
+    not yet computed are computed in the background (the rest of the page is shown first)."""
+    ready = computed_tables(results, selection)
+    task = solara.lab.use_task(
+        lambda: cached_tables(results, runs, selection),
+        dependencies=[results.token, selection_key(selection)],
+    )
+    if ready is None and task.error:
+        exc = task.exception
         reason = f"{exc.__class__.__name__}: {exc}".splitlines()[0]
         solara.Warning(f"The tables cannot be computed for the selected runs ({reason}).")
+        return
+    tables = ready if ready is not None else task.value if task.finished else None
+    if tables is None:
+        solara.ProgressLinear(True)
+        solara.Text("computing the tables...", classes=["explorer-caption"])
         return
     shown = [tables[only]] if only in tables else [] if only else list(tables.values())
     if not shown and only and tables:
@@ -1229,6 +1252,38 @@ def AboutView(results: Results) -> None:  # noqa: N802
 
 
 @solara.component
+def RangeFilter(  # noqa: N802
+    key: str, domain: Range, chosen: Range, selection: solara.Reactive
+) -> None:
+    """A range slider of one sampled parameter; the filter moves when the slider is released
+    (not at every step of a drag, which would redraw the page each time)."""
+    from reacton import ipyvue
+    from reacton import ipyvuetify as v
+
+    step = (domain.high - domain.low) / 100 or 1.0
+
+    def released(widget: Any, event: str, value: Sequence[float]) -> None:
+        picked = snap_range(value, domain)
+        rest = {k: v for k, v in selection.value.items() if k != key}
+        updated = rest if picked == domain else {**rest, key: picked}
+        if updated != selection.value:
+            selection.set(updated)
+
+    slider = v.RangeSlider(
+        v_model=[chosen.low, chosen.high],
+        label=key.rsplit(".", 1)[-1],
+        min=domain.low,
+        max=domain.high,
+        step=step,
+        thumb_label=True,
+        hide_details=True,
+        class_="explorer-range",
+    )
+    ipyvue.use_event(slider, "change", released)
+    solara.Text(f"{key}: {chosen.low:.4g} to {chosen.high:.4g}", classes=["explorer-caption"])
+
+
+@solara.component
 def Filters(  # noqa: N802
     keys: Mapping[str, list[Any] | Range], selection: solara.Reactive
 ) -> None:
@@ -1252,28 +1307,7 @@ def Filters(  # noqa: N802
         if isinstance(domain, Range):
             if key not in picked_ranges.value:
                 continue
-            chosen = current.get(key, domain)
-            step = (domain.high - domain.low) / 100 or 1.0
-
-            def set_range(
-                value: tuple[float, float], key: str = key, domain: Range = domain
-            ) -> None:
-                picked = snap_range(value, domain)
-                chosen = {k: v for k, v in selection.value.items() if k != key}
-                if picked != domain:
-                    chosen[key] = picked
-                if chosen != selection.value:
-                    selection.set(chosen)
-
-            solara.SliderRangeFloat(
-                label=key,
-                value=(chosen.low, chosen.high),
-                min=domain.low,
-                max=domain.high,
-                step=step,
-                on_value=set_range,
-            )
-            solara.Text(f"{chosen.low:.4g} to {chosen.high:.4g}", classes=["explorer-caption"])
+            RangeFilter(key, domain, current.get(key, domain), selection)
         else:
             labels = [format_value(v) for v in domain]
             by_label = dict(zip(labels, domain, strict=True))
@@ -1299,8 +1333,6 @@ def tabs_of(kind: str, results: Results) -> list[str]:
         tabs.append("Survival")
     if kind == "sweep":
         tabs.append("Heatmap")
-    if kind == "sensitivity":
-        tabs.append("Indices")
     if kind == "explore" and stored_pictures(results):
         tabs.append("Figures")
     return [*tabs, "Tables", "Replay", "About"]
@@ -1380,6 +1412,7 @@ def _tab(
                 RunFiguresView(results, chosen_figure)
                 TablesView(results, runs, selection, "summary")
             elif kind == "calibrate":
+                PicturesView(results, chosen_figure)
                 TablesView(results, runs, selection)
             elif kind == "sensitivity":
                 IndicesView(results, index)
@@ -1394,8 +1427,6 @@ def _tab(
         SurvivalView(results, runs, key, event)
     elif name == "Heatmap":
         HeatmapView(results, runs, key, heat)
-    elif name == "Indices":
-        IndicesView(results, index)
     elif name == "Tables":
         TablesView(results, runs, selection)
     elif name == "Figures":
@@ -1425,14 +1456,13 @@ def Page() -> None:  # noqa: N802
 
 
 def warm(folder: str) -> None:
-    """Read ``folder`` and draw what a page opens on (the first fan chart and the main table)
+    """Read ``folder`` and draw what a page opens on (the first fan chart, then the tables)
     into the caches, so the first page comes quickly; errors are left for the page to show."""
     loaded = open_results(folder)
     if isinstance(loaded, str) or loaded.kind not in BATCH_KINDS:
         return
     runs = loaded.runs
     try:
-        cached_tables(loaded, runs, {})
         columns = _fan_columns(loaded)
         if columns and len(runs):
             column = next(iter(columns.values()))
@@ -1440,6 +1470,7 @@ def warm(folder: str) -> None:
                 ("fan", loaded.token, selection_key({}), column),
                 lambda: fan_figure(loaded, runs, column),
             )
+        cached_tables(loaded, runs, {})
     except Exception:  # the page shows what goes wrong
         return
 
@@ -1449,6 +1480,7 @@ if page_folder():  # served: read and draw ahead while the browser loads the pag
 
 
 __all__ = [
+    "EQUAL_TEXT",
     "RESULTS_ENV",
     "Page",
     "Range",
@@ -1460,12 +1492,24 @@ __all__ = [
     "filter_keys",
     "filter_runs",
     "heatmap_figure",
+    "indices_figure",
     "load_results",
+    "open_results",
+    "png",
     "replay_run",
+    "replayable",
     "result_tables",
     "run_config",
+    "run_figure",
+    "run_overrides",
+    "selected_grid",
+    "selection_key",
     "series_differences",
+    "series_of",
+    "snap_range",
+    "spread_table",
     "stored_series",
     "survival_figure",
     "table_html",
+    "tabs_of",
 ]

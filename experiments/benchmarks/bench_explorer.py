@@ -1,0 +1,179 @@
+"""Time the results explorer (``agentsim viz --results DIR``) on a 1,000-run Monte Carlo.
+
+Makes the batch once (the baseline, 1,000 runs of 24 months with 300 researchers, on WORKERS
+workers; or reuses ``--batch DIR`` when it holds one), then serves the explorer as the command
+line does (``python -m solara run agentsim.explorer --production`` with the folder in
+``AGENTSIM_RESULTS_DIR``) and opens it in headless Chromium. Prints, against its target:
+
+- ``server_start_s``: from starting the server to its first HTTP 200;
+- ``first_view_s``: from the page request (a new browser, nothing cached) to the first fan
+  chart and the outcome table both shown (target <= 3 s), best of the repeats;
+- ``cold_view_s``: the same for the very first page after the server answered (the folder
+  possibly still being read and drawn ahead);
+- ``first_figure_s`` and ``first_table_s``: the same, to each of the two;
+- ``second_view_s``: a second page in the same browser (its scripts cached);
+- ``baseline_s``: the page request to the one-line message of a folder that is not a result
+  (a second server): the framework's own page start on this machine, for comparison.
+
+Each page timing is the best of ``--repeats`` (a new browser each time). A temporary batch is
+removed at the end; ``--batch`` is left as it is.
+
+    .venv/bin/python experiments/benchmarks/bench_explorer.py [--runs 1000] [--workers 2]
+        [--repeats 3] [--batch DIR] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = ROOT / "configs"
+TARGETS = {"first_view_s": ("<=", 3.0)}
+FIGURE = ".explorer-figure img"
+TABLE = "table.explorer-table"
+MESSAGE = ".explorer-message"
+
+
+def make_batch(out: Path, runs: int, workers: int) -> float:
+    """Run ``agentsim mc`` of the baseline (24 months, 300 researchers) into ``out``; seconds."""
+    start = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable, "-m", "agentsim.cli", "mc", str(CONFIGS / "baseline.yaml"),
+            "--runs", str(runs), "--set", "simulation.steps=24",
+            "--set", "talent.n_researchers=300", "--workers", str(workers), "--out", str(out),
+        ],
+        check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    return time.perf_counter() - start
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(folder: Path, log: Path):
+    """The explorer of ``folder`` on a free port: yields (url, seconds to the first HTTP 200);
+    the server is stopped at the end."""
+    port = _free_port()
+    env = {**os.environ, "AGENTSIM_RESULTS_DIR": str(folder)}
+    command = [sys.executable, "-m", "solara", "run", "agentsim.explorer", "--host",
+               "127.0.0.1", "--port", str(port), "--no-open", "--production"]  # fmt: skip
+    with log.open("w") as sink:
+        start = time.perf_counter()
+        server = subprocess.Popen(command, env=env, cwd=ROOT, stdout=sink, stderr=sink)
+        try:
+            url = f"http://127.0.0.1:{port}/"
+            while True:
+                if server.poll() is not None:
+                    raise SystemExit(f"the explorer did not start:\n{log.read_text()[-2000:]}")
+                try:
+                    with urllib.request.urlopen(url, timeout=2) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    time.sleep(0.1)
+            yield url, time.perf_counter() - start
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def _launch(playwright):
+    return playwright.chromium.launch(
+        executable_path=shutil.which("chromium") or shutil.which("chromium-browser"),
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    )
+
+
+def time_page(playwright, url: str, selectors: list[str]) -> tuple[list[float], float]:
+    """Seconds from the page request to each selector shown (a new browser), and a second
+    page's seconds to all of them in the same browser."""
+    browser = _launch(playwright)
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        start = time.perf_counter()
+        page.goto(url, timeout=120_000, wait_until="commit")
+        seen = []
+        for selector in selectors:
+            page.locator(selector).first.wait_for(timeout=120_000)
+            seen.append(time.perf_counter() - start)
+        again = browser.new_page(viewport={"width": 1400, "height": 1000})
+        start = time.perf_counter()
+        again.goto(url, timeout=120_000, wait_until="commit")
+        for selector in selectors:
+            again.locator(selector).first.wait_for(timeout=120_000)
+        return seen, time.perf_counter() - start
+    finally:
+        browser.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch", type=Path, default=None, help="Reuse (or make) this folder.")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    scratch = Path(tempfile.mkdtemp(prefix="bench_explorer."))
+    try:
+        batch = args.batch or scratch / "mc"
+        if not (batch / "runs.parquet").is_file():
+            seconds = make_batch(batch, args.runs, args.workers)
+            print(f"made {batch} ({args.runs} runs) in {seconds:.1f} s")
+        not_a_result = scratch / "not_a_result"
+        not_a_result.mkdir()
+        with sync_playwright() as playwright:
+            with serve(batch, scratch / "server.log") as (url, started):
+                runs = [time_page(playwright, url, [FIGURE, TABLE]) for _ in range(args.repeats)]
+            with serve(not_a_result, scratch / "baseline.log") as (url, _):
+                baseline = min(
+                    time_page(playwright, url, [MESSAGE])[0][0] for _ in range(args.repeats)
+                )
+        results = {
+            "server_start_s": started,
+            "first_view_s": min(max(seen) for seen, _ in runs),
+            "cold_view_s": max(runs[0][0]),
+            "first_figure_s": min(seen[0] for seen, _ in runs),
+            "first_table_s": min(seen[1] for seen, _ in runs),
+            "second_view_s": min(again for _, again in runs),
+            "baseline_s": baseline,
+        }
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    for key, value in results.items():
+        target_rule = TARGETS.get(key)
+        verdict = ""
+        if target_rule is not None:
+            op, bound = target_rule
+            ok = value <= bound if op == "<=" else value >= bound
+            verdict = f"  (target {op} {bound}: {'met' if ok else 'NOT met'})"
+        print(f"{key:>14}: {value:.2f}{verdict}")
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
