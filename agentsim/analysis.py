@@ -358,9 +358,9 @@ def design_groups(
 def _time_to_event_rows(group: pd.DataFrame, outcome: str) -> list[dict[str, Any]]:
     """The Kaplan-Meier median and the restricted mean of one time-to-event outcome, as
     :func:`outcome_table` rows."""
-    from agentsim.survival import durations, summarize
+    from agentsim.survival import durations, horizon_of, summarize
 
-    horizon = float(pd.to_numeric(group["steps"], errors="coerce").min())
+    horizon = horizon_of(group["steps"])
     km = summarize(*durations(group, outcome), horizon=horizon)
     note = f"{km['events']} events, {km['censored']} censored at month {horizon:g}"
     if km["n"] and math.isnan(km["median"]):
@@ -474,17 +474,18 @@ def _paired_row(
 ) -> dict[str, Any]:
     """One outcome's statistics over the paired runs ``left`` (A) and ``right`` (B), aligned
     by seed; see :func:`paired_differences`."""
-    from agentsim.survival import TIME_TO_EVENT, paired_logrank
+    from agentsim.survival import TIME_TO_EVENT, horizon_of, paired_logrank
 
     pairs = len(left)
     if outcome in TIME_TO_EVENT and steps is not None:
         kind = "time to event"
-        horizon = float(pd.to_numeric(steps, errors="coerce").min())
+        horizon = horizon_of(steps)
         events_a, events_b = left.notna().to_numpy(), right.notna().to_numpy()
         month_a = pd.to_numeric(left, errors="coerce").astype(float).to_numpy()
         month_b = pd.to_numeric(right, errors="coerce").astype(float).to_numpy()
-        time_a = np.where(events_a, month_a, steps.to_numpy(dtype=float))
-        time_b = np.where(events_b, month_b, steps.to_numpy(dtype=float))
+        horizons = pd.to_numeric(steps, errors="coerce").astype(float).to_numpy()
+        time_a = np.where(events_a, month_a, horizons)
+        time_b = np.where(events_b, month_b, horizons)
         a, b = np.minimum(time_a, horizon), np.minimum(time_b, horizon)  # restricted means
         p = paired_logrank(time_a, events_a, time_b, events_b)
         note = (
@@ -505,6 +506,7 @@ def _paired_row(
                 f"defined in {int(np.isfinite(x).sum())} (A) and {int(np.isfinite(y).sum())} "
                 f"(B) of {pairs} pairs; compared over the {int(both.sum())} where both are"
             )
+    same = bool(np.array_equal(a, b))  # equal in every pair: nothing to test
     statistic, test = PAIRED_TESTS[kind]
     difference, low, high, _ = paired_t(a, b)
     dz, dz_low, dz_high = effect_size_dz(b - a)
@@ -527,6 +529,7 @@ def _paired_row(
         "relative_ci_low": change_low,
         "relative_ci_high": change_high,
         "note": note,
+        "same_in_every_pair": same,
     }
 
 
@@ -553,7 +556,9 @@ def paired_differences(
     Columns: ``outcome``, ``statistic``, ``mean_<a>``, ``mean_<b>`` (over the pairs used, so
     their difference is ``difference``), ``difference`` with its 95% interval
     ``ci_low``/``ci_high``, ``test``, ``p_value``, and the same p-value adjusted for the family
-    of every outcome tested in this call (``tests_in_family`` of them): ``p_holm``
+    of every outcome tested in this call (``tests_in_family`` of them; an outcome equal in
+    every pair, such as a count that never moves, has nothing to test: its p-value is 1 and
+    it stays out of the family, with adjusted p-values NaN): ``p_holm``
     (Holm, the family-wise error rate) and ``p_bh`` (Benjamini-Hochberg, the false discovery
     rate), from :func:`adjust_p_values`; ``effect_size_dz`` with its exact 95% interval
     ``dz_ci_low``/``dz_ci_high`` (:func:`effect_size_dz`; NaN without spread); ``n_pairs``;
@@ -600,9 +605,10 @@ def paired_differences(
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    p = table["p_value"].to_numpy(dtype=float)
+    same = table.pop("same_in_every_pair").to_numpy(dtype=bool)
+    family = np.where(same, math.nan, table["p_value"].to_numpy(dtype=float))
     position = table.columns.get_loc("p_value") + 1
-    table.insert(position, "p_bh", adjust_p_values(p, "fdr_bh"))
-    table.insert(position, "p_holm", adjust_p_values(p, "holm"))
-    table.insert(position + 2, "tests_in_family", int(np.isfinite(p).sum()))
+    table.insert(position, "p_bh", adjust_p_values(family, "fdr_bh"))
+    table.insert(position, "p_holm", adjust_p_values(family, "holm"))
+    table.insert(position + 2, "tests_in_family", int(np.isfinite(family).sum()))
     return table.rename(columns={"mean_a": f"mean_{a}", "mean_b": f"mean_{b}"})

@@ -351,11 +351,13 @@ def _report_failures(result) -> None:
     failures = result.failures
     if len(failures):
         console(stderr=True).print(
-            f"{len(failures)} of {len(result.runs)} runs failed:", markup=False
+            f"{len(failures)} of {len(result.runs)} runs failed:", markup=False, soft_wrap=True
         )
         for message, group in failures.groupby("error"):
             seeds = ", ".join(str(s) for s in group["seed"].head(5))
-            console(stderr=True).print(f"  {len(group)} x {message} (seeds {seeds})", markup=False)
+            console(stderr=True).print(
+                f"  {len(group)} x {message} (seeds {seeds})", markup=False, soft_wrap=True
+            )
         raise typer.Exit(code=1)
 
 
@@ -662,8 +664,9 @@ def compare(
     _print_frame(tables["relative"].frame, tables["relative"].title)
     survival = tables["survival"].frame
     if len(survival):
+        reached = survival.groupby("outcome")["events"].transform("sum") > 0
         _print_frame(
-            survival[survival["events"] > 0].drop(columns=["horizon"]),
+            survival[reached].drop(columns=["horizon"]),
             f"{tables['survival'].title}; {tables['survival'].caption.lower()}",
         )
     say(

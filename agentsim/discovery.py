@@ -52,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from agentsim.config import ConfigError, clip, quote
+from agentsim.survival import TIME_TO_EVENT
 
 #: File names written by :func:`save_discovery` (figures as PNG and PDF).
 TRAJECTORY_CSV = "prim_trajectory.csv"
@@ -86,7 +87,9 @@ class Condition:
     ``between`` (``low <= x <= high``, both ends included); ``value`` is the number compared
     with (``low`` for ``between``; 1 for ``true``, 0 for ``false``) and ``high`` the upper end
     of ``between`` (else None). A missing outcome (NaN: an overtake month when no overtake
-    happened) never meets a condition, ``!=`` included.
+    happened) never meets a condition, ``!=`` included; a time-to-event outcome's missing
+    months are read as after the horizon before a condition sees them (see
+    :func:`discover`).
     """
 
     op: str
@@ -319,6 +322,30 @@ def _numeric(frame: pd.DataFrame, column: str, key: str) -> np.ndarray:
     return series.to_numpy(dtype=float, na_value=np.nan)
 
 
+def _censored_months(
+    table: pd.DataFrame, outcome: str, months: np.ndarray, condition: Condition
+) -> np.ndarray:
+    """The months of a time-to-event outcome with the runs without the event (censored at
+    their horizon, ``steps``) set to infinity: the event, if it comes, comes after the horizon.
+    That decides every condition whose thresholds lie before the shortest horizon; a threshold
+    at or past it cannot be judged for those runs, and is refused (key ``--where``)."""
+    if "steps" not in table.columns:
+        raise ConfigError(
+            "--outcome",
+            f"{quote(outcome)} is the month of an event, missing where it did not happen, and "
+            "this table has no 'steps' to tell how long each run looked; use a 0/1 outcome",
+        )
+    horizon = float(np.nanmin(_numeric(table, "steps", "--outcome")))
+    thresholds = [condition.value] + ([condition.high] if condition.high is not None else [])
+    if condition.op in ("true", "false") or max(thresholds) >= horizon:
+        raise ConfigError(
+            "--where",
+            f"{quote(outcome)} is censored at month {horizon:g} (runs without the event): "
+            f"a condition on it needs thresholds below {horizon:g} months",
+        )
+    return np.where(np.isnan(months), np.inf, months)
+
+
 def choose_box(
     trajectory: pd.DataFrame, min_coverage: float = 0.5, threshold: float | None = None
 ) -> int:
@@ -374,7 +401,10 @@ def discover(
             (optional) to drop failed runs.
         parameters: the sampled parameters' columns (dotted names); PRIM restricts these.
         outcome: a summary outcome column (``overtaken``, ``final_us_lead_ooms``...).
-        where: the condition, as :func:`parse_condition` reads it; NaN never meets it.
+        where: the condition, as :func:`parse_condition` reads it; NaN never meets it,
+            except for a time-to-event outcome (:data:`agentsim.survival.TIME_TO_EVENT`),
+            where a run without the event counts as having it after its horizon, and a
+            threshold at or past the shortest horizon is refused (``--where``).
         scenario: the scenario whose runs are used; may be omitted when the table holds one.
         aggregate: ``"samples"`` (a case per sample, of interest when at least ``likely`` of
             its seeds meet the condition) or ``"runs"`` (a case per run).
@@ -447,6 +477,8 @@ def discover(
             "--outcome", f"no run to analyse: all {int(failed.sum())} runs of the scenario failed"
         )
     values = _numeric(table, outcome, "--outcome")
+    if outcome in TIME_TO_EVENT:
+        values = _censored_months(table, outcome, values, condition)
     x = pd.DataFrame({name: _numeric(table, name, "parameters") for name in parameters})
     for name in parameters:
         missing = int((~np.isfinite(x[name].to_numpy())).sum())

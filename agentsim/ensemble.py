@@ -668,7 +668,9 @@ def run_with_progress(
     )
     name = f"{plan.kind} {label}".strip()
     if not console.is_terminal:  # a log: a line at every tenth of the batch instead of a bar
-        lines = ProgressLines(name, console.print)
+        lines = ProgressLines(  # whole lines: a log has no width to wrap at
+            name, lambda text: console.print(text, markup=False, soft_wrap=True, highlight=False)
+        )
         with executor:
             return run_batch(plan, out, executor, resume=resume, progress=lines)
     with executor:  # workers first: a process pool may fork only while no thread runs

@@ -160,7 +160,7 @@ def summarize(
     had the event; the median and its interval come from statsmodels (``quantile``,
     ``quantile_ci`` with the complementary log-log transform); a median or bound that the curve
     does not reach by the horizon is NaN. The restricted mean's interval is ± z standard
-    errors.
+    errors, cut to [0, horizon], the values a restricted mean can take.
     """
     time = np.asarray(time, dtype=float)
     event = np.asarray(event, dtype=bool)
@@ -184,9 +184,16 @@ def summarize(
         "median_ci_low": low if math.isfinite(low) else math.nan,
         "median_ci_high": high if math.isfinite(high) else math.nan,
         "restricted_mean": mean,
-        "restricted_mean_ci_low": mean - z * se,
-        "restricted_mean_ci_high": mean + z * se,
+        "restricted_mean_ci_low": max(mean - z * se, 0.0),
+        "restricted_mean_ci_high": min(mean + z * se, horizon),
     }
+
+
+def horizon_of(steps: pd.Series) -> float:
+    """The horizon every run of a group reached: the fewest ``steps`` (months); NaN for no
+    runs."""
+    values = pd.to_numeric(steps, errors="coerce").astype(float)
+    return float(values.min()) if values.notna().any() else math.nan
 
 
 def paired_logrank(
@@ -236,7 +243,6 @@ def survival_table(runs: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
     for labels, group in design_groups(runs, by):
         group = group[group["error"].isna()]
         for outcome in present:
-            horizon = pd.to_numeric(group["steps"], errors="coerce").min()
-            summary = summarize(*durations(group, outcome), horizon=float(horizon))
+            summary = summarize(*durations(group, outcome), horizon=horizon_of(group["steps"]))
             rows.append({**labels, "outcome": outcome, **summary})
     return pd.DataFrame(rows)

@@ -162,7 +162,8 @@ def comparison_tables(
 ) -> dict[str, Table]:
     """The tables of a paired comparison of scenarios ``name_a`` (A) and ``name_b`` (B):
 
-    - ``summary``: the key and debate outcomes' means, difference B - A with its interval,
+    - ``summary``: the key, time-to-event and debate outcomes' means (restricted means for
+      times to an event), difference B - A with its interval,
       raw and adjusted p-values, pairs and notes (with a unit column);
     - ``relative``: the debate's outcomes as relative changes B/A - 1 with 95% intervals;
     - ``survival``: the Kaplan-Meier summaries per scenario
@@ -173,7 +174,7 @@ def comparison_tables(
     Raises as ``paired_differences``.
     """
     from agentsim.analysis import DEBATE_OUTCOMES, KEY_OUTCOMES, paired_differences
-    from agentsim.survival import survival_table
+    from agentsim.survival import TIME_TO_EVENT, survival_table
 
     diffs = paired_differences(runs, name_a, name_b)
     family = int(diffs["tests_in_family"].iloc[0]) if len(diffs) else 0
@@ -183,7 +184,7 @@ def comparison_tables(
     )
     columns = ["outcome", "statistic", f"mean_{name_a}", f"mean_{name_b}", "difference"]
     columns += ["ci_low", "ci_high", "p_value", "p_holm", "p_bh", "n_pairs", "note"]
-    shown = [*KEY_OUTCOMES, "overtaken", *DEBATE_OUTCOMES]
+    shown = [*KEY_OUTCOMES, "overtaken", *TIME_TO_EVENT, *DEBATE_OUTCOMES]
     key = diffs[diffs["outcome"].isin(shown)][columns] if len(diffs) else diffs
     relative = ["relative_change", "relative_ci_low", "relative_ci_high", "n_pairs"]
     debate = (

@@ -428,3 +428,22 @@ def test_read_explore(table, tmp_path):
     with pytest.raises(ConfigError) as err:
         read_explore(tmp_path / "nothing")
     assert "not a batch folder" in str(err.value)
+
+
+def test_a_run_without_the_event_has_it_after_the_horizon():
+    table = planted(n=400, noise=0.0, seed=5)
+    # the event by month 12 inside the planted box, never within the 24-month horizon outside
+    table["overtake_month"] = np.where(table["inside"], 12.0, np.nan)
+    table["steps"] = 24
+    late = discover(table, PARAMS, "overtake_month", "> 18", aggregate="runs")
+    early = discover(table, PARAMS, "overtake_month", "< 18", aggregate="runs")
+    # every run without an overtake meets "> 18" (its overtake, if any, comes after month 24)
+    assert late.hits == int((~table["inside"]).sum())
+    assert early.hits == int(table["inside"].sum())
+    for where in ("> 24", "between 6 and 30", "true"):
+        with pytest.raises(ConfigError) as err:
+            discover(table, PARAMS, "overtake_month", where, aggregate="runs")
+        assert "censored at month 24" in one_line(err, "--where")
+    with pytest.raises(ConfigError) as err:
+        discover(table.drop(columns="steps"), PARAMS, "overtake_month", "> 6")
+    assert "no 'steps'" in one_line(err, "--outcome")

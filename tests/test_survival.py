@@ -184,3 +184,28 @@ def test_paired_differences_compare_censored_times_as_restricted_means():
     assert overtaken["statistic"] == "proportion" and overtaken["test"] == "McNemar, exact"
     assert overtaken["mean_a"] == 0.5 and overtaken["mean_b"] == 7 / 8
     assert overtaken["p_value"] == pytest.approx(stats.binomtest(0, 3).pvalue)
+
+
+def test_restricted_mean_interval_stays_within_zero_and_the_horizon():
+    # one early event among many censored runs: mean + 1.96 se would pass the horizon
+    time = np.array([1.0] + [24.0] * 9)
+    event = np.array([True] + [False] * 9)
+    summary = summarize(time, event, horizon=24)
+    assert summary["restricted_mean"] == pytest.approx(1 + 0.9 * 23)
+    assert summary["restricted_mean_ci_high"] == 24.0
+    assert 0 <= summary["restricted_mean_ci_low"] < summary["restricted_mean"]
+
+
+def test_a_group_whose_runs_all_failed_gives_rows_with_no_runs_not_a_crash():
+    runs = paired_batch([3, None, 5], [2, 4, None])
+    runs["steps"] = runs["steps"].astype("Int64")
+    runs["overtake_month"] = runs["overtake_month"].astype("Int64")
+    runs.loc[runs["scenario"] == "b", ["error", "steps", "overtake_month"]] = ["boom", pd.NA, pd.NA]
+    table = survival_table(runs, by=["scenario"]).set_index("scenario")
+    assert table.loc["b", "n"] == 0 and math.isnan(table.loc["b", "restricted_mean"])
+    assert table.loc["a", "n"] == 3
+    rows = outcome_table(runs, by=["scenario"])
+    b = rows[(rows["scenario"] == "b") & (rows["outcome"] == "overtake_month")]
+    assert (b["n"] == 0).all() and b["estimate"].isna().all()
+    diffs = paired_differences(runs, "a", "b").set_index("outcome")
+    assert diffs.loc["overtake_month", "n_pairs"] == 0
