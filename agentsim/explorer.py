@@ -1475,7 +1475,8 @@ def warm(folder: str) -> None:
         return
 
 
-if page_folder():  # served: read and draw ahead while the browser loads the page
+if page_folder() and os.environ.get("SOLARA_APP", "").startswith(__name__):
+    # served by solara run: read and draw ahead while the browser loads the page
     threading.Thread(target=warm, args=(page_folder(),), daemon=True).start()
 
 

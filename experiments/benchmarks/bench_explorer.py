@@ -48,14 +48,16 @@ MESSAGE = ".explorer-message"
 def make_batch(out: Path, runs: int, workers: int) -> float:
     """Run ``agentsim mc`` of the baseline (24 months, 300 researchers) into ``out``; seconds."""
     start = time.perf_counter()
-    subprocess.run(
+    made = subprocess.run(
         [
             sys.executable, "-m", "agentsim.cli", "mc", str(CONFIGS / "baseline.yaml"),
             "--runs", str(runs), "--set", "simulation.steps=24",
             "--set", "talent.n_researchers=300", "--workers", str(workers), "--out", str(out),
         ],
-        check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    if made.returncode:
+        raise SystemExit(f"agentsim mc failed:\n{made.stderr[-2000:]}")
     return time.perf_counter() - start
 
 
