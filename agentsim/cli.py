@@ -1092,14 +1092,39 @@ def viz(
     seed: SeedOption = None,
     workers: WorkersOption = None,
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port on 127.0.0.1.")] = 8765,
+    results: Annotated[
+        Path | None,
+        typer.Option(
+            "--results",
+            help="Explore a stored result folder (run, mc, sweep, compare, explore, "
+            "sensitivity or calibrate) instead of the A/B app.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the interactive A/B app on http://127.0.0.1:PORT: scenarios A and B on common
-    random numbers (one seed, stepped together), their difference, and a paired ensemble."""
+    random numbers (one seed, stepped together), their difference, and a paired ensemble.
+    With --results DIR, serve the results explorer of a stored folder instead."""
     import os
 
     from agentsim.config import ConfigError
     from agentsim.ensemble import check_same_clock
     from agentsim.scenario_io import DEFAULT_SCENARIO, scenario_path
+
+    if results is not None:
+        if config is not None or config_b is not None or seed is not None or workers is not None:
+            fail("--results: explore a result folder, or give scenarios (and --seed, --workers)")
+        try:
+            from agentsim.explorer import RESULTS_ENV, check_results_dir
+        except ImportError:
+            fail("viz: the explorer needs the viz extra: pip install 'agentsim[viz]'")
+        try:
+            kind = check_results_dir(results)  # a bad folder stops here, with one line
+        except ConfigError as exc:
+            fail(str(exc))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTSIM_VIZ_")}
+        env[RESULTS_ENV] = str(results.resolve())
+        say(f"serving the {kind} results in {results} on http://127.0.0.1:{port} (Ctrl-C to stop)")
+        raise typer.Exit(_serve(_solara_command("agentsim.explorer", port), env))
 
     paths, configs = [], {}
     for given in (config, config_b):
@@ -1127,22 +1152,18 @@ def viz(
         env["AGENTSIM_VIZ_CONFIG_B"] = str(paths[1])
     if workers is not None:
         env["AGENTSIM_VIZ_WORKERS"] = str(workers)
-    command = [
-        sys.executable,
-        "-m",
-        "solara",
-        "run",
-        "agentsim.app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-open",
-        "--production",
-    ]
     shown = f"A {paths[0].name}, B {paths[-1].name}" + ("" if len(paths) > 1 else " (a copy)")
     say(f"serving {shown}, seed {seed or 0}, on http://127.0.0.1:{port} (Ctrl-C to stop)")
-    raise typer.Exit(_serve(command, env))
+    raise typer.Exit(_serve(_solara_command("agentsim.app", port), env))
+
+
+def _solara_command(page: str, port: int) -> list[str]:
+    """The command that serves a Solara page module (``agentsim.app``, the A/B view, or
+    ``agentsim.explorer``, the results explorer) on 127.0.0.1:``port``."""
+    return [
+        *(sys.executable, "-m", "solara", "run", page, "--host", "127.0.0.1"),
+        *("--port", str(port), "--no-open", "--production"),
+    ]
 
 
 def _check_model_starts(cfg, path: Path) -> None:

@@ -85,7 +85,13 @@ from agentsim.store import (
     read_manifest,
     read_run,
 )
-from agentsim.tables import Table, comparison_tables, outcome_tables, outcome_unit
+from agentsim.tables import (
+    Table,
+    comparison_tables,
+    explore_tables,
+    outcome_tables,
+    outcome_unit,
+)
 
 #: The environment variable naming the result folder the page shows.
 RESULTS_ENV = "AGENTSIM_RESULTS_DIR"
@@ -428,47 +434,12 @@ def result_tables(results: Results, runs: pd.DataFrame | None = None) -> dict[st
     if results.kind in ("mc", "sweep"):
         return outcome_tables(runs, name, per_point, root_seed, selected_grid(results, runs))
     if results.kind == "explore":
-        return {"summary": spread_table(runs)}
+        return explore_tables(runs)
     if results.kind == "sensitivity":
         return _sensitivity_tables(results.folder)
     if results.kind == "calibrate":
         return _calibration_tables(results.folder)
     return {"summary": _run_table(results)}
-
-
-def spread_table(runs: pd.DataFrame) -> Table:
-    """The outcomes of an explore batch under parameter uncertainty, per scenario: mean and
-    5%, 50% and 95% quantiles over every sample and seed (failed runs left out)."""
-    from agentsim.tables import with_units
-
-    ok = runs[runs["error"].isna()] if "error" in runs else runs
-    rows = []
-    for scenario, group in ok.groupby("scenario", sort=False, observed=True):
-        for outcome, _ in (*figures.EXPLORE_OUTCOMES, ("overtaken", "")):
-            if outcome not in group:
-                continue
-            values = pd.to_numeric(group[outcome].astype(object), errors="coerce").dropna()
-            values = values.astype(float)
-            q = values.quantile([0.05, 0.5, 0.95]).tolist() if len(values) else [math.nan] * 3
-            rows.append(
-                {
-                    "scenario": str(scenario),
-                    "outcome": outcome,
-                    "n": len(values),
-                    "mean": float(values.mean()) if len(values) else math.nan,
-                    "p05": q[0],
-                    "median": q[1],
-                    "p95": q[2],
-                }
-            )
-    frame = pd.DataFrame(rows, columns=["scenario", "outcome", "n", "mean", "p05", "median", "p95"])
-    return Table(
-        "summary",
-        "Outcomes under parameter uncertainty, per scenario",
-        "Mean and 5%, 50% and 95% quantiles over every sample and seed of a scenario (failed "
-        "runs left out): a spread under the stated uncertainty, not a confidence interval.",
-        with_units(frame),
-    )
 
 
 def _sensitivity_tables(folder: Path) -> dict[str, Table]:
@@ -1508,7 +1479,6 @@ __all__ = [
     "series_differences",
     "series_of",
     "snap_range",
-    "spread_table",
     "stored_series",
     "survival_figure",
     "table_html",

@@ -822,6 +822,7 @@ def _explore_report(
 ) -> None:
     """An explore folder: outcome spreads under uncertainty per scenario, its figures."""
     from agentsim import figures
+    from agentsim.tables import explore_tables
 
     design = manifest.get("design") if isinstance(manifest.get("design"), dict) else {}
     samples, seeds = design.get("samples"), design.get("seeds")
@@ -834,39 +835,8 @@ def _explore_report(
         report.facts.append(("uncertain parameters", ", ".join(map(str, parameters))))
     path = folder / "experiments.parquet"
     experiments = pd.read_parquet(path) if path.is_file() else runs
-    ok = experiments[experiments["error"].isna()] if "error" in experiments else experiments
-    rows = []
-    for scenario, group in ok.groupby("scenario", sort=False):
-        for outcome, _ in (*figures.EXPLORE_OUTCOMES, ("overtaken", "")):
-            if outcome not in group:
-                continue
-            values = pd.to_numeric(group[outcome].astype(object), errors="coerce").dropna()
-            values = values.astype(float)
-            q = values.quantile([0.05, 0.5, 0.95]) if len(values) else pd.Series(dtype=float)
-            rows.append(
-                {
-                    "scenario": str(scenario),
-                    "outcome": outcome,
-                    "n": len(values),
-                    "mean": float(values.mean()) if len(values) else math.nan,
-                    "p05": float(q.iloc[0]) if len(q) else math.nan,
-                    "median": float(q.iloc[1]) if len(q) else math.nan,
-                    "p95": float(q.iloc[2]) if len(q) else math.nan,
-                }
-            )
-    from agentsim.tables import with_units
-
-    table = pd.DataFrame(rows, columns=["scenario", "outcome", "n", "mean", "p05", "median", "p95"])
-    report.tables.append(
-        frame_table(
-            with_units(table),
-            "outcomes",
-            "Outcomes under parameter uncertainty, per scenario",
-            "Mean and 5%, 50% and 95% quantiles over every sample and seed of a scenario "
-            "(failed runs left out): a spread under the stated uncertainty, not a confidence "
-            "interval.",
-        )
-    )
+    summary = explore_tables(experiments)["summary"]
+    report.tables.append(frame_table(summary.frame, "outcomes", summary.title, summary.caption))
     if isinstance(seeds, int) and seeds < MIN_SEEDS:
         report.caveats.append(
             f"{seeds} seeds per sample: the spreads mix seed noise with parameter uncertainty; "

@@ -1,15 +1,15 @@
 """Tables for a paper: a batch's summary as CSV, Markdown and LaTeX, with units and run counts.
 
-:func:`outcome_tables` and :func:`comparison_tables` make a batch's tables (title, caption
-and frame), the one source of what ``agentsim mc``, ``sweep`` and ``compare`` print and save
-and what ``agentsim report`` shows. :func:`outcome_unit` names the unit of every run-summary
-outcome; :func:`save_table` writes one table three ways into a batch folder (each file
-atomically): ``<stem>.csv`` with the numbers at full precision, ``<stem>.md`` (a caption
-paragraph and a pipe table, via pandas' ``to_markdown``) and ``<stem>.tex`` (a ``table``
-float with a booktabs ``tabular``, via pandas' ``to_latex``), the last two with numbers to
-four significant digits. The caption says what the intervals are, how many runs or pairs each
-row uses and which family the p-values were corrected over, so a table copied into a paper
-carries its own reading instructions.
+:func:`outcome_tables`, :func:`comparison_tables` and :func:`explore_tables` make a batch's
+tables (title, caption and frame), the one source of what ``agentsim mc``, ``sweep`` and
+``compare`` print and save and what ``agentsim report`` and the results explorer show.
+:func:`outcome_unit` names the unit of every run-summary outcome; :func:`save_table` writes
+one table three ways into a batch folder (each file atomically): ``<stem>.csv`` with the
+numbers at full precision, ``<stem>.md`` (a caption paragraph and a pipe table, via pandas'
+``to_markdown``) and ``<stem>.tex`` (a ``table`` float with a booktabs ``tabular``, via
+pandas' ``to_latex``), the last two with numbers to four significant digits. The caption says
+what the intervals are, how many runs or pairs each row uses and which family the p-values
+were corrected over, so a table copied into a paper carries its own reading instructions.
 """
 
 from __future__ import annotations
@@ -220,3 +220,41 @@ def comparison_tables(
             diffs,
         ),
     }
+
+
+def explore_tables(experiments: pd.DataFrame) -> dict[str, Table]:
+    """The table of an explore batch: ``summary``, its key outcomes under parameter
+    uncertainty per scenario (those of :data:`agentsim.figures.EXPLORE_OUTCOMES` and
+    ``overtaken``): mean and 5%, 50% and 95% quantiles over every sample and seed, failed
+    runs left out, with ``n`` the runs used and a unit column."""
+    from agentsim.figures import EXPLORE_OUTCOMES
+
+    ok = experiments[experiments["error"].isna()] if "error" in experiments else experiments
+    rows = []
+    for scenario, group in ok.groupby("scenario", sort=False, observed=True):
+        for outcome, _ in (*EXPLORE_OUTCOMES, ("overtaken", "")):
+            if outcome not in group:
+                continue
+            values = pd.to_numeric(group[outcome].astype(object), errors="coerce").dropna()
+            values = values.astype(float)
+            q = values.quantile([0.05, 0.5, 0.95]).tolist() if len(values) else [math.nan] * 3
+            rows.append(
+                {
+                    "scenario": str(scenario),
+                    "outcome": outcome,
+                    "n": len(values),
+                    "mean": float(values.mean()) if len(values) else math.nan,
+                    "p05": q[0],
+                    "median": q[1],
+                    "p95": q[2],
+                }
+            )
+    frame = pd.DataFrame(rows, columns=["scenario", "outcome", "n", "mean", "p05", "median", "p95"])
+    summary = Table(
+        "summary",
+        "Outcomes under parameter uncertainty, per scenario",
+        "Mean and 5%, 50% and 95% quantiles over every sample and seed of a scenario (failed "
+        "runs left out): a spread under the stated uncertainty, not a confidence interval.",
+        with_units(frame),
+    )
+    return {"summary": summary}

@@ -756,3 +756,33 @@ def test_app_server_ends_when_viz_is_killed(tmp_path):
     for orphan in alive:
         orphan.kill()
     assert not alive, f"the app server outlived a killed agentsim viz: {alive}"
+
+
+def test_viz_results_serves_the_explorer_of_a_stored_batch(served, tmp_path):
+    from agentsim.explorer import RESULTS_ENV
+
+    out = tmp_path / "mc"
+    made, _ = _invoke(
+        ["mc", str(DEFAULT_SCENARIO), "--runs", "2", "--workers", "1", "--out", str(out),
+         "--set", "simulation.steps=12", "--set", "talent.n_researchers=300"]
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    result, _ = _invoke(["viz", "--results", str(out), "--port", "8799"])
+    assert result.exit_code == 0, result.output
+    ((command, env),) = served
+    assert "agentsim.explorer" in command and command[-4:-2] == ["--port", "8799"]
+    assert env[RESULTS_ENV] == str(out.resolve())
+    assert "serving the mc results" in result.output
+
+
+@pytest.mark.parametrize("case", ["not_results", "with_a_scenario"])
+def test_viz_results_refuses_bad_input_before_any_server_starts(served, tmp_path, case):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("not a result\n")
+    args = ["viz", "--results", str(folder)]
+    if case == "with_a_scenario":
+        args.insert(1, str(DEFAULT_SCENARIO))
+    result, stderr = _invoke(args)
+    assert result.exit_code == 2 and served == []
+    assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
