@@ -9,7 +9,7 @@ PYTHON ?= $(shell for p in python3.12 python3.13 python3.14 python3 python; do \
 OUT ?= results/baseline
 RUNS ?= 40
 
-.PHONY: run viz test test-fast bench docs lint clean
+.PHONY: run viz test test-fast bench docs screenshots lint clean
 
 $(PY):
 	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.12 found on PATH" >&2; exit 2; }
@@ -52,6 +52,12 @@ bench: $(VENV)/.installed-dev
 
 docs: $(VENV)/.installed
 	$(PY) -m agentsim.docgen docs/parameters.md
+
+# The user guide's screenshots (docs/images/*.png), taken by the browser tests in Chromium.
+screenshots: $(VENV)/.installed-dev
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+		|| { echo "error: make screenshots needs Chromium: apt-get install chromium" >&2; exit 2; }
+	AGENTSIM_SCREENSHOTS_DIR=docs/images $(PY) -m pytest -q tests/test_screenshots.py -m 'not benchmark'
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
