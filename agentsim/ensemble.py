@@ -536,10 +536,11 @@ def _run_batch(
                 progress(finished, total)
     except BaseException:
         # interrupted, or the executor failed: the saved parts stay (a resume runs the rest),
-        # the manifest lists them, and the executor's exit stops the workers at once
+        # the manifest lists them (read from the parts: a signal may land between a part's
+        # rename and the bookkeeping after it), and the executor's exit stops the workers
         results.close()
         with contextlib.suppress(Exception):
-            manifest["completed_run_ids"] = sorted(done)
+            manifest["completed_run_ids"] = sorted(store.completed_run_ids(out))
             store.write_manifest(out, manifest)
         raise
     runs, timeseries = store.gather(out)
