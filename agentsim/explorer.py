@@ -33,6 +33,12 @@ shown, and in it only the chosen series or outcome); what is read and drawn is c
 folder and filter, for every page the server serves. A folder that is not an agentsim result
 shows the one-line message of :func:`check_results_dir` and the page keeps running.
 
+**Exports** are downloads (``solara.FileDownload``, their bytes made only when a button is
+pressed): each figure the page draws, as PNG and PDF (:func:`exported_figure`); on the Replay
+tab, the picked run's exact scenario, ``run.yaml`` (:func:`scenario_yaml`: the config the replay
+rebuilds, which ``agentsim run run.yaml --seed SEED`` runs again); and ``command.txt``, the
+command lines that reproduce the view (:func:`view_command`), also shown on the page.
+
 **The replay** runs in a thread of the page (no process is started): picking a run replays it
 month by month in a live view (the frontier race so far), then says whether the replayed
 series equal the stored ones.
@@ -45,6 +51,7 @@ import io
 import itertools
 import math
 import os
+import shlex
 import threading
 import time
 import warnings
@@ -123,6 +130,7 @@ CSS = """
 .explorer-table-box { overflow-x: auto; max-width: 100%; }
 .explorer-caption, .explorer-live { font-size: 12px; color: #555; max-width: 70em; }
 .explorer-figure img { max-width: 100%; height: auto; }
+.explorer-command { font-size: 12px; margin: 2px 0; }
 """
 
 
@@ -660,16 +668,31 @@ _PICTURES: OrderedDict[Hashable, bytes] = OrderedDict()
 _TABLES: OrderedDict[Hashable, dict[str, Table]] = OrderedDict()
 
 
-def png(fig: Figure) -> bytes:
-    """``fig`` as PNG bytes at :data:`DPI`; the figure is closed."""
+#: What a saved figure says of its maker: nothing (the same figure, the same bytes).
+_NO_METADATA = {
+    "png": {"Software": None},
+    "pdf": {"Creator": None, "Producer": None, "CreationDate": None},
+}
+
+
+def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:
+    """``fig`` saved as ``fmt`` (``png`` at :data:`DPI`, or ``pdf``) to bytes; the figure is
+    closed."""
+    if fmt not in _NO_METADATA:
+        raise ValueError(f"a figure is exported as png or pdf, not {fmt!r}")
     buffer = io.BytesIO()
     try:
         with warnings.catch_warnings():  # a date axis of one month says it cannot tick well
             warnings.simplefilter("ignore", UserWarning)
-            fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+            fig.savefig(buffer, format=fmt, dpi=DPI, metadata=_NO_METADATA[fmt])
     finally:
         plt.close(fig)
     return buffer.getvalue()
+
+
+def png(fig: Figure) -> bytes:
+    """``fig`` as PNG bytes at :data:`DPI`; the figure is closed."""
+    return figure_bytes(fig, "png")
 
 
 def _remember(
@@ -690,6 +713,14 @@ def picture(key: Hashable, draw: Callable[[], Figure]) -> bytes:
     """The PNG of the figure ``draw()`` returns, drawn once per ``key`` (kept for
     :data:`CACHE_SIZE` figures, for every page of the server)."""
     return _remember(_PICTURES, key, lambda: png(draw()))
+
+
+def exported_figure(key: Hashable, draw: Callable[[], Figure], fmt: str) -> bytes:
+    """The figure of ``key`` as a download: the PNG the page shows (:func:`picture`, drawn
+    once) or a PDF of it, drawn once per ``key`` when first asked for."""
+    if fmt == "png":
+        return picture(key, draw)
+    return _remember(_PICTURES, ("export", fmt, key), lambda: figure_bytes(draw(), fmt))
 
 
 def cached_tables(
@@ -773,6 +804,34 @@ def run_config(results: Results, run_id: int | None = None) -> tuple[Config, int
         raise ConfigError("run", f"run {run_id}'s scenario {scenario!r} is not in the manifest")
     data = apply_overrides(configs[scenario], run_overrides(results, run_id))
     return validate_config(data), int(row["seed"])
+
+
+def run_seed(results: Results, run_id: int | None = None) -> int:
+    """The stored seed of run ``run_id`` (a run folder: its run's seed), without rebuilding its
+    config."""
+    if results.kind == "run":
+        return int(results.run["summary"]["seed"]) if results.run else 0
+    return int(_row(results, int(run_id) if run_id is not None else -1)["seed"])
+
+
+def scenario_yaml(results: Results, run_id: int | None = None) -> str:
+    """The exact scenario of a stored run as YAML (``run.yaml``): the validated config the
+    replay rebuilds (:func:`run_config`), which ``agentsim run run.yaml --seed SEED`` (the
+    run's stored seed) runs again to the stored series. Raises :class:`ConfigError` as
+    :func:`run_config`."""
+    from agentsim.scenario_io import dump_config
+
+    return dump_config(run_config(results, run_id)[0])
+
+
+def view_command(results: Results, seed: int | None = None) -> str:
+    """The command lines that reproduce the view: ``agentsim viz --results DIR`` and, with
+    the ``seed`` of a replayed run, ``agentsim run run.yaml --seed SEED`` (``run.yaml``: its
+    :func:`scenario_yaml`); the contents of ``command.txt``."""
+    lines = [f"agentsim viz --results {shlex.quote(str(results.folder))}"]
+    if seed is not None:
+        lines.append(f"agentsim run run.yaml --seed {int(seed)}")
+    return "\n".join(lines) + "\n"
 
 
 def stored_series(results: Results, run_id: int | None = None) -> pd.DataFrame:
@@ -917,10 +976,16 @@ def TableView(table: Table) -> None:  # noqa: N802
 
 @solara.component
 def FigureView(  # noqa: N802
-    key: Hashable, draw: Callable[[], Figure], title: str = "", shared: bool = True
+    key: Hashable,
+    draw: Callable[[], Figure],
+    title: str = "",
+    shared: bool = True,
+    export: str = "",
 ) -> None:
     """One figure, drawn once per ``key`` (kept for every page with ``shared``, see
-    :func:`picture`); a figure that cannot be drawn is named with why, and the page stands."""
+    :func:`picture`); a figure that cannot be drawn is named with why, and the page stands.
+    With ``export`` (a file name without suffix), PNG and PDF downloads of the figure follow
+    it (:func:`exported_figure`: made when a button is pressed, not before)."""
 
     def make() -> bytes | str:
         try:
@@ -938,6 +1003,31 @@ def FigureView(  # noqa: N802
     else:
         with solara.Div(classes=["explorer-figure"]):
             solara.Image(data, format="png")
+        if export and shared:
+            FigureExport(key, draw, export)
+
+
+@solara.component
+def FigureExport(key: Hashable, draw: Callable[[], Figure], stem: str) -> None:  # noqa: N802
+    """Downloads of the figure shown: ``stem.png`` and ``stem.pdf`` (bytes made on demand)."""
+    with solara.Row(gap="4px"):
+        for fmt in ("png", "pdf"):
+            solara.FileDownload(
+                lambda fmt=fmt: exported_figure(key, draw, fmt),
+                filename=f"{stem}.{fmt}",
+                label=f"Figure ({fmt.upper()})",
+            )
+
+
+@solara.component
+def CommandExport(results: Results, seed: int | None = None) -> None:  # noqa: N802
+    """The command lines that reproduce the view (:func:`view_command`), shown and as a
+    ``command.txt`` download."""
+    text = view_command(results, seed)
+    solara.HTML(
+        tag="pre", unsafe_innerHTML=html.escape(text.rstrip("\n")), classes=["explorer-command"]
+    )
+    solara.FileDownload(text, filename="command.txt", label="Command (command.txt)")
 
 
 def pick(choice: solara.Reactive, options: Sequence[str]) -> str:
@@ -980,6 +1070,7 @@ def FanView(  # noqa: N802
         ("fan", results.token, key, column),
         lambda: fan_figure(results, runs, column),
         f"fan: {chosen}",
+        export=f"fan_{column}",
     )
 
 
@@ -999,6 +1090,7 @@ def DistributionView(  # noqa: N802
         ("distribution", results.token, key, column),
         lambda: distribution_figure(results, runs, column),
         f"distribution: {chosen}",
+        export=f"distribution_{column}",
     )
 
 
@@ -1020,6 +1112,7 @@ def SurvivalView(  # noqa: N802
         ("survival", results.token, key, outcome),
         lambda: survival_figure(results, runs, outcome),
         f"survival: {outcome}",
+        export=f"survival_{outcome}",
     )
 
 
@@ -1039,6 +1132,7 @@ def HeatmapView(  # noqa: N802
         ("heatmap", results.token, key, outcome),
         lambda: heatmap_figure(results, runs, outcome),
         f"heatmap: {outcome}",
+        export=f"heatmap_{outcome}",
     )
 
 
@@ -1060,6 +1154,7 @@ def IndicesView(results: Results, choice: solara.Reactive) -> None:  # noqa: N80
         ("indices", results.token, chosen),
         lambda: indices_figure(results, chosen),
         f"indices: {chosen}",
+        export=f"indices_{chosen}",
     )
     tables = cached_tables(results, results.runs, {})
     if f"indices-{chosen}" in tables:
@@ -1115,7 +1210,7 @@ def RunFiguresView(results: Results, choice: solara.Reactive) -> None:  # noqa: 
     chosen = pick(choice, list(RUN_VIEWS))
     Choice("Figure", list(RUN_VIEWS), choice)
     view = RUN_VIEWS[chosen]
-    FigureView(("run", results.token, view), lambda: run_figure(results, view), chosen)
+    FigureView(("run", results.token, view), lambda: run_figure(results, view), chosen, export=view)
 
 
 @solara.component
@@ -1166,6 +1261,7 @@ def ReplayView(  # noqa: N802
         )
     with solara.Row():
         solara.Button("Replay again", on_click=lambda: replay_task(), disabled=replay_task.pending)
+    ReplayExport(results, run_id)
     if replay_task.pending:
         solara.ProgressLinear(replay_task.progress or True)
         solara.Text("replaying...")
@@ -1195,6 +1291,28 @@ def ReplayView(  # noqa: N802
                 str(exc) if isinstance(exc, ConfigError) else f"{exc.__class__.__name__}: {exc}"
             )
             solara.Error(f"The run cannot be replayed ({reason.splitlines()[0]}).")
+
+
+@solara.component
+def ReplayExport(results: Results, run_id: int | None) -> None:  # noqa: N802
+    """The picked run's downloads: its exact scenario (``run.yaml``, :func:`scenario_yaml`,
+    made when the button is pressed) and the command lines that reproduce it."""
+    try:
+        seed = run_seed(results, run_id)
+    except ConfigError:
+        return
+    with solara.Column(gap="2px"):
+        solara.FileDownload(
+            lambda: scenario_yaml(results, run_id),
+            filename="run.yaml",
+            label="Scenario of this run (run.yaml)",
+        )
+        solara.Text(
+            f"run.yaml is the config the replay rebuilt: agentsim run run.yaml --seed {seed} "
+            f"runs this run again (its stored seed, {seed}).",
+            classes=["explorer-caption"],
+        )
+        CommandExport(results, seed)
 
 
 @solara.component
@@ -1344,6 +1462,7 @@ def Explorer(results: Results) -> None:  # noqa: N802
             ),
             classes=["explorer-facts"],
         )
+        CommandExport(results)
         if kind in BATCH_KINDS and len(runs) != len(results.runs):
             solara.Text(
                 f"{len(runs)} of {len(results.runs)} runs selected by the filters.",
@@ -1460,7 +1579,9 @@ __all__ = [
     "Results",
     "check_results_dir",
     "distribution_figure",
+    "exported_figure",
     "fan_figure",
+    "figure_bytes",
     "filter_keys",
     "filter_runs",
     "heatmap_figure",
@@ -1474,6 +1595,8 @@ __all__ = [
     "run_config",
     "run_figure",
     "run_overrides",
+    "run_seed",
+    "scenario_yaml",
     "selected_grid",
     "selection_key",
     "series_differences",
@@ -1483,4 +1606,5 @@ __all__ = [
     "survival_figure",
     "table_html",
     "tabs_of",
+    "view_command",
 ]

@@ -250,6 +250,64 @@ def test_the_figures_are_drawn_by_the_plot_functions(stored):
     )
 
 
+# --------------------------------------------------------------------------- exports
+
+
+def test_the_exported_scenario_of_a_sweep_run_reproduces_its_stored_series(stored, tmp_path):
+    from agentsim.run import run
+
+    results = explorer.load_results(stored["sweep"])
+    run_id = int(results.runs["run_id"].iloc[-1])  # the last grid point: overrides applied
+    path = tmp_path / "run.yaml"
+    path.write_text(explorer.scenario_yaml(results, run_id))
+    config = load_config(path)
+    seed = explorer.run_seed(results, run_id)
+    row = results.runs[results.runs["run_id"] == run_id].iloc[0]
+    assert seed == int(row["seed"]) and config.flywheel.strength == row["flywheel.strength"]
+    replayed = run(config, seed=seed).model_frame.reset_index(drop=True)
+    stored_series = explorer.stored_series(results, run_id)
+    assert len(stored_series) == MONTHS + 1
+    assert explorer.series_differences(stored_series, replayed) == []
+    command = explorer.view_command(results, seed)
+    assert command.splitlines() == [
+        f"agentsim viz --results {results.folder}",
+        f"agentsim run run.yaml --seed {seed}",
+    ]
+
+
+def test_a_run_folders_scenario_is_its_config(stored):
+    results = explorer.load_results(stored["run"])
+    assert explorer.run_seed(results) == 7
+    expected = load_config(CONFIGS / "baseline.yaml", {"simulation.steps": MONTHS})
+    assert explorer.run_config(results)[0] == expected
+    assert "flywheel:" in explorer.scenario_yaml(results)
+
+
+def test_figures_export_as_png_and_pdf_and_the_command_names_the_folder(stored, tmp_path):
+    compare = explorer.load_results(stored["compare"])
+    key = ("fan", compare.token, explorer.selection_key({}), "us_user_share")
+
+    def draw():
+        return explorer.fan_figure(compare, compare.runs, "us_user_share")
+
+    shown = explorer.picture(key, draw)
+    assert explorer.exported_figure(key, draw, "png") == shown  # the page's own picture
+    assert shown.startswith(b"\x89PNG\r\n\x1a\n")
+    pdf = explorer.exported_figure(key, draw, "pdf")
+    assert pdf.startswith(b"%PDF")
+    assert explorer.exported_figure(key, draw, "pdf") is pdf  # drawn once
+    sweep = explorer.load_results(stored["sweep"])
+    heatmap = explorer.heatmap_figure(sweep, sweep.runs, "final_us_user_share")
+    assert explorer.figure_bytes(heatmap, "pdf").startswith(b"%PDF")
+    with pytest.raises(ValueError):
+        explorer.figure_bytes(draw(), "svg")
+    assert explorer.view_command(compare) == f"agentsim viz --results {compare.folder}\n"
+    spaced = tmp_path / "my results"
+    shutil.copytree(stored["mc"], spaced)
+    text = explorer.view_command(explorer.load_results(spaced))
+    assert text == f"agentsim viz --results '{spaced}'\n"
+
+
 # --------------------------------------------------------------------------- browser
 
 
@@ -349,6 +407,9 @@ def test_the_explorer_shows_the_scenarios_a_fan_chart_and_the_table(
         first = shown[0].split("\t")
         assert first[0] == expected["outcome"].iloc[0]
         assert format_cell(expected["difference"].iloc[0]) in first
+        assert page.get_by_role("button", name="Figure (PDF)").count() >= 1
+        command = page.locator(".explorer-command").first.inner_text()
+        assert command == f"agentsim viz --results {stored['compare']}"
         screenshots = Path(os.environ.get("AGENTSIM_SCREENSHOTS", tmp_path))
         screenshots.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(screenshots / "explorer_compare.png"), full_page=True)
@@ -363,6 +424,8 @@ def test_a_replayed_run_reports_equality(compare_page, chromium):
         page.get_by_text("replayed series equal the stored ones: yes").wait_for(timeout=60_000)
         assert page.get_by_text("run 0: baseline, seed").count() >= 1
         assert page.locator(".explorer-figure img").count() == 1  # the live view
+        assert page.get_by_role("button", name="Scenario of this run (run.yaml)").count() == 1
+        assert page.get_by_text("agentsim run run.yaml --seed").count() >= 1
     finally:
         page.close()
 
