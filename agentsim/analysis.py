@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Mapping, Sequence
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -61,11 +60,6 @@ def t_quantile(n: int, level: float = 0.95) -> float:
     from scipy.special import stdtrit  # the t inverse CDF that scipy.stats.t.ppf calls
 
     return float(stdtrit(max(n - 1, 1), 0.5 + level / 2))
-
-
-def z_quantile(level: float = 0.95) -> float:
-    """Two-sided standard normal quantile (1.959964 for 0.95)."""
-    return NormalDist().inv_cdf(0.5 + level / 2)
 
 
 def _finite(values: Any) -> np.ndarray:

@@ -30,7 +30,6 @@ from agentsim.analysis import (
     t_quantile,
     value_groups,
     wilson_interval,
-    z_quantile,
 )
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -39,7 +38,6 @@ T95_2DF = 4.302652729749464  # t(0.975, 2 df)
 
 
 def test_quantiles():
-    assert z_quantile() == pytest.approx(Z95, abs=1e-12)
     assert t_quantile(3) == pytest.approx(T95_2DF, abs=1e-9)
     assert t_quantile(1) == t_quantile(2)  # at least one degree of freedom
     assert t_quantile(10_000) == pytest.approx(Z95, abs=1e-3)

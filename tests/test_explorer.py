@@ -410,9 +410,6 @@ def test_the_explorer_shows_the_scenarios_a_fan_chart_and_the_table(
         assert page.get_by_role("button", name="Figure (PDF)").count() >= 1
         command = page.locator(".explorer-command").first.inner_text()
         assert command == f"agentsim viz --results {stored['compare']}"
-        screenshots = Path(os.environ.get("AGENTSIM_SCREENSHOTS", tmp_path))
-        screenshots.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(screenshots / "explorer_compare.png"), full_page=True)
     finally:
         page.close()
 
