@@ -39,7 +39,7 @@ viz: $(VENV)/.installed
 
 # The whole suite (slow multi-seed tests included; benchmarks are run by `make bench`).
 test: $(VENV)/.installed-dev
-	$(PY) -m pytest -q -n 2 -m 'not benchmark'
+	$(PY) -m pytest -q -n 2 -m 'not benchmark and not screenshots'
 
 # The fast default selection (tests marked slow are skipped).
 test-fast: $(VENV)/.installed-dev
@@ -57,7 +57,7 @@ docs: $(VENV)/.installed
 screenshots: $(VENV)/.installed-dev
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
 		|| { echo "error: make screenshots needs Chromium: apt-get install chromium" >&2; exit 2; }
-	AGENTSIM_SCREENSHOTS_DIR=docs/images $(PY) -m pytest -q tests/test_screenshots.py -m 'not benchmark'
+	AGENTSIM_SCREENSHOTS_DIR=docs/images $(PY) -m pytest -q tests/test_screenshots.py -m screenshots
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

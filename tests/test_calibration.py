@@ -585,6 +585,15 @@ def test_calibrate_on_the_command_line_writes_a_runnable_calibrated_scenario(
 # --------------------------------------------------------------------------- slow
 
 
+#: The command line with the small budget cut to 40 particles x 3 generations (the kill and
+#: resume test needs generations to stop between, not a fit).
+SMALL_CLI = (
+    "from agentsim import calibration as cal; "
+    "cal.BUDGETS['small'] = cal.Budget(population=40, generations=3, predictive=10, "
+    "max_evaluations=1000); from agentsim.cli import main; main()"
+)
+
+
 @pytest.mark.slow
 def test_a_killed_calibration_resumes_to_the_uninterrupted_posterior(
     files: dict[str, Path], tmp_path: Path
@@ -596,14 +605,14 @@ def test_a_killed_calibration_resumes_to_the_uninterrupted_posterior(
     ]  # fmt: skip
     whole = tmp_path / "whole"
     proc = subprocess.run(
-        [sys.executable, "-m", "agentsim.cli", *args, "--out", str(whole)],
+        [sys.executable, "-c", SMALL_CLI, *args, "--out", str(whole)],
         cwd=ROOT, env={**os.environ, "NO_COLOR": "1"}, capture_output=True, text=True,
         timeout=900,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "killed"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "agentsim.cli", *args, "--out", str(out)],
+        [sys.executable, "-c", SMALL_CLI, *args, "--out", str(out)],
         cwd=ROOT,
         env={**os.environ, "NO_COLOR": "1"},
         stderr=subprocess.PIPE,
@@ -622,7 +631,7 @@ def test_a_killed_calibration_resumes_to_the_uninterrupted_posterior(
     assert f"resume with: agentsim calibrate --resume {out}" in stderr
     assert not (out / cal.POSTERIOR).exists()
     resumed = subprocess.run(
-        [sys.executable, "-m", "agentsim.cli", "calibrate", "--resume", str(out), "--workers", "2"],
+        [sys.executable, "-c", SMALL_CLI, "calibrate", "--resume", str(out), "--workers", "2"],
         cwd=ROOT, env={**os.environ, "NO_COLOR": "1"}, capture_output=True, text=True,
         timeout=900,
     )  # fmt: skip

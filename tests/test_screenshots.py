@@ -123,7 +123,7 @@ def compare_dir(tmp_path_factory) -> Path:
     return parent / "comparison"
 
 
-@pytest.mark.slow  # about 20 s: the server, a year stepped month by month, 8 paired seeds
+@pytest.mark.screenshots  # about 20 s: the server, a year stepped month by month, 8 seeds
 def test_the_ab_view(chromium, tmp_path):
     with viz(tmp_path / "server.log", "baseline", "trusted_release", "--workers", "1") as url:
         page = chromium.new_page(viewport=VIEWPORT)
@@ -147,6 +147,7 @@ def test_the_ab_view(chromium, tmp_path):
             page.close()
 
 
+@pytest.mark.screenshots
 def test_the_results_explorer(chromium, compare_dir, tmp_path):
     with viz(tmp_path / "server.log", "--results", compare_dir) as url:
         page = chromium.new_page(viewport=VIEWPORT)
@@ -161,6 +162,7 @@ def test_the_results_explorer(chromium, compare_dir, tmp_path):
             page.close()
 
 
+@pytest.mark.screenshots
 def test_the_report_page(chromium, compare_dir, tmp_path):
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(compare_dir.parent)  # the page names the folder as given: comparison
