@@ -10,15 +10,12 @@ playwright is missing; CI installs both.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import typing
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +38,7 @@ from agentsim.scenario_io import (
 )
 
 from .conftest import ROOT
+from .servers import free_port, running_server
 
 pytest.importorskip("solara", reason="the viz extra is not installed")
 from agentsim import app
@@ -475,12 +473,6 @@ def test_viz_refuses_a_bad_scenario_b_before_any_server_starts(served, tmp_path,
 # --------------------------------------------------------------------------- browser
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 HELPERS = ("multiprocessing.forkserver", "multiprocessing.resource_tracker")
 
 
@@ -508,43 +500,11 @@ def background(viz: psutil.Process) -> list[psutil.Process]:
 def serve(tmp_path: Path, *args: str):
     """``agentsim viz ARGS`` on a free port: yields (url, the viz process); at the end stops
     it and checks that nothing it started is left."""
-    port = _free_port()
-    log = tmp_path / "server.log"
-    with log.open("w") as sink:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "agentsim.cli", "viz", *args, "--port", str(port)],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        url = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            server.kill()
-            pytest.fail(f"the app did not start:\n{log.read_text()[-2000:]}")
-        viz = psutil.Process(server.pid)
+    port = free_port()
+    command = [sys.executable, "-m", "agentsim.cli", "viz", *args, "--port", port]
+    with running_server(command, port, tmp_path / "server.log") as (url, viz):
         assert viz.children(recursive=True), "agentsim viz serves the app from a child process"
-        try:
-            yield url, viz
-        finally:
-            children = viz.children(recursive=True)
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-            _, alive = psutil.wait_procs(children, timeout=15)
-            for orphan in alive:
-                orphan.kill()
-            assert not alive, f"processes outlived agentsim viz: {alive}"
+        yield url, viz
 
 
 @pytest.fixture(scope="module")
@@ -732,7 +692,7 @@ def test_app_server_ends_when_viz_is_killed(tmp_path):
     """SIGKILL of `agentsim viz` leaves no server behind (the kernel ends its child)."""
     import signal
 
-    port = _free_port()
+    port = free_port()
     viz = subprocess.Popen(
         [sys.executable, "-m", "agentsim.cli", "viz", "--port", str(port)],
         stdout=subprocess.DEVNULL,

@@ -12,17 +12,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
-import psutil
 import pytest
 
 from agentsim.config import ConfigError
@@ -33,7 +27,8 @@ from agentsim.scenario_io import config_to_dict, load_config
 from agentsim.store import read_batch
 from agentsim.tables import comparison_tables, outcome_tables
 
-from .conftest import CONFIGS, ROOT
+from .conftest import CONFIGS
+from .servers import free_port, running_server
 
 pytest.importorskip("solara", reason="the viz extra is not installed")
 from agentsim import explorer
@@ -311,50 +306,16 @@ def test_figures_export_as_png_and_pdf_and_the_command_names_the_folder(stored, 
 # --------------------------------------------------------------------------- browser
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def serve(folder: Path | str, log: Path):
     """The explorer for ``folder`` on a free port, served as ``agentsim viz --results`` serves
     it: yields the URL; at the end stops the server and checks that nothing it started is
     left."""
-    port = _free_port()
-    env = {**os.environ, explorer.RESULTS_ENV: str(folder), "PYTHONUNBUFFERED": "1"}
+    port = free_port()
     command = [sys.executable, "-m", "solara", "run", "agentsim.explorer", "--host",
                "127.0.0.1", "--port", str(port), "--no-open", "--production"]  # fmt: skip
-    with log.open("w") as sink:
-        server = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
-        process = psutil.Process(server.pid)
-        try:
-            url = f"http://127.0.0.1:{port}/"
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline:
-                try:
-                    with urllib.request.urlopen(url, timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except OSError:
-                    time.sleep(0.3)
-            else:
-                pytest.fail(f"the explorer did not start:\n{log.read_text()[-2000:]}")
-            yield url
-        finally:
-            children = process.children(recursive=True)
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-            _, alive = psutil.wait_procs(children, timeout=15)
-            for orphan in alive:
-                orphan.kill()
-            assert not alive, f"processes outlived the explorer: {alive}"
-    assert not psutil.pid_exists(server.pid) or psutil.Process(server.pid).status() == "zombie"
+    with running_server(command, port, log, {explorer.RESULTS_ENV: str(folder)}) as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="module")

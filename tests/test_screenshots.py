@@ -14,18 +14,15 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
-import psutil
 import pytest
 from typer.testing import CliRunner
 
 from .conftest import ROOT
+from .servers import free_port, running_server
 
 pytest.importorskip("solara", reason="the viz extra is not installed")
 
@@ -60,51 +57,14 @@ def save(page, name: str, tmp_path: Path) -> Path:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def viz(log: Path, *args: str | Path):
     """``agentsim viz ARGS`` on a free port: yields the URL once the page answers; at the end
     stops it and checks that nothing it started is left."""
-    port = _free_port()
-    with log.open("w") as sink:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "agentsim.cli", "viz", *map(str, args), "--port", str(port)],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        process = psutil.Process(server.pid)
-        try:
-            url = f"http://127.0.0.1:{port}/"
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline:
-                try:
-                    with urllib.request.urlopen(url, timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except OSError:
-                    time.sleep(0.3)
-            else:
-                pytest.fail(f"agentsim viz did not start:\n{log.read_text()[-2000:]}")
-            yield url
-        finally:
-            children = process.children(recursive=True)
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-            _, alive = psutil.wait_procs(children, timeout=15)
-            for orphan in alive:
-                orphan.kill()
-            assert not alive, f"processes outlived agentsim viz: {alive}"
+    port = free_port()
+    command = [sys.executable, "-m", "agentsim.cli", "viz", *args, "--port", port]
+    with running_server(command, port, log) as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="module")
