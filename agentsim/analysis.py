@@ -493,7 +493,7 @@ def _paired_row(
         y = pd.to_numeric(right.astype(object), errors="coerce").astype(float).to_numpy()
         both = np.isfinite(x) & np.isfinite(y)
         a, b = x[both], y[both]
-        p = mcnemar_p(a > 0.5, b > 0.5) if binary else paired_t(a, b)[3]
+        p = mcnemar_p(a > 0.5, b > 0.5) if binary else None  # None: the paired t test's
         note = ""
         if both.sum() < pairs:
             note = (
@@ -502,7 +502,8 @@ def _paired_row(
             )
     same = bool(np.array_equal(a, b))  # equal in every pair: nothing to test
     statistic, test = PAIRED_TESTS[kind]
-    difference, low, high, _ = paired_t(a, b)
+    difference, low, high, t_p = paired_t(a, b)
+    p = t_p if p is None else p
     dz, dz_low, dz_high = effect_size_dz(b - a)
     change, change_low, change_high, _ = ratio_ci(a, b)
     return {
