@@ -4,6 +4,7 @@ named in one line at the end of the run)."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from functools import lru_cache
 from pathlib import Path
@@ -65,6 +66,15 @@ def chromium():
     Module scope, not session: playwright's sync API runs one instance per thread at a time,
     and the browser tests that start their own would meet this one in the same worker.
     """
+    with chromium_browser() as browser:
+        yield browser
+
+
+@contextlib.contextmanager
+def chromium_browser():
+    """Launch headless Chromium (a playwright Browser) and close it at the end; skip the test
+    with :data:`CHROMIUM_MISSING` where Chromium is not installed, or where playwright is not.
+    For a module's own fixture of another scope."""
     if CHROMIUM is None:
         pytest.skip(CHROMIUM_MISSING)
     playwright_api = pytest.importorskip(

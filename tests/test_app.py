@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -37,13 +36,11 @@ from agentsim.scenario_io import (
     shipped_scenarios,
 )
 
-from .conftest import ROOT
+from .conftest import ROOT, chromium_browser
 from .servers import free_port, running_server
 
 pytest.importorskip("solara", reason="the viz extra is not installed")
 from agentsim import app
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def numeric_paths(model: type[BaseModel] = Config, prefix: str = "") -> list[str]:
@@ -515,28 +512,10 @@ def ab_server(tmp_path_factory):
 
 @pytest.fixture
 def chromium():
-    if CHROMIUM is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium); CI installs it")
-    playwright_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed"
-    )
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-            ],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    """A fresh browser per test: closing it ends the test's page sessions, which the tests of
+    background runs stopping with the page rely on."""
+    with chromium_browser() as browser:
+        yield browser
 
 
 def open_page(browser, url: str):

@@ -33,7 +33,6 @@ from .servers import free_port, running_server
 pytest.importorskip("solara", reason="the viz extra is not installed")
 from agentsim import explorer
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 MONTHS = 12
 
 
@@ -322,25 +321,6 @@ def serve(folder: Path | str, log: Path):
 def compare_page(stored, tmp_path_factory):
     with serve(stored["compare"], tmp_path_factory.mktemp("explorer") / "server.log") as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    if CHROMIUM is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium); CI installs it")
-    playwright_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed"
-    )
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def open_page(browser, url: str):
