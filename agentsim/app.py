@@ -45,7 +45,10 @@ lines that reproduce the view and the ensemble.
 from __future__ import annotations
 
 import contextlib
+import functools
+import html
 import io
+import json
 import math
 import os
 import shutil
@@ -59,9 +62,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import ipyvuetify
 import numpy as np
 import pandas as pd
 import solara
+import traitlets
 from matplotlib.figure import Figure
 from mesa.visualization.solara_viz import UserInputs
 
@@ -86,8 +91,9 @@ SLIDER_POSITIONS = 1000
 DEFAULT_SEEDS = 20
 #: Milliseconds between steps while playing, unless the page says otherwise.
 DEFAULT_PLAY_INTERVAL_MS = 100
-#: Least seconds between frames while playing (steps in between are not drawn; the last
-#: month always is).
+#: Least seconds between drawings of the world (charts, networks, labs) while playing, from
+#: the start of play: the months in between reach the page with the next drawing, and the
+#: last month is drawn as soon as play stops. The run controls are redrawn at once.
 PLAY_PAINT_S = 0.25
 #: Least seconds between redraws for the paired seeds' progress (the last is always drawn).
 ENSEMBLE_PAINT_S = 1.0
@@ -334,6 +340,8 @@ class ABPair:
         self.configs = {"A": config_a, "B": config_b}
         self.seed = seed
         self.models = {side: AIRaceModel(self.configs[side], rng=seed) for side in SIDES}
+        #: Counts every change of the models (steps, resets, a side replaced).
+        self.changes = 0
 
     @property
     def steps(self) -> int:
@@ -347,14 +355,18 @@ class ABPair:
 
     def step(self) -> None:
         """Step both models one month (A first, then B; the two share no state)."""
-        for side in SIDES:
-            self.models[side].step()
+        try:
+            for side in SIDES:
+                self.models[side].step()
+        finally:  # counted even when B failed after A stepped
+            self.changes += 1
 
     def reset(self, seed: int | None = None) -> None:
         """Both models back to step 0 (on ``seed`` when given)."""
         if seed is not None:
             self.seed = seed
         self.models = {side: AIRaceModel(self.configs[side], rng=self.seed) for side in SIDES}
+        self.changes += 1
 
     def reseed(self, seed: int) -> None:
         """Both models on ``seed``, replayed to the current month."""
@@ -373,6 +385,7 @@ class ABPair:
             model.step()
         self.configs[side] = config
         self.models[side] = model
+        self.changes += 1
 
     def frames(self) -> dict[str, pd.DataFrame]:
         """Each side's model frame (:func:`agentsim.observe.model_frame`) so far."""
@@ -429,6 +442,12 @@ def _plain(values: Any, scale: float = 1.0) -> list[float | None]:
         number = None if value is None else float(value) * scale
         out.append(number if number is not None and math.isfinite(number) else None)
     return out
+
+
+def _recorded(model: AIRaceModel, column: str) -> list[Any]:
+    """A model column as recorded so far, month 0 first (the model frame's column, read from
+    the data collector without building the frame)."""
+    return model.datacollector.model_vars[column]
 
 
 def _difference(a: list[float | None], b: list[float | None]) -> list[float | None]:
@@ -654,8 +673,8 @@ class Snapshot:
     seeds: int = DEFAULT_SEEDS
     ensemble: EnsembleStatus | None = None
     ensemble_note: str | None = None
-    version: int = 0
     choices: dict[str, str] = field(default_factory=dict)
+    world: int = 0  # the pair's count of changes (see :attr:`ABPair.changes`)
 
 
 class Session:
@@ -663,9 +682,12 @@ class Session:
 
     Every change goes through a method here; a change the config rejects leaves the last good
     world in place and sets :attr:`error` (the :class:`ConfigError`'s one line, as the CLI
-    prints it). ``notify(snapshot)`` (set by :meth:`connect`) is called from a painter thread
-    with the latest :class:`Snapshot` after changes, so a slow page drops frames instead of
-    holding the models back (while playing, at most one frame every :data:`PLAY_PAINT_S`).
+    prints it). ``notify(snapshot, world)`` (set by :meth:`connect`) is called from a painter
+    thread with the latest :class:`Snapshot` after changes, so a slow page drops frames instead
+    of holding the models back; while playing, at most every :data:`PLAY_PAINT_S` seconds from
+    the start of play, and once more when play stops. ``world`` says whether to draw the world
+    too (charts, networks, labs) or the controls only (when play starts: from the page's own
+    thread, before the models step).
     :meth:`close` stops play and the ensemble.
     """
 
@@ -689,10 +711,13 @@ class Session:
         self.seeds = DEFAULT_SEEDS
         self.ensemble: PairedEnsemble | None = None
         self.ensemble_note: str | None = None
-        self.version = 0
-        self._notify: Callable[[Snapshot], None] | None = None
+        self._notify: Callable[[Snapshot, bool], None] | None = None
+        self._drawing = threading.Lock()
         self._dirty = threading.Event()
         self._closed = threading.Event()
+        self._still = threading.Event()  # set while not playing
+        self._still.set()
+        self._next_world = -math.inf  # while playing: when to draw the world next
         self._player: threading.Thread | None = None
         self._ensemble_painted = -math.inf
 
@@ -711,8 +736,9 @@ class Session:
 
     # ---------------------------------------------------------------- drawing
 
-    def connect(self, notify: Callable[[Snapshot], None]) -> None:
-        """Send snapshots to ``notify`` from now on (from a painter thread)."""
+    def connect(self, notify: Callable[[Snapshot, bool], None]) -> None:
+        """Send snapshots to ``notify(snapshot, world)`` from now on (from a painter thread;
+        see the class's docstring)."""
         self._notify = notify
         threading.Thread(target=self._paint, name="ab-painter", daemon=True).start()
 
@@ -720,28 +746,35 @@ class Session:
         while not self._closed.is_set():
             if not self._dirty.wait(0.5):
                 continue
+            if self.playing:  # leave the cores to the models until the next drawing
+                self._still.wait(max(self._next_world - time.monotonic(), 0.0))
             self._dirty.clear()
-            if self._closed.is_set() or self._notify is None:
+            if self._closed.is_set():
                 break
+            snapshot = self._draw(world=True)
+            if snapshot is not None and snapshot.playing:
+                self._next_world = time.monotonic() + PLAY_PAINT_S
+
+    def _draw(self, world: bool) -> Snapshot | None:
+        """Send the page a snapshot now (``world``: the charts too); the snapshot sent."""
+        if self._notify is None:
+            return None
+        with self._drawing:  # one drawing at a time (the painter's, or play's)
+            snapshot = self.snapshot()
             try:
-                self._notify(self.snapshot())
+                self._notify(snapshot, world)
             except Exception as exc:  # a page that went away mid-render
-                if self._closed.is_set():
-                    break
-                self.error = f"the page could not be drawn ({exc.__class__.__name__}: {exc})"
-            if self.playing:  # leave the cores to the models between frames
-                self._closed.wait(PLAY_PAINT_S)
+                if not self._closed.is_set():
+                    self.error = f"the page could not be drawn ({exc.__class__.__name__}: {exc})"
+        return snapshot
 
     def _touch(self) -> None:
-        with self.lock:
-            self.version += 1
         self._dirty.set()
 
     def snapshot(self) -> Snapshot:
         """The state the page draws now."""
         with self.lock:
             pair = self.pair
-            frames = pair.frames()
             start = pair.configs["A"].simulation.start
             dates = observe.month_dates(start, pair.horizon).strftime("%Y-%m")
             snapshot = Snapshot(
@@ -753,7 +786,10 @@ class Session:
                 sides=dict(self.sides),
                 values={side: lever_values(pair.configs[side]) for side in SIDES},
                 series={
-                    side: {column: _plain(frames[side][column]) for column in KEY_COLUMNS}
+                    side: {
+                        column: _plain(_recorded(pair.models[side], column))
+                        for column in KEY_COLUMNS
+                    }
                     for side in SIDES
                 },
                 labs={side: lab_table(pair.models[side]) for side in SIDES},
@@ -763,8 +799,8 @@ class Session:
                 seeds=self.seeds,
                 ensemble=None if self.ensemble is None else self.ensemble.status(),
                 ensemble_note=self.ensemble_note,
-                version=self.version,
                 choices=dict(self.choices),
+                world=pair.changes,
             )
         return snapshot
 
@@ -800,9 +836,12 @@ class Session:
             if self.playing or self.pair.steps >= self.pair.horizon:
                 return
             self.playing = True
+            self._still.clear()
+            self._next_world = time.monotonic() + PLAY_PAINT_S
+        self._draw(world=False)  # the pause button, before the models take the cores
+        with self.lock:
             self._player = threading.Thread(target=self._play, name="ab-play", daemon=True)
             self._player.start()
-        self._touch()
 
     def _play(self) -> None:
         while self.playing and not self._closed.is_set():
@@ -817,13 +856,15 @@ class Session:
                 self._closed.wait(self.interval_s)
             else:
                 time.sleep(0)  # let the painter in
-        self._touch()
+        self._touch()  # before the painter wakes: one drawing of the last month, not two
+        self._still.set()
 
     def pause(self) -> None:
         """Stop playing (the current step finishes)."""
         with self.lock:
             self.playing = False
             player = self._player
+        self._still.set()
         if player is not None and player is not threading.current_thread():
             player.join(timeout=30)
         self._touch()
@@ -949,6 +990,7 @@ class Session:
         """Stop play, the painter and the ensemble (the page went away)."""
         self._closed.set()
         self._dirty.set()
+        self._still.set()
         with self.lock:
             self.playing = False
             ensemble = self.ensemble
@@ -1116,15 +1158,20 @@ def difference_option(panel: Panel, snapshot: Snapshot) -> dict:
     return option
 
 
-def _layout(labs: pd.DataFrame) -> tuple[dict[str, tuple[float, float]], list[str]]:
-    """Positions as :func:`agentsim.figures.network_snapshot` places them: labs on an inner
-    ring (sorted by jurisdiction), each jurisdiction's researcher and investor pools outside."""
-    last = labs.sort_values(["jurisdiction", "lab"])
-    names = last["lab"].tolist()
-    home = dict(zip(last["lab"], last["jurisdiction"], strict=True))
+@functools.lru_cache(maxsize=64)
+def _layout(
+    labs: tuple[tuple[str, str], ...],
+) -> tuple[dict[str, tuple[float, float]], tuple[str, ...]]:
+    """Positions as :func:`agentsim.figures.network_snapshot` places them, for ``labs`` as
+    (lab, jurisdiction) pairs: labs on an inner ring (sorted by jurisdiction), each
+    jurisdiction's researcher and investor pools outside. Cached: a world's labs keep their
+    places from step to step."""
+    ordered = sorted(labs, key=lambda lab: (lab[1], lab[0]))
+    names = [name for name, _ in ordered]
+    home = dict(ordered)
     angle = {n: 2 * np.pi * i / max(len(names), 1) for i, n in enumerate(names)}
     position = {n: (float(np.cos(a)), float(np.sin(a))) for n, a in angle.items()}
-    codes = list(dict.fromkeys(last["jurisdiction"]))
+    codes = tuple(dict.fromkeys(code for _, code in ordered))
     for k, code in enumerate(codes):
         mine = [angle[n] for n in names if home[n] == code]
         a = float(np.mean(mine)) if mine else 2 * np.pi * k / len(codes)
@@ -1137,7 +1184,7 @@ def network_option(edges: pd.DataFrame, labs: pd.DataFrame, title: str) -> dict:
     """ECharts option of the aggregated network (as the run's network figure draws it): labs
     sized by capability and coloured by jurisdiction, researcher pools (triangles) and investor
     pools (squares); edge width is headcount or holdings."""
-    position, codes = _layout(labs)
+    position, codes = _layout(tuple(zip(labs["lab"], labs["jurisdiction"], strict=True)))
     capability = labs["capability"].to_numpy(dtype=float)
     low = float(capability.min()) if len(capability) else 0.0
     span = max(float(np.ptp(capability)), 1e-9) if len(capability) else 1.0
@@ -1333,6 +1380,24 @@ class ControlsState:
         )
 
 
+@dataclass(frozen=True, eq=False)
+class ChartsState:
+    """What the charts draw: a snapshot, equal to another when both show the same world (the
+    same changes of the pair, the same sides and the same paired-seeds status), so starting
+    or stopping play, an error line or a new seed count does not redraw the charts."""
+
+    snapshot: Snapshot
+
+    def _shown(self) -> tuple[Any, ...]:
+        snapshot = self.snapshot
+        return (snapshot.world, snapshot.sides, snapshot.ensemble)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ChartsState) and self._shown() == other._shown()
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @dataclass(frozen=True)
 class EnsembleState:
     """What the paired-seeds card shows (it changes as pairs finish)."""
@@ -1493,11 +1558,60 @@ def Header(controls: solara.Reactive[ControlsState]) -> None:  # noqa: N802
         solara.Error(state.error)
 
 
+class LiveChart(ipyvuetify.VuetifyTemplate):
+    """One live ECharts chart of the page, its option sent as JSON text in two parts.
+
+    ``frame`` holds what changes only with the chart's layout (axes, legend, grid) and
+    ``moving`` what changes at every step (title and series, see :func:`split_option`); the
+    browser redraws the whole chart on a new frame and only replaces the series on new moving
+    parts (``live_chart.vue``). Text, unlike the option dict ``solara.FigureEcharts`` takes, is
+    compared in one operation when the page redraws and is not walked value by value, so a
+    step costs the server little more than the JSON it sends.
+    """
+
+    template_file = (__file__, "live_chart.vue")
+    attributes = traitlets.Dict(default_value=None, allow_none=True).tag(sync=True)
+    frame = traitlets.Unicode("{}").tag(sync=True)
+    moving = traitlets.Unicode("{}").tag(sync=True)
+    cdn = traitlets.Unicode(None, allow_none=True).tag(sync=True)
+
+    @traitlets.default("cdn")
+    def _cdn(self) -> str | None:  # as solara's FigureEcharts: its local asset server
+        import solara.settings
+
+        return None if solara.settings.assets.proxy else solara.settings.assets.cdn
+
+
+#: The parts of a chart's option that change at every step (the rest is the chart's frame).
+MOVING_PARTS = ("title", "series")
+
+
+def split_option(option: dict[str, Any]) -> tuple[str, str]:
+    """(frame, moving parts) of an ECharts option as compact JSON text (see
+    :class:`LiveChart`). Raises ``ValueError`` for a NaN or infinite number (JSON has none;
+    :func:`_plain` maps them to null)."""
+    frame = {key: value for key, value in option.items() if key not in MOVING_PARTS}
+    moving = {key: option[key] for key in MOVING_PARTS if key in option}
+    return (
+        json.dumps(frame, separators=(",", ":"), allow_nan=False),
+        json.dumps(moving, separators=(",", ":"), allow_nan=False),
+    )
+
+
+def live_chart(option: dict[str, Any], name: str, style: str) -> Any:
+    """The page element of one live chart: ``option`` drawn by a :class:`LiveChart`, its
+    element carrying ``data-chart=name``."""
+    frame, moving = split_option(option)
+    return LiveChart.element(
+        frame=frame, moving=moving, attributes={"style": style, "data-chart": name}
+    )
+
+
 @solara.component
-def Charts(view: solara.Reactive[Snapshot]) -> None:  # noqa: N802
+def Charts(charts: solara.Reactive[ChartsState]) -> None:  # noqa: N802
     """What the view shows of A and B now: a line saying which, the key series (A and B on the
     left, B - A on the right, one row each), each side's network and table of labs."""
-    snapshot = view.value
+    snapshot = charts.value.snapshot
     solara.Text(
         f"A: {describe(snapshot, 'A')}    B: {describe(snapshot, 'B')}    "
         f"seed {snapshot.seed}, month {snapshot.step} of {snapshot.horizon}",
@@ -1505,25 +1619,14 @@ def Charts(view: solara.Reactive[Snapshot]) -> None:  # noqa: N802
     )
     for panel in PANELS:
         with solara.Columns([1, 1]):
-            solara.FigureEcharts(
-                option=ab_option(panel, snapshot),
-                attributes={"style": CHART_STYLE, "data-chart": f"{panel.key}-ab"},
-            )
-            solara.FigureEcharts(
-                option=difference_option(panel, snapshot),
-                attributes={"style": CHART_STYLE, "data-chart": f"{panel.key}-diff"},
-            )
+            live_chart(ab_option(panel, snapshot), f"{panel.key}-ab", CHART_STYLE)
+            live_chart(difference_option(panel, snapshot), f"{panel.key}-diff", CHART_STYLE)
     with solara.Columns([1, 1]):
         for side in SIDES:
             with solara.Column():
-                solara.FigureEcharts(
-                    option=network_option(
-                        snapshot.edges[side],
-                        snapshot.labs[side],
-                        f"{side}: network at step {snapshot.step}",
-                    ),
-                    attributes={"style": NETWORK_STYLE, "data-chart": f"network-{side}"},
-                )
+                title = f"{side}: network at step {snapshot.step}"
+                option = network_option(snapshot.edges[side], snapshot.labs[side], title)
+                live_chart(option, f"network-{side}", NETWORK_STYLE)
                 solara.Text(f"Labs of {side} at step {snapshot.step}", style=BOLD)
                 solara.HTML(tag="div", unsafe_innerHTML=lab_html(snapshot.labs[side]))
 
@@ -1533,13 +1636,15 @@ def Page() -> None:  # noqa: N802
     """The A/B page: controls in the sidebar; the key series, networks and labs of A and B.
 
     The page itself never reads the state: each part reads the reactive value it draws (the
-    view at every step, the controls when a side changes, the paired seeds as pairs finish),
-    so a step redraws the charts and the run controls only.
+    run controls the view at every change, the charts the world when it changes, the side
+    controls when a side changes, the paired seeds as pairs finish), so a step redraws the
+    charts and the run controls only, and play starting or stopping the run controls only.
     """
     session = solara.use_memo(Session.from_environment, [])
     initial = solara.use_memo(session.snapshot, [])
     view = solara.use_reactive(initial)
     controls = solara.use_reactive(ControlsState.of(initial))
+    charts = solara.use_reactive(ChartsState(initial))
     ensemble = solara.use_reactive(EnsembleState.of(initial))
 
     def connect() -> Callable[[], None]:
@@ -1549,17 +1654,19 @@ def Page() -> None:  # noqa: N802
             kernel_context.get_current_context() if kernel_context.has_current_context() else None
         )
 
-        def show(snapshot: Snapshot) -> None:
+        def show(snapshot: Snapshot, world: bool) -> None:
             controls.set(ControlsState.of(snapshot))
             ensemble.set(EnsembleState.of(snapshot))
+            if world:
+                charts.set(ChartsState(snapshot))
             view.set(snapshot)
 
-        def notify(snapshot: Snapshot) -> None:
+        def notify(snapshot: Snapshot, world: bool) -> None:
             if context is None:
-                show(snapshot)
+                show(snapshot, world)
             else:
                 with context:
-                    show(snapshot)
+                    show(snapshot, world)
 
         session.connect(notify)
         if context is not None:
@@ -1577,14 +1684,25 @@ def Page() -> None:  # noqa: N802
         for side in SIDES:
             SideControls(session, side, controls)
         ExportControls(session, controls)
-    Charts(view)
+    Charts(charts)
 
 
 def lab_html(labs: pd.DataFrame) -> str:
-    """The table of labs as HTML (one element for the page to update, not one per cell)."""
-    return labs.drop(columns="step").to_html(
-        index=False, border=0, classes="ab-labs", float_format=lambda x: f"{x:,.2f}"
+    """The table of labs as HTML (one element for the page to update, not one per cell):
+    every column but ``step``, numbers with thousands separators and two decimals."""
+    shown = labs.drop(columns="step")
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float | np.floating):
+            return f"{value:,.2f}"
+        return html.escape(str(value))
+
+    head = "".join(f"<th>{html.escape(str(column))}</th>" for column in shown.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{cell(value)}</td>" for value in row) + "</tr>"
+        for row in shown.itertuples(index=False)
     )
+    return f'<table class="ab-labs"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def describe(snapshot: Snapshot, side: str) -> str:

@@ -10,6 +10,7 @@ playwright is missing; CI installs both.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import subprocess
 import sys
@@ -294,6 +295,70 @@ def test_identical_sides_draw_identical_series_and_a_zero_difference(session):
             assert a == b and len(a) == 5
         for line in app.difference_option(panel, snapshot)["series"]:
             assert all(v in (0, None) for v in line["data"]), panel.key
+
+
+def test_a_chart_option_travels_as_frame_and_moving_parts_that_rebuild_it(session):
+    session.step()
+    snapshot = session.snapshot()
+    panel = app.PANELS[0]
+    options = [app.ab_option(panel, snapshot), app.difference_option(panel, snapshot)]
+    options.append(app.network_option(snapshot.edges["B"], snapshot.labs["B"], "B at step 1"))
+    for option in options:
+        frame, moving = app.split_option(option)
+        frame, moving = json.loads(frame), json.loads(moving)
+        assert set(moving) == {"title", "series"} and not set(frame) & set(moving)
+        assert {**frame, **moving} == json.loads(json.dumps(option))  # nothing lost
+    with pytest.raises(ValueError):  # JSON has no NaN: a chart gets null, never NaN
+        app.split_option({"series": [{"data": [float("nan")]}]})
+
+
+def test_the_charts_redraw_when_the_world_changes_not_when_play_or_an_error_does(session):
+    drawn = app.ChartsState(session.snapshot())
+    session.set_seeds(7)
+    session.set_settings("B", "trusted_fraction=2")  # refused: an error line, the same world
+    assert app.ChartsState(session.snapshot()) == drawn
+    session.step()
+    stepped = app.ChartsState(session.snapshot())
+    assert stepped != drawn
+    session.set_lever("B", "flywheel_strength", 0.9)  # B replayed to month 1: a new world
+    assert app.ChartsState(session.snapshot()) != stepped
+    session.reset()
+    assert app.ChartsState(session.snapshot()) != drawn  # month 0 again, but another world
+
+
+def test_playing_draws_the_world_at_most_every_paint_interval_and_the_last_month_at_once(
+    session, monkeypatch
+):
+    monkeypatch.setattr(app, "PLAY_PAINT_S", 0.05)
+    drawn: list[tuple[float, int, bool, bool]] = []
+    session.connect(lambda s, world: drawn.append((time.monotonic(), s.step, s.playing, world)))
+    session.set_interval(0)
+    session.play()
+    assert drawn[0][1:] == (0, True, False)  # the pause button at once, before any step
+    deadline = time.monotonic() + 60
+    while (not drawn or drawn[-1][1] < session.pair.horizon or drawn[-1][2]) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.01)
+    worlds = [(at, step) for at, step, _, world in drawn if world]
+    assert worlds[-1][1] == session.pair.horizon  # the last month is drawn
+    playing = [at for at, _, still_playing, world in drawn if world and still_playing]
+    gaps = np.diff([drawn[0][0], *playing])
+    assert (gaps >= 0.05 * 0.9).all(), gaps  # no drawing of the world sooner than the interval
+
+
+def test_the_table_of_labs_shows_every_lab_and_column_but_the_step(session):
+    session.step()
+    labs = session.snapshot().labs["A"]
+    table = app.lab_html(labs)
+    assert table.count("<tr>") == len(labs) + 1 and "<th>step</th>" not in table
+    for column in labs.columns.drop("step"):
+        assert f"<th>{column}</th>" in table
+    for name in labs["lab"]:
+        assert f"<td>{name}</td>" in table
+    cash = labs["cash ($B)"].iloc[0]
+    assert f"<td>{cash:,.2f}</td>" in table
+    assert app.lab_html(labs.assign(lab="<b>&")).count("&lt;b&gt;&amp;") == len(labs)
 
 
 def test_exported_yaml_reproduces_each_side_and_the_command_reproduces_the_view(session, tmp_path):

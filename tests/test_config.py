@@ -550,7 +550,8 @@ def test_extends_a_shipped_scenario_by_name(tmp_path: Path, baseline: Config):
 
 @pytest.mark.slow
 def test_wheel_ships_the_scenarios(tmp_path: Path):
-    """A non-editable install gets configs/*.yaml as agentsim/scenarios/ (builds a wheel)."""
+    """A non-editable install gets configs/*.yaml as agentsim/scenarios/ and the app's page
+    templates (builds a wheel)."""
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)],
         check=True,
@@ -566,6 +567,10 @@ def test_wheel_ships_the_scenarios(tmp_path: Path):
             assert f"agentsim/scenarios/{folder}/{path.name}" in names
     assert "agentsim/scenarios/__init__.py" in names
     assert not any(name.startswith("configs/") for name in names)
+    templates = sorted((ROOT / "agentsim").glob("*.vue"))  # the app's page templates
+    assert templates
+    for path in templates:
+        assert f"agentsim/{path.name}" in names
 
     # installed from the wheel (not editable) in a fresh environment, away from the checkout:
     # the dependencies come from this environment's site-packages through a path file, which
