@@ -1195,6 +1195,11 @@ def _serve(command: list[str], env: dict[str, str]) -> int:
         raise SystemExit(128 + signum)
 
     previous = signal.signal(signal.SIGTERM, terminate)
+    # Solara's server writes each message to the page's socket from the thread that drew it,
+    # rather than handing every message to its event loop (its own setting; it falls back to
+    # the event loop where the socket does not allow it). A step of the A/B view sends about
+    # twenty messages. A value set in the environment wins.
+    env = {"SOLARA_SERVER_SYNC_WS_WRITE": "true", **env}
     server = subprocess.Popen(
         command, env=env, preexec_fn=functools.partial(exit_with_parent, os.getpid())
     )
