@@ -15,8 +15,9 @@ This module owns the A/B page and everything behind it:
   chunk, so the median difference B - A and its 90% band grow as pairs finish;
 - :class:`Session`: what one open page holds (the pair, the sides, play, the ensemble) and
   :class:`Snapshot`, the immutable state the page draws;
-- the live charts (ECharts options: :func:`ab_option`, :func:`difference_option`,
-  :func:`network_option`), the exports (:func:`ab_figure`, :func:`view_command`,
+- the live charts (ECharts options: :func:`series_option`, every key series in one chart, built
+  from :func:`ab_option` and :func:`difference_option`; :func:`network_option`), drawn by
+  :class:`LiveChart`; the exports (:func:`ab_figure`, :func:`view_command`,
   :meth:`Session.export_zip`) and the lever controls generated from the schema
   (:func:`slider_range`, :func:`lever_control`);
 - :func:`Page`, the Solara page that ``solara run agentsim.app`` serves.
@@ -26,8 +27,9 @@ SolaraViz drives one model (its controller steps, plays and resets ``model.value
 its components takes that one model), while this page steps two models with one play, step and
 reset, and runs a background ensemble beside them. It reuses Mesa's ``UserInputs`` for the
 levers, from the same control dicts SolaraViz takes (:func:`lever_control`). Live charts are
-ECharts (``solara.FigureEcharts``: a small option dict per chart, drawn in the browser; the
-script is served locally by ``solara-assets``, so the page works offline); exported figures are
+ECharts, drawn in the browser by :class:`LiveChart` (``live_chart.vue``: the option arrives as
+JSON text, and a step replaces only the series; the script is the one ``solara.FigureEcharts``
+uses, served locally by ``solara-assets``, so the page works offline); exported figures are
 matplotlib, in PNG and PDF.
 
 The scenarios come from ``AGENTSIM_VIZ_CONFIG`` (A) and ``AGENTSIM_VIZ_CONFIG_B`` (B), each a
@@ -65,6 +67,7 @@ from typing import Any
 import ipyvuetify
 import numpy as np
 import pandas as pd
+import reacton.core
 import solara
 import traitlets
 from matplotlib.figure import Figure
@@ -444,6 +447,12 @@ def _plain(values: Any, scale: float = 1.0) -> list[float | None]:
     return out
 
 
+@functools.lru_cache(maxsize=16)
+def _month_labels(start: Any, horizon: int) -> tuple[str, ...]:
+    """Months 0 to ``horizon`` of a run starting at ``start``, as ``YYYY-MM``."""
+    return tuple(observe.month_dates(start, horizon).strftime("%Y-%m"))
+
+
 def _recorded(model: AIRaceModel, column: str) -> list[Any]:
     """A model column as recorded so far, month 0 first (the model frame's column, read from
     the data collector without building the frame)."""
@@ -760,7 +769,7 @@ class Session:
         if self._notify is None:
             return None
         with self._drawing:  # one drawing at a time (the painter's, or play's)
-            snapshot = self.snapshot()
+            snapshot = self.snapshot(world)
             try:
                 self._notify(snapshot, world)
             except Exception as exc:  # a page that went away mid-render
@@ -771,29 +780,26 @@ class Session:
     def _touch(self) -> None:
         self._dirty.set()
 
-    def snapshot(self) -> Snapshot:
-        """The state the page draws now."""
+    def snapshot(self, world: bool = True) -> Snapshot:
+        """The state the page draws now; without the ``world`` (series, labs and network
+        ties left empty) for a drawing of the controls only."""
         with self.lock:
             pair = self.pair
-            start = pair.configs["A"].simulation.start
-            dates = observe.month_dates(start, pair.horizon).strftime("%Y-%m")
+            models = pair.models if world else {}
             snapshot = Snapshot(
                 step=pair.steps,
                 horizon=pair.horizon,
                 seed=pair.seed,
-                dates=tuple(dates),
+                dates=_month_labels(pair.configs["A"].simulation.start, pair.horizon),
                 names={side: pair.configs[side].name for side in SIDES},
                 sides=dict(self.sides),
                 values={side: lever_values(pair.configs[side]) for side in SIDES},
                 series={
-                    side: {
-                        column: _plain(_recorded(pair.models[side], column))
-                        for column in KEY_COLUMNS
-                    }
-                    for side in SIDES
+                    side: {column: _plain(_recorded(model, column)) for column in KEY_COLUMNS}
+                    for side, model in models.items()
                 },
-                labs={side: lab_table(pair.models[side]) for side in SIDES},
-                edges={side: pair.models[side].network_snapshot() for side in SIDES},
+                labs={side: lab_table(model) for side, model in models.items()},
+                edges={side: model.network_snapshot() for side, model in models.items()},
                 playing=self.playing,
                 error=self.error,
                 seeds=self.seeds,
@@ -1158,6 +1164,38 @@ def difference_option(panel: Panel, snapshot: Snapshot) -> dict:
     return option
 
 
+#: Height of one row of the key series in the live view (pixels).
+ROW_PX = 250
+
+
+def series_option(snapshot: Snapshot) -> dict:
+    """ECharts option of every key series in one chart: row ``i`` draws ``PANELS[i]``, A and B
+    on the left (:func:`ab_option`) and B - A on the right (:func:`difference_option`), each
+    in its own grid and axes. Each line's ``id`` is ``"<panel>-ab:<name>"`` or
+    ``"<panel>-diff:<name>"``. One chart draws the twelve in one pass of the browser, about
+    half the time of twelve charts."""
+    combined: dict[str, list] = {k: [] for k in ("title", "legend", "grid", "xAxis", "yAxis")}
+    series = []
+    for row, panel in enumerate(PANELS):
+        parts = (("ab", ab_option(panel, snapshot)), ("diff", difference_option(panel, snapshot)))
+        for column, (kind, option) in enumerate(parts):
+            index, top, left = 2 * row + column, row * ROW_PX, f"{50 * column}%"
+            combined["title"].append({**option["title"], "left": left, "top": top})
+            combined["legend"].append({**option["legend"], "left": left, "top": top + 22})
+            combined["grid"].append(
+                {"left": left, "width": "48%", "top": top + 55, "height": ROW_PX - 80}
+                | {"containLabel": True}
+            )
+            combined["xAxis"].append({**option["xAxis"], "gridIndex": index})
+            combined["yAxis"].append({**option["yAxis"], "gridIndex": index})
+            series += [
+                {**line, "id": f"{panel.key}-{kind}:{line['name']}"}
+                | {"xAxisIndex": index, "yAxisIndex": index}
+                for line in option["series"]
+            ]
+    return {"animation": False, "tooltip": {"trigger": "axis"}, **combined, "series": series}
+
+
 @functools.lru_cache(maxsize=64)
 def _layout(
     labs: tuple[tuple[str, str], ...],
@@ -1348,7 +1386,7 @@ def _close(figure: Figure) -> None:
 # --------------------------------------------------------------------------- the page
 
 
-CHART_STYLE = "height: 250px; width: 100%;"
+SERIES_STYLE = f"height: {ROW_PX * len(PANELS)}px; width: 100%;"
 NETWORK_STYLE = "height: 380px; width: 100%;"
 BOLD = {"font-weight": "bold"}
 
@@ -1617,10 +1655,7 @@ def Charts(charts: solara.Reactive[ChartsState]) -> None:  # noqa: N802
         f"seed {snapshot.seed}, month {snapshot.step} of {snapshot.horizon}",
         style=BOLD,
     )
-    for panel in PANELS:
-        with solara.Columns([1, 1]):
-            live_chart(ab_option(panel, snapshot), f"{panel.key}-ab", CHART_STYLE)
-            live_chart(difference_option(panel, snapshot), f"{panel.key}-diff", CHART_STYLE)
+    live_chart(series_option(snapshot), "series", SERIES_STYLE)
     with solara.Columns([1, 1]):
         for side in SIDES:
             with solara.Column():
@@ -1646,6 +1681,7 @@ def Page() -> None:  # noqa: N802
     controls = solara.use_reactive(ControlsState.of(initial))
     charts = solara.use_reactive(ChartsState(initial))
     ensemble = solara.use_reactive(EnsembleState.of(initial))
+    page = reacton.core.get_render_context()
 
     def connect() -> Callable[[], None]:
         from solara.server import kernel_context
@@ -1655,11 +1691,12 @@ def Page() -> None:  # noqa: N802
         )
 
         def show(snapshot: Snapshot, world: bool) -> None:
-            controls.set(ControlsState.of(snapshot))
-            ensemble.set(EnsembleState.of(snapshot))
-            if world:
-                charts.set(ChartsState(snapshot))
-            view.set(snapshot)
+            with page:  # one redraw of the page for the four values, not one for each
+                controls.set(ControlsState.of(snapshot))
+                ensemble.set(EnsembleState.of(snapshot))
+                if world:
+                    charts.set(ChartsState(snapshot))
+                view.set(snapshot)
 
         def notify(snapshot: Snapshot, world: bool) -> None:
             if context is None:

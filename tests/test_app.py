@@ -312,6 +312,28 @@ def test_a_chart_option_travels_as_frame_and_moving_parts_that_rebuild_it(sessio
         app.split_option({"series": [{"data": [float("nan")]}]})
 
 
+def test_the_key_series_share_one_chart_a_row_per_panel_and_a_grid_per_view(session):
+    session.set_lever("B", "trusted_release", True)
+    for _ in range(3):
+        session.step()
+    snapshot = session.snapshot()
+    option = app.series_option(snapshot)
+    assert len(option["grid"]) == len(option["xAxis"]) == len(option["yAxis"]) == 12
+    lines = {line["id"]: line for line in option["series"]}
+    assert len(lines) == len(option["series"])  # every line has its own id
+    for row, panel in enumerate(app.PANELS):
+        views = (("ab", app.ab_option), ("diff", app.difference_option))
+        for column, (kind, build) in enumerate(views):
+            index = 2 * row + column
+            assert option["title"][index]["text"] == build(panel, snapshot)["title"]["text"]
+            for line in build(panel, snapshot)["series"]:
+                drawn = lines[f"{panel.key}-{kind}:{line['name']}"]
+                assert drawn["data"] == line["data"]
+                assert drawn["xAxisIndex"] == drawn["yAxisIndex"] == index
+    tops = [grid["top"] for grid in option["grid"]]
+    assert tops == sorted(tops) and tops[0] < tops[2]  # one row per panel, top to bottom
+
+
 def test_the_charts_redraw_when_the_world_changes_not_when_play_or_an_error_does(session):
     drawn = app.ChartsState(session.snapshot())
     session.set_seeds(7)
@@ -590,15 +612,28 @@ def open_page(browser, url: str):
     return page
 
 
-PLOTTED = """() => Object.fromEntries([...document.querySelectorAll('[data-chart]')].map(
-    e => [e.dataset.chart, Object.fromEntries(
-        ((e.__vue__ && e.__vue__.option && e.__vue__.option.series) || []).map(
-            s => [s.name, s.data]))]))"""
+#: What the page's charts hold, read from ECharts itself: chart -> series name -> data. The
+#: key series share one chart, whose lines carry ids "<panel>-ab:<name>" and
+#: "<panel>-diff:<name>"; they are read as the charts "<panel>-ab" and "<panel>-diff".
+PLOTTED = """() => {
+  const charts = {};
+  for (const e of document.querySelectorAll('[data-chart]')) {
+    const chart = e.__vue__ && e.__vue__.chart;
+    for (const s of (chart ? chart.getOption().series : [])) {
+      const [name, line] = (s.id || '').includes(':')
+        ? [s.id.slice(0, s.id.indexOf(':')), s.id.slice(s.id.indexOf(':') + 1)]
+        : [e.dataset.chart, s.name];
+      (charts[name] = charts[name] || {})[line] = s.data;
+    }
+    charts[e.dataset.chart] = charts[e.dataset.chart] || {};
+  }
+  return charts;
+}"""
 
 
 def plotted(page, months: int) -> dict[str, dict[str, list]]:
-    """What every chart of the page plots (chart -> series name -> data), read from the
-    charts in the browser once A's first chart shows ``months`` months."""
+    """What every chart of the page plots (chart -> series name -> data), read from ECharts in
+    the browser once A's first chart shows ``months`` months."""
     deadline = time.monotonic() + 30
     while True:
         charts = page.evaluate(PLOTTED)
