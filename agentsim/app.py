@@ -1735,9 +1735,9 @@ def lab_html(labs: pd.DataFrame) -> str:
         return html.escape(str(value))
 
     head = "".join(f"<th>{html.escape(str(column))}</th>" for column in shown.columns)
+    rows = shown.to_numpy(dtype=object).tolist()  # plain Python values, row by row
     body = "".join(
-        "<tr>" + "".join(f"<td>{cell(value)}</td>" for value in row) + "</tr>"
-        for row in shown.itertuples(index=False)
+        "<tr>" + "".join(f"<td>{cell(value)}</td>" for value in row) + "</tr>" for row in rows
     )
     return f'<table class="ab-labs"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
