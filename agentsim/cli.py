@@ -281,6 +281,20 @@ def execute_batch(
     return result
 
 
+def _check_workers(workers: int | None, more: str = "; use --scheduler for more") -> None:
+    """Refuse more than :data:`MAX_WORKERS_PER_CORE` local workers a core (``ConfigError``;
+    ``more`` ends the message)."""
+    from agentsim.config import ConfigError
+
+    cores = os.cpu_count() or 1
+    if workers is not None and workers > MAX_WORKERS_PER_CORE * cores:
+        raise ConfigError(
+            "--workers",
+            f"at most {MAX_WORKERS_PER_CORE * cores} ({MAX_WORKERS_PER_CORE} per core of this "
+            f"machine's {cores}) (got {workers}){more}",
+        )
+
+
 def _executor_for(
     target: Path,
     resume: bool,
@@ -298,13 +312,7 @@ def _executor_for(
 
     if workers is not None and scheduler is not None and scheduler != "local":
         raise ConfigError("--workers", "give either --workers or --scheduler ADDRESS, not both")
-    cores = os.cpu_count() or 1
-    if workers is not None and workers > MAX_WORKERS_PER_CORE * cores:
-        raise ConfigError(
-            "--workers",
-            f"at most {MAX_WORKERS_PER_CORE * cores} ({MAX_WORKERS_PER_CORE} per core of this "
-            f"machine's {cores}) (got {workers}); use --scheduler for more",
-        )
+    _check_workers(workers)
     check_writable(target)
     check_unlocked(target)
     if not resume and not is_empty_batch_dir(target):
@@ -1126,6 +1134,10 @@ def viz(
         say(f"serving the {kind} results in {results} on http://127.0.0.1:{port} (Ctrl-C to stop)")
         raise typer.Exit(_serve(_solara_command("agentsim.explorer", port), env))
 
+    try:
+        _check_workers(workers, more="")  # the paired seeds' pool, before the server starts
+    except ConfigError as exc:
+        fail(str(exc))
     paths, configs = [], {}
     for given in (config, config_b):
         if given is None and paths:

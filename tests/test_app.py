@@ -554,6 +554,37 @@ def test_viz_refuses_a_bad_scenario_b_before_any_server_starts(served, tmp_path,
     assert served == []
 
 
+def test_viz_refuses_more_paired_seed_workers_than_the_batches_allow(served, monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    result, stderr = _invoke(["viz", "--workers", "9"])
+    assert result.exit_code == 2 and served == []
+    assert stderr.strip() == "error: --workers: at most 8 (4 per core of this machine's 2) (got 9)"
+    result, _ = _invoke(["viz", "--workers", "8"])
+    assert result.exit_code == 0, result.output
+
+
+def test_the_page_server_writes_to_its_socket_from_the_drawing_thread(monkeypatch):
+    from agentsim import cli as cli_module
+
+    started: list[dict] = []
+
+    class Server:
+        def __init__(self, command, env, preexec_fn):
+            started.append(env)
+
+        def wait(self, timeout=None):
+            return 0
+
+        def poll(self):
+            return 0
+
+    monkeypatch.setattr(subprocess, "Popen", Server)
+    assert cli_module._serve(["solara"], {"PATH": "/bin"}) == 0
+    assert started[-1]["SOLARA_SERVER_SYNC_WS_WRITE"] == "true"
+    cli_module._serve(["solara"], {"SOLARA_SERVER_SYNC_WS_WRITE": "false"})  # the user's wins
+    assert started[-1]["SOLARA_SERVER_SYNC_WS_WRITE"] == "false"
+
+
 # --------------------------------------------------------------------------- browser
 
 
