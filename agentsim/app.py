@@ -1109,7 +1109,7 @@ def _chart(title: str, panel: Panel, dates: tuple[str, ...], series: list[dict])
         "animation": False,
         "title": {"text": title, "left": 0, "textStyle": {"fontSize": 13}},
         "tooltip": {"trigger": "axis"},
-        "legend": {"data": legend, "top": 22, "textStyle": {"fontSize": 11}},
+        "legend": {"data": legend, "top": 22, "type": "scroll", "textStyle": {"fontSize": 11}},
         "grid": {"left": 60, "right": 16, "top": 60, "bottom": 28},
         "xAxis": {"type": "category", "data": list(dates), "boundaryGap": False},
         "yAxis": y_axis,
@@ -1158,7 +1158,7 @@ def difference_option(panel: Panel, snapshot: Snapshot) -> dict:
         series.append({**_line(f"B - A{suffix}", _difference(a, b), colour, width=2), "z": 3})
     title = f"{panel.title}: B - A"
     if snapshot.ensemble is not None and snapshot.ensemble.done:
-        title += f" (seed {snapshot.seed}; median and 90% band of {snapshot.ensemble.done} pairs)"
+        title += f" (median, 90% band: {snapshot.ensemble.done} pairs)"
     option = _chart(title, panel, snapshot.dates, series)
     option["yAxis"]["scale"] = True
     return option
@@ -1181,9 +1181,11 @@ def series_option(snapshot: Snapshot) -> dict:
         for column, (kind, option) in enumerate(parts):
             index, top, left = 2 * row + column, row * ROW_PX, f"{50 * column}%"
             combined["title"].append({**option["title"], "left": left, "top": top})
-            combined["legend"].append({**option["legend"], "left": left, "top": top + 22})
+            combined["legend"].append(
+                {**option["legend"], "left": left, "top": top + 22, "width": "46%"}
+            )
             combined["grid"].append(
-                {"left": left, "width": "48%", "top": top + 55, "height": ROW_PX - 80}
+                {"left": left, "width": "48%", "top": top + 70, "height": ROW_PX - 100}
                 | {"containLabel": True}
             )
             combined["xAxis"].append({**option["xAxis"], "gridIndex": index})
