@@ -55,6 +55,7 @@ import math
 import os
 import shutil
 import tempfile
+import textwrap
 import threading
 import time
 import warnings
@@ -938,10 +939,15 @@ class Session:
 
     # ---------------------------------------------------------------- ensemble
 
-    def set_seeds(self, seeds: int) -> None:
-        """Paired seeds of the next ensemble."""
+    def set_seeds(self, seeds: Any) -> None:
+        """Paired seeds of the next ensemble; anything but a whole number is refused (the
+        ensemble refuses too few or too many when it starts)."""
+        if isinstance(seeds, bool) or not isinstance(seeds, int):
+            self._refuse(f"seeds: must be a whole number (got {seeds!r})")
+            return
         with self.lock:
             self.seeds = seeds
+            self.error = None
         self._touch()
 
     def run_ensemble(self, executor: Any = None) -> None:
@@ -1071,16 +1077,18 @@ def view_command(seed: int, seeds: int = DEFAULT_SEEDS) -> str:
 
 
 def series_table(snapshot: Snapshot) -> pd.DataFrame:
-    """The plotted series: one row per month so far, A, B and B - A of each key column, and
-    the ensemble's median and band of B - A where there is one."""
-    months = snapshot.step + 1
-    data: dict[str, Any] = {"step": range(months), "date": snapshot.dates[:months]}
+    """The plotted series: A, B and B - A of each key column, one row per month so far, and
+    the ensemble's median and band of B - A where there is one (then a row per month of the
+    horizon, as the page draws the band; A and B are empty after the current month)."""
     band = snapshot.ensemble.band if snapshot.ensemble is not None else None
+    months = snapshot.horizon + 1 if band is not None else snapshot.step + 1
+    data: dict[str, Any] = {"step": range(months), "date": snapshot.dates[:months]}
     for column in KEY_COLUMNS:
         a, b = snapshot.series["A"][column], snapshot.series["B"][column]
-        data[f"A_{column}"] = a
-        data[f"B_{column}"] = b
-        data[f"diff_{column}"] = _difference(a, b)
+        later = [None] * (months - len(a))  # the months not stepped yet
+        data[f"A_{column}"] = a + later
+        data[f"B_{column}"] = b + later
+        data[f"diff_{column}"] = _difference(a, b) + later
         if band is not None:
             for name, values in zip(("median", "p05", "p95"), band[column], strict=True):
                 data[f"ensemble_{name}_{column}"] = values[:months]
@@ -1171,9 +1179,10 @@ ROW_PX = 250
 def series_option(snapshot: Snapshot) -> dict:
     """ECharts option of every key series in one chart: row ``i`` draws ``PANELS[i]``, A and B
     on the left (:func:`ab_option`) and B - A on the right (:func:`difference_option`), each
-    in its own grid and axes. Each line's ``id`` is ``"<panel>-ab:<name>"`` or
-    ``"<panel>-diff:<name>"``. One chart draws the twelve in one pass of the browser, about
-    half the time of twelve charts."""
+    in its own grid and axes. Each line's ``id`` (and the name of a band's stack) is
+    ``"<panel>-ab:<name>"`` or ``"<panel>-diff:<name>"``. The legends show, they do not hide
+    lines (a name such as ``A`` is on several rows). One chart draws the twelve in one pass of
+    the browser, about half the time of twelve charts."""
     combined: dict[str, list] = {k: [] for k in ("title", "legend", "grid", "xAxis", "yAxis")}
     series = []
     for row, panel in enumerate(PANELS):
@@ -1183,6 +1192,7 @@ def series_option(snapshot: Snapshot) -> dict:
             combined["title"].append({**option["title"], "left": left, "top": top})
             combined["legend"].append(
                 {**option["legend"], "left": left, "top": top + 22, "width": "46%"}
+                | {"selectedMode": False}
             )
             combined["grid"].append(
                 {"left": left, "width": "48%", "top": top + 70, "height": ROW_PX - 100}
@@ -1190,11 +1200,12 @@ def series_option(snapshot: Snapshot) -> dict:
             )
             combined["xAxis"].append({**option["xAxis"], "gridIndex": index})
             combined["yAxis"].append({**option["yAxis"], "gridIndex": index})
-            series += [
-                {**line, "id": f"{panel.key}-{kind}:{line['name']}"}
-                | {"xAxisIndex": index, "yAxisIndex": index}
-                for line in option["series"]
-            ]
+            for line in option["series"]:
+                line = {**line, "id": f"{panel.key}-{kind}:{line['name']}"}
+                line |= {"xAxisIndex": index, "yAxisIndex": index}
+                if "stack" in line:  # ECharts stacks by name across the chart: one per view
+                    line["stack"] = f"{panel.key}-{kind}:{line['stack']}"
+                series.append(line)
     return {"animation": False, "tooltip": {"trigger": "axis"}, **combined, "series": series}
 
 
@@ -1323,7 +1334,8 @@ def ab_figure(snapshot: Snapshot) -> Figure:
     import matplotlib.pyplot as plt
 
     months = snapshot.step + 1
-    dates = pd.to_datetime(list(snapshot.dates[:months]))
+    horizon = pd.to_datetime(list(snapshot.dates))
+    dates = horizon[:months]
     band = snapshot.ensemble.band if snapshot.ensemble is not None else None
     with plt.rc_context(STYLE):
         fig = Figure(figsize=(7.0, 1.9 * len(PANELS) + 0.6))
@@ -1337,12 +1349,14 @@ def ab_figure(snapshot: Snapshot) -> Figure:
                 b = np.array(_plain(snapshot.series["B"][column], panel.scale), dtype=float)
                 left.plot(dates, a, color=colour, lw=1.3, label=f"A{suffix}")
                 left.plot(dates, b, color=colour, lw=1.3, ls="--", label=f"B{suffix}")
-                if band is not None:
+                if band is not None:  # over the whole horizon, as the page draws it
                     median, low, high = (
-                        np.array(_plain(v[:months], panel.scale), dtype=float) for v in band[column]
+                        np.array(_plain(v, panel.scale), dtype=float) for v in band[column]
                     )
-                    right.fill_between(dates, low, high, color=colour, alpha=0.18, lw=0)
-                    right.plot(dates, median, color=colour, lw=0.9, ls=":", label=f"median{suffix}")
+                    right.fill_between(horizon, low, high, color=colour, alpha=0.18, lw=0)
+                    right.plot(
+                        horizon, median, color=colour, lw=0.9, ls=":", label=f"median{suffix}"
+                    )
                 right.plot(dates, b - a, color=colour, lw=1.3, label=f"B - A{suffix}")
             right.axhline(0, color="black", lw=0.5)
             left.set_title(f"{panel.title} ({panel.unit})")
@@ -1365,7 +1379,7 @@ def ab_figure(snapshot: Snapshot) -> Figure:
                 f"; shaded: 90% band (5%-95%) of B - A over {snapshot.ensemble.done} paired "
                 "seeds, dotted: their median"
             )
-        fig.suptitle(caption, fontsize=8)
+        fig.suptitle(textwrap.fill(caption, 110), fontsize=8)
         fig.subplots_adjust(left=0.08, right=0.98, bottom=0.03, top=0.95, hspace=0.45, wspace=0.22)
     return fig
 
@@ -1477,12 +1491,40 @@ def SideControls(  # noqa: N802 (Solara components are nouns)
         UserInputs(
             inputs, on_change=lambda lever, number: session.set_lever(side, lever, number)
         ).key(f"levers-{side}-{current.scenario}")
-        solara.InputText(
+        TypedField(
             label=f"Set on {side} (KEY=VALUE; ...)",
             value="; ".join(current.settings),
-            on_value=lambda text: session.set_settings(side, text),
-            continuous_update=False,
+            on_commit=lambda text: session.set_settings(side, text),
         ).key(f"set-{side}-{current.scenario}")
+
+
+@solara.component
+def TypedField(  # noqa: N802
+    label: str, value: str, on_commit: Callable[[str], None], disabled: bool = False
+) -> Any:
+    """A text field that hands what was typed to ``on_commit`` on Enter or when it loses focus.
+
+    The field is given ``value`` when it first shows and whenever ``value`` changes (the side
+    or the seed changed), never at a redraw of the page: ``solara.InputText`` hands the field
+    its value at every redraw (every drawing while playing, or as paired seeds finish), which
+    wipes or garbles a half-typed entry.
+    """
+    field = solara.v.TextField(label=label, disabled=disabled)
+
+    def show_value() -> None:
+        solara.get_widget(field).v_model = value
+
+    solara.use_effect(show_value, [value])
+    for event in ("keyup.enter", "focusout"):
+        solara.v.use_event(field, event, lambda widget, *_: on_commit(str(widget.v_model or "")))
+    return field
+
+
+def typed_number(text: str) -> int | str:
+    """``text`` as a whole number when it is one (``" 12"`` -> 12), else unchanged, for the
+    session to refuse in its own words."""
+    stripped = text.strip()
+    return int(stripped) if stripped.lstrip("+-").isdigit() else text
 
 
 @solara.component
@@ -1503,8 +1545,10 @@ def RunControls(session: Session, view: solara.Reactive[Snapshot]) -> None:  # n
             solara.Button(
                 label="Step", color="primary", on_click=session.step, disabled=playing or at_end
             )
-        solara.InputInt(
-            "Seed", value=snapshot.seed, on_value=session.set_seed, continuous_update=False
+        TypedField(
+            label="Seed",
+            value=str(snapshot.seed),
+            on_commit=lambda text: session.set_seed(typed_number(text)),
         )
         solara.SliderInt(
             "Play interval (ms)",
@@ -1526,11 +1570,10 @@ def EnsembleControls(  # noqa: N802
     status = state.status
     running = status is not None and status.running
     with solara.Card("Paired seeds"):
-        solara.InputInt(
-            "Seeds",
-            value=state.seeds,
-            on_value=session.set_seeds,
-            continuous_update=False,
+        TypedField(
+            label="Seeds",
+            value=str(state.seeds),
+            on_commit=lambda text: session.set_seeds(typed_number(text)),
             disabled=running,
         )
         if running:

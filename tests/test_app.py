@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import typing
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -332,6 +333,20 @@ def test_the_key_series_share_one_chart_a_row_per_panel_and_a_grid_per_view(sess
                 assert drawn["xAxisIndex"] == drawn["yAxisIndex"] == index
     tops = [grid["top"] for grid in option["grid"]]
     assert tops == sorted(tops) and tops[0] < tops[2]  # one row per panel, top to bottom
+    assert all(legend["selectedMode"] is False for legend in option["legend"])
+    # with a band: each B - A view stacks its band on its own lines, never on another row's
+    diffs = [np.random.default_rng(k).normal(size=(61, len(app.KEY_COLUMNS))) for k in range(5)]
+    status = app.EnsembleStatus(5, 5, 0, app.difference_band(diffs), running=False)
+    banded = app.series_option(replace(snapshot, ensemble=status))
+    stacks: dict[str, set[int]] = {}
+    for line in banded["series"]:
+        if "stack" in line:
+            stacks.setdefault(line["stack"], set()).add(line["xAxisIndex"])
+    assert len(stacks) == 8 and all(len(axes) == 1 for axes in stacks.values()), stacks
+    table = app.series_table(replace(snapshot, ensemble=status))
+    assert len(table) == snapshot.horizon + 1  # the band's months, as the page draws them
+    assert table["A_us_user_share"].notna().sum() == 4  # months 0 to 3 stepped
+    assert table["ensemble_p95_us_user_share"].notna().all()
 
 
 def test_the_charts_redraw_when_the_world_changes_not_when_play_or_an_error_does(session):
@@ -367,6 +382,18 @@ def test_playing_draws_the_world_at_most_every_paint_interval_and_the_last_month
     playing = [at for at, _, still_playing, world in drawn if world and still_playing]
     gaps = np.diff([drawn[0][0], *playing])
     assert (gaps >= 0.05 * 0.9).all(), gaps  # no drawing of the world sooner than the interval
+
+
+def test_typed_numbers_and_the_seed_count_refused_in_one_line(session):
+    assert app.typed_number(" 12") == 12 and app.typed_number("-1") == -1
+    assert app.typed_number("1.5") == "1.5" and app.typed_number("abc") == "abc"
+    session.set_seeds(app.typed_number("many"))
+    assert session.error == "seeds: must be a whole number (got 'many')"
+    assert session.seeds == app.DEFAULT_SEEDS
+    session.set_seeds(app.typed_number("6"))
+    assert session.seeds == 6 and session.error is None
+    session.set_seed(app.typed_number("x1"))
+    assert session.error == "rng: must be a non-negative integer seed (got 'x1')"
 
 
 def test_the_table_of_labs_shows_every_lab_and_column_but_the_step(session):
@@ -749,6 +776,27 @@ def test_a_lever_on_b_moves_b_and_the_difference_only(ab_server, chromium):
     last = plotted(page, 5)
     expected_b = run(config_b, seed=0).model_frame.iloc[:5]
     assert last["users-ab"]["B"][:5] == pytest.approx(expected_b["us_user_share"].tolist())
+    page.close()
+    assert_no_background(viz)
+
+
+def test_what_is_typed_survives_the_redraws_of_play_and_enter_applies_it(ab_server, chromium):
+    url, viz = ab_server
+    page = open_page(chromium, url)
+    page.get_by_role("button", name="▶").click()  # a drawing every 0.25 s from now on
+    page.get_by_role("button", name="❚❚").wait_for(timeout=30_000)
+    typed = {"Set on B (KEY=VALUE; ...)": "trusted_fraction=2", "Seeds": "12"}
+    for label, text in typed.items():
+        field = page.get_by_label(label, exact=True)
+        field.fill("")
+        field.press_sequentially(text, delay=60)  # about a second of typing: four drawings
+        assert field.input_value() == text, label
+    assert page.get_by_role("button", name="❚❚").count() == 1  # still playing
+    page.get_by_label("Set on B (KEY=VALUE; ...)").press("Enter")
+    message = "policy.trusted_release.trusted_fraction: must be <= 1.0 (got 2)"
+    page.get_by_text(message, exact=False).wait_for(timeout=30_000)
+    page.get_by_label("Seeds", exact=True).press("Enter")
+    page.get_by_role("button", name="Run 12 paired seeds").wait_for(timeout=30_000)
     page.close()
     assert_no_background(viz)
 
