@@ -1190,6 +1190,11 @@ def _check_model_starts(cfg, path: Path) -> None:
         fail(f"{path}: the model cannot start from this scenario ({reason})")
 
 
+#: How long the app server keeps the session of a page whose browser went away without
+#: closing it (Solara's kernel cull timeout): a page that comes back sooner finds its session.
+PAGE_GONE_AFTER = "20s"
+
+
 def _serve(command: list[str], env: dict[str, str]) -> int:
     """Run the app server as a child that ends with this process; return the exit code.
 
@@ -1207,11 +1212,17 @@ def _serve(command: list[str], env: dict[str, str]) -> int:
         raise SystemExit(128 + signum)
 
     previous = signal.signal(signal.SIGTERM, terminate)
-    # Solara's server writes each message to the page's socket from the thread that drew it,
-    # rather than handing every message to its event loop (its own setting; it falls back to
-    # the event loop where the socket does not allow it). A step of the A/B view sends about
-    # twenty messages. A value set in the environment wins.
-    env = {"SOLARA_SERVER_SYNC_WS_WRITE": "true", **env}
+    # Solara's own settings; a value set in the environment wins:
+    # - write each message to the page's socket from the thread that drew it, rather than
+    #   handing every message to the event loop (it falls back to the event loop where the
+    #   socket does not allow it): a step of the A/B view sends about ten messages;
+    # - let a page's session go PAGE_GONE_AFTER after its browser went away without closing
+    #   it (killed, or its machine asleep): its paired seeds stop then (the default is a day).
+    env = {
+        "SOLARA_SERVER_SYNC_WS_WRITE": "true",
+        "SOLARA_KERNEL_CULL_TIMEOUT": PAGE_GONE_AFTER,
+        **env,
+    }
     server = subprocess.Popen(
         command, env=env, preexec_fn=functools.partial(exit_with_parent, os.getpid())
     )

@@ -590,7 +590,7 @@ def test_viz_refuses_more_paired_seed_workers_than_the_batches_allow(served, mon
     assert result.exit_code == 0, result.output
 
 
-def test_the_page_server_writes_to_its_socket_from_the_drawing_thread(monkeypatch):
+def test_the_page_server_writes_from_the_drawing_thread_and_lets_a_lost_page_go(monkeypatch):
     from agentsim import cli as cli_module
 
     started: list[dict] = []
@@ -608,6 +608,8 @@ def test_the_page_server_writes_to_its_socket_from_the_drawing_thread(monkeypatc
     monkeypatch.setattr(subprocess, "Popen", Server)
     assert cli_module._serve(["solara"], {"PATH": "/bin"}) == 0
     assert started[-1]["SOLARA_SERVER_SYNC_WS_WRITE"] == "true"
+    # a page whose browser went away unclosed: its session (and paired seeds) end in 20 s
+    assert started[-1]["SOLARA_KERNEL_CULL_TIMEOUT"] == cli_module.PAGE_GONE_AFTER == "20s"
     cli_module._serve(["solara"], {"SOLARA_SERVER_SYNC_WS_WRITE": "false"})  # the user's wins
     assert started[-1]["SOLARA_SERVER_SYNC_WS_WRITE"] == "false"
 
