@@ -526,8 +526,8 @@ class PairedEnsemble:
     :meth:`stop` ends it at the next finished pair: the executor is left on an exception, which
     kills its workers without waiting for their chunks.
 
-    Raises :class:`ConfigError` as :func:`plan_comparison` does (``--runs`` below 1; two
-    sides that resolve to the same config).
+    Raises :class:`ConfigError` for sides that are the same scenario apart from the name,
+    ``pairs`` that is not a whole number >= 1, or a plan :func:`plan_comparison` refuses.
     """
 
     def __init__(
@@ -542,6 +542,14 @@ class PairedEnsemble:
         on_update: Callable[[bool], None] | None = None,
     ) -> None:
         a, b = config_to_dict(config_a), config_to_dict(config_b)
+        if {**a, "name": ""} == {**b, "name": ""}:  # in the page's words, not compare's
+            raise ConfigError(
+                "paired seeds",
+                "A and B are the same scenario (apart from the name), so every difference "
+                "B - A would be 0; change a lever, a setting or the scenario of one side first",
+            )
+        if isinstance(pairs, bool) or not isinstance(pairs, int) or pairs < 1:
+            raise ConfigError("seeds", f"must be a whole number >= 1 (got {pairs!r})")
         name_a, name_b = a.get("name", "A"), b.get("name", "B")
         if name_a == name_b:
             b = {**b, "name": f"{name_b}_B"}

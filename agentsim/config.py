@@ -33,7 +33,15 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticUndefined
 
-JurisdictionCode = Annotated[str, Field(pattern=r"^[A-Z][A-Z_]{1,9}$")]
+#: The text patterns of the schema, and each one's rule in words (for the one-line errors).
+MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+CODE_PATTERN = r"^[A-Z][A-Z_]{1,9}$"
+PATTERN_RULES = {
+    MONTH_PATTERN: "a month as YYYY-MM",
+    CODE_PATTERN: "a code of 2 to 10 capital letters or _, starting with a letter",
+}
+
+JurisdictionCode = Annotated[str, Field(pattern=CODE_PATTERN)]
 
 #: First and last calendar year a run may start in. With at most 600 monthly steps the last
 #: month is at most 2250-12, inside the dates that pandas (nanosecond timestamps: 1677-2262)
@@ -145,7 +153,7 @@ class SimulationConfig(Section):
         "2026-01",
         f"Calendar month of step 0 (YYYY-MM, from {START_YEARS[0]}-01 to {START_YEARS[1]}-12).",
         "month",
-        pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$",
+        pattern=MONTH_PATTERN,
     )
     steps: int = _p(60, "Number of monthly steps in a run.", "months", ge=1, le=600)
 

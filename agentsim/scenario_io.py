@@ -49,7 +49,7 @@ from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from ruamel.yaml.scanner import Scanner
 from ruamel.yaml.tokens import TagToken
 
-from agentsim.config import Config, ConfigError, clip, quote
+from agentsim.config import PATTERN_RULES, Config, ConfigError, clip, quote
 
 #: Folder of the shipped scenario files (``configs/`` in the repository).
 SCENARIO_DIR: Path = Path(str(files("agentsim.scenarios")))
@@ -177,7 +177,9 @@ def _rule_from_error(err: dict[str, Any]) -> str:
         bound = next(iter(ctx.values()))
         return f"must be {op} {bound} (got {quote(got)})"
     if kind == "string_pattern_mismatch":
-        return f"must match {ctx.get('pattern')} (got {quote(got)})"
+        pattern = ctx.get("pattern")
+        rule = PATTERN_RULES.get(pattern, f"text matching {pattern}")
+        return f"must be {rule} (got {quote(got)})"
     if kind in ("int_type", "int_from_float", "int_parsing"):
         what = "an integer, not a boolean" if isinstance(got, bool) else "an integer"
         return f"must be {what} (got {_shown(got)})"

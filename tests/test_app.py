@@ -483,9 +483,9 @@ def test_the_paired_ensemble_runs_the_compare_plan_and_bands_its_differences():
 
 
 def test_the_paired_ensemble_refuses_identical_sides_and_bad_seed_counts():
-    with pytest.raises(ConfigError, match="resolve to the same config"):
+    with pytest.raises(ConfigError, match=r"^paired seeds: A and B are the same scenario"):
         app.PairedEnsemble(short(), short(), 4, 0, executor=InProcess())
-    with pytest.raises(ConfigError, match="--runs: must be an integer >= 1"):
+    with pytest.raises(ConfigError, match=r"^seeds: must be a whole number >= 1 \(got 0\)$"):
         app.PairedEnsemble(short(), short(**{"flywheel.strength": 0.9}), 0, 0)
 
 
@@ -518,7 +518,7 @@ def test_session_runs_the_ensemble_in_the_background_and_changes_make_it_stale(s
     assert session.ensemble is None and "run the paired seeds again" in session.ensemble_note
     session.set_lever("B", "flywheel_strength", 0.5)  # now equal to A
     session.run_ensemble(executor=InProcess())
-    assert session.ensemble is None and "resolve to the same config" in session.ensemble_note
+    assert session.ensemble is None and "A and B are the same scenario" in session.ensemble_note
 
 
 # --------------------------------------------------------------------------- command line

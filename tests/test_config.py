@@ -308,8 +308,8 @@ def test_unknown_key_without_close_match_lists_known_keys():
         ("simulation.steps=2.5", "simulation.steps", ["integer"]),
         ("policy.trusted_release.enabled=maybe", "policy.trusted_release.enabled", ["boolean"]),
         ("research=3", "research", ["dictionary"]),
-        ("simulation.start=2026-13", "simulation.start", ["must match"]),
-        ("labs.NewLab.jurisdiction=eu", "labs.NewLab.jurisdiction", ["must match"]),
+        ("simulation.start=2026-13", "simulation.start", ["must be a month as YYYY-MM"]),
+        ("labs.NewLab.jurisdiction=eu", "labs.NewLab.jurisdiction", ["must be a code of 2"]),
     ],
 )
 def test_wrong_type(assignment: str, key: str, words: list[str]):
@@ -1221,3 +1221,20 @@ def test_start_month_takes_ascii_digits_only():
     for start in ("２０２６-01", "٢٠٢٦-01"):
         with pytest.raises(ConfigError, match=r"simulation\.start"):
             load_config(None, overrides={"simulation.start": start})
+
+
+def test_every_text_pattern_of_the_schema_has_its_rule_in_words():
+    from agentsim.config import PATTERN_RULES
+
+    def patterns(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("pattern"), str):
+                yield node["pattern"]
+            for value in node.values():
+                yield from patterns(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from patterns(value)
+
+    found = set(patterns(Config.model_json_schema()))
+    assert found and found <= set(PATTERN_RULES), found - set(PATTERN_RULES)
