@@ -1111,7 +1111,7 @@ def _line(name: str, data: list, colour: str, dashed: bool = False, width: float
         "name": name,
         "type": "line",
         "data": data,
-        "showSymbol": False,
+        "showSymbol": sum(value is not None for value in data) == 1,  # month 0: a dot
         "connectNulls": False,
         "itemStyle": {"color": colour},
         "lineStyle": {"color": colour, "width": width, "type": "dashed" if dashed else "solid"},
@@ -1711,12 +1711,12 @@ def Charts(charts: solara.Reactive[ChartsState]) -> None:  # noqa: N802
     live_chart(series_option(snapshot), "series", SERIES_STYLE)
     with solara.Columns([1, 1]):
         for side in SIDES:
-            with solara.Column():
-                title = f"{side}: network at step {snapshot.step}"
-                option = network_option(snapshot.edges[side], snapshot.labs[side], title)
-                live_chart(option, f"network-{side}", NETWORK_STYLE)
-                solara.Text(f"Labs of {side} at step {snapshot.step}", style=BOLD)
-                solara.HTML(tag="div", unsafe_innerHTML=lab_html(snapshot.labs[side]))
+            title = f"{side}: network at step {snapshot.step}"
+            option = network_option(snapshot.edges[side], snapshot.labs[side], title)
+            live_chart(option, f"network-{side}", NETWORK_STYLE)
+    for side in SIDES:  # the whole width: ten columns
+        solara.Text(f"Labs of {side} at step {snapshot.step}", style=BOLD)
+        solara.HTML(tag="div", unsafe_innerHTML=lab_html(snapshot.labs[side]))
 
 
 @solara.component
