@@ -9,8 +9,8 @@ Reports (wall-clock seconds, medians of repeats) for A = the baseline, B = trust
   as play stops; every month's values are in the charts drawn after it;
 - one A/B step from a click on Step until the page has painted it (the latency a user sees),
   against stepping the two models one month without the page. It cannot come near 2x: the
-  browser paints once per display frame (16.7 ms at 60 Hz), over four times a step of the
-  default world;
+  browser paints once per display frame (16.7 ms at 60 Hz), about six times a step of the
+  default world (2.7 ms on a 2-core machine);
 - the paired ensemble of 20 seeds in the app (a click on "Run 20 paired seeds" until the page
   shows 20/20 pairs), cold (the server's first: it starts the pool's forkserver) and warm,
   against ``agentsim compare A B --runs 20`` with the same workers (a process pool) from the
