@@ -893,11 +893,10 @@ class Session:
     def set_seed(self, seed: Any) -> None:
         """Both sides on ``seed``, replayed to the current month; a seed that is not a
         non-negative integer is refused (the page keeps the last good world)."""
-        try:
-            model_seed = AIRaceModel(self.pair.configs["A"], rng=seed).seed
-        except (ValueError, TypeError) as exc:
-            self._refuse(str(exc))
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            self._refuse(f"seed: must be a whole number >= 0 (got {seed!r})")
             return
+        model_seed = AIRaceModel(self.pair.configs["A"], rng=seed).seed
         with self.lock:
             if self._guarded(lambda: self.pair.reseed(model_seed)):
                 self.error = None
@@ -948,10 +947,10 @@ class Session:
     # ---------------------------------------------------------------- ensemble
 
     def set_seeds(self, seeds: Any) -> None:
-        """Paired seeds of the next ensemble; anything but a whole number is refused (the
-        ensemble refuses too few or too many when it starts)."""
-        if isinstance(seeds, bool) or not isinstance(seeds, int):
-            self._refuse(f"seeds: must be a whole number (got {seeds!r})")
+        """Paired seeds of the next ensemble; anything but a whole number >= 1 is refused (the
+        ensemble refuses a plan too large when it starts)."""
+        if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+            self._refuse(f"seeds: must be a whole number >= 1 (got {seeds!r})")
             return
         with self.lock:
             self.seeds = seeds
@@ -1355,8 +1354,11 @@ def ab_figure(snapshot: Snapshot) -> Figure:
                 suffix = "" if len(panel.columns) == 1 else f" {label}"
                 a = np.array(_plain(snapshot.series["A"][column], panel.scale), dtype=float)
                 b = np.array(_plain(snapshot.series["B"][column], panel.scale), dtype=float)
-                left.plot(dates, a, color=colour, lw=1.3, label=f"A{suffix}")
-                left.plot(dates, b, color=colour, lw=1.3, ls="--", label=f"B{suffix}")
+                dot = "o" if months == 1 else None  # month 0 alone: a dot, as on the page
+                left.plot(dates, a, color=colour, lw=1.3, marker=dot, ms=3, label=f"A{suffix}")
+                left.plot(
+                    dates, b, color=colour, lw=1.3, ls="--", marker=dot, ms=3, label=f"B{suffix}"
+                )
                 if band is not None:  # over the whole horizon, as the page draws it
                     median, low, high = (
                         np.array(_plain(v, panel.scale), dtype=float) for v in band[column]
@@ -1365,7 +1367,9 @@ def ab_figure(snapshot: Snapshot) -> Figure:
                     right.plot(
                         horizon, median, color=colour, lw=0.9, ls=":", label=f"median{suffix}"
                     )
-                right.plot(dates, b - a, color=colour, lw=1.3, label=f"B - A{suffix}")
+                right.plot(
+                    dates, b - a, color=colour, lw=1.3, marker=dot, ms=3, label=f"B - A{suffix}"
+                )
             right.axhline(0, color="black", lw=0.5)
             left.set_title(f"{panel.title} ({panel.unit})")
             right.set_title(f"{panel.title}: B - A")
@@ -1387,8 +1391,10 @@ def ab_figure(snapshot: Snapshot) -> Figure:
                 f"; shaded: 90% band (5%-95%) of B - A over {snapshot.ensemble.done} paired "
                 "seeds, dotted: their median"
             )
-        fig.suptitle(textwrap.fill(caption, 110), fontsize=8)
-        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.03, top=0.95, hspace=0.45, wspace=0.22)
+        caption = textwrap.fill(caption, 110)
+        fig.suptitle(caption, fontsize=8, y=0.998, va="top")
+        top = 0.955 - 0.012 * caption.count("\n")  # clear of the caption's lines
+        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.03, top=top, hspace=0.45, wspace=0.22)
     return fig
 
 
@@ -1506,6 +1512,24 @@ def SideControls(  # noqa: N802 (Solara components are nouns)
         ).key(f"set-{side}-{current.scenario}")
 
 
+class TypedFieldWidget(ipyvuetify.VuetifyTemplate):
+    """A text field whose Enter and loss of focus call ``on_commit(text)`` with the text the
+    browser shows, carried by the event itself (``typed_field.vue``). The browser holds back a
+    field's own updates while one is on its way, so a text read from the field's value when
+    Enter arrives can lag behind what was typed; here it cannot."""
+
+    template_file = (__file__, "typed_field.vue")
+    label = traitlets.Unicode("").tag(sync=True)
+    text = traitlets.Unicode("").tag(sync=True)
+    disabled = traitlets.Bool(False).tag(sync=True)
+    on_commit = traitlets.Callable(None, allow_none=True)
+
+    def vue_commit(self, text: Any) -> None:
+        """Enter, or the field lost focus (called from the browser)."""
+        if self.on_commit is not None:
+            self.on_commit(str(text or ""))
+
+
 @solara.component
 def TypedField(  # noqa: N802
     label: str, value: str, on_commit: Callable[[str], None], disabled: bool = False
@@ -1517,14 +1541,12 @@ def TypedField(  # noqa: N802
     its value at every redraw (every drawing while playing, or as paired seeds finish), which
     wipes or garbles a half-typed entry.
     """
-    field = solara.v.TextField(label=label, disabled=disabled)
+    field = TypedFieldWidget.element(label=label, disabled=disabled, on_commit=on_commit)
 
     def show_value() -> None:
-        solara.get_widget(field).v_model = value
+        solara.get_widget(field).text = value
 
     solara.use_effect(show_value, [value])
-    for event in ("keyup.enter", "focusout"):
-        solara.v.use_event(field, event, lambda widget, *_: on_commit(str(widget.v_model or "")))
     return field
 
 

@@ -269,7 +269,7 @@ def test_bad_input_shows_the_clis_message_and_keeps_the_last_good_world(session)
     session.step()  # the app keeps running with the last good world
     assert session.pair.steps == 2
     session.set_seed(-1)
-    assert session.error == "rng: must be a non-negative integer seed (got -1)"
+    assert session.error == "seed: must be a whole number >= 0 (got -1)"
     session.set_scenario("B", "no_such_scenario")
     assert session.error.startswith("no_such_scenario: file not found")
     session.set_settings("B", "simulation.steps=12")
@@ -388,12 +388,14 @@ def test_typed_numbers_and_the_seed_count_refused_in_one_line(session):
     assert app.typed_number(" 12") == 12 and app.typed_number("-1") == -1
     assert app.typed_number("1.5") == "1.5" and app.typed_number("abc") == "abc"
     session.set_seeds(app.typed_number("many"))
-    assert session.error == "seeds: must be a whole number (got 'many')"
+    assert session.error == "seeds: must be a whole number >= 1 (got 'many')"
     assert session.seeds == app.DEFAULT_SEEDS
     session.set_seeds(app.typed_number("6"))
     assert session.seeds == 6 and session.error is None
     session.set_seed(app.typed_number("x1"))
-    assert session.error == "rng: must be a non-negative integer seed (got 'x1')"
+    assert session.error == "seed: must be a whole number >= 0 (got 'x1')"
+    session.set_seeds(0)
+    assert session.error == "seeds: must be a whole number >= 1 (got 0)"
 
 
 def test_the_table_of_labs_shows_every_lab_and_column_but_the_step(session):
@@ -799,6 +801,11 @@ def test_what_is_typed_survives_the_redraws_of_play_and_enter_applies_it(ab_serv
     page.get_by_text(message, exact=False).wait_for(timeout=30_000)
     page.get_by_label("Seeds", exact=True).press("Enter")
     page.get_by_role("button", name="Run 12 paired seeds").wait_for(timeout=30_000)
+    seeds = page.get_by_label("Seeds", exact=True)  # typed fast, Enter at once: still applied
+    seeds.fill("")
+    seeds.type("7")  # the browser holds this update back while the emptying is on its way
+    seeds.press("Enter")
+    page.get_by_role("button", name="Run 7 paired seeds").wait_for(timeout=30_000)
     page.close()
     assert_no_background(viz)
 
