@@ -1534,14 +1534,20 @@ class TypedFieldWidget(ipyvuetify.VuetifyTemplate):
 def TypedField(  # noqa: N802
     label: str, value: str, on_commit: Callable[[str], None], disabled: bool = False
 ) -> Any:
-    """A text field that hands what was typed to ``on_commit`` on Enter or when it loses focus.
+    """A text field that hands what was typed to ``on_commit`` on Enter or when it loses focus,
+    when it differs from ``value``.
 
     The field is given ``value`` when it first shows and whenever ``value`` changes (the side
     or the seed changed), never at a redraw of the page: ``solara.InputText`` hands the field
     its value at every redraw (every drawing while playing, or as paired seeds finish), which
     wipes or garbles a half-typed entry.
     """
-    field = TypedFieldWidget.element(label=label, disabled=disabled, on_commit=on_commit)
+
+    def commit(text: str) -> None:
+        if text != value:  # a field left as it was changes nothing (a running ensemble goes on)
+            on_commit(text)
+
+    field = TypedFieldWidget.element(label=label, disabled=disabled, on_commit=commit)
 
     def show_value() -> None:
         solara.get_widget(field).text = value

@@ -398,6 +398,30 @@ def test_typed_numbers_and_the_seed_count_refused_in_one_line(session):
     assert session.error == "seeds: must be a whole number >= 1 (got 0)"
 
 
+def test_a_typed_field_commits_only_a_change_and_shows_a_new_value():
+    import solara
+
+    committed: list[str] = []
+    shown = solara.reactive("trusted_fraction=0.5")
+
+    @solara.component
+    def Field():  # noqa: N802
+        return app.TypedField("Set on B", shown.value, committed.append)
+
+    _, context = solara.render(Field(), handle_error=False)
+    try:
+        widget = context.find(app.TypedFieldWidget).widget
+        assert widget.text == "trusted_fraction=0.5"
+        widget.vue_commit("trusted_fraction=0.5")  # focus in and out: nothing to apply
+        assert committed == []
+        widget.vue_commit("trusted_fraction=0.7")  # Enter on a change: applied
+        assert committed == ["trusted_fraction=0.7"]
+        shown.set("flywheel.strength=0.9")  # the side changed: the field shows it
+        assert widget.text == "flywheel.strength=0.9"
+    finally:
+        context.close()
+
+
 def test_the_table_of_labs_shows_every_lab_and_column_but_the_step(session):
     session.step()
     labs = session.snapshot().labs["A"]
