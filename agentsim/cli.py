@@ -1206,7 +1206,7 @@ def _serve(command: list[str], env: dict[str, str]) -> int:
     import signal
     import subprocess
 
-    from agentsim.executors import exit_with_parent
+    from agentsim.executors import exit_with_parent, stop_process
 
     def terminate(signum: int, frame: object) -> None:
         raise SystemExit(128 + signum)
@@ -1233,13 +1233,7 @@ def _serve(command: list[str], env: dict[str, str]) -> int:
     except SystemExit as stop:
         return int(stop.code or 0)
     finally:
-        if server.poll() is None:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+        stop_process(server, timeout=10)
         signal.signal(signal.SIGTERM, previous)
 
 

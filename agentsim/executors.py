@@ -21,6 +21,7 @@ import re
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -194,6 +195,19 @@ def exit_with_parent(parent: int | None) -> None:
         return
     if parent is not None and os.getppid() != parent:  # it died before the call above
         os._exit(1)
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 15) -> None:
+    """Stop a child process (an app server): SIGTERM, up to ``timeout`` seconds for it to
+    end, then SIGKILL; returns once it has ended. Nothing happens to one already ended."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 #: In a pool worker: the pool's shared slots (see :class:`ProcessPool`) and the slot of the

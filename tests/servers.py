@@ -15,6 +15,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from agentsim.executors import stop_process
+
 from .conftest import ROOT
 
 
@@ -59,12 +61,7 @@ def running_server(
                 children = process.children(recursive=True)
             except psutil.NoSuchProcess:
                 children = []
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop_process(server)
             _, alive = psutil.wait_procs(children, timeout=15)
             for orphan in alive:
                 orphan.kill()

@@ -27,17 +27,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # the tests' page-server helpers
+from tests.servers import free_port, running_server  # noqa: E402
+
 CONFIGS = ROOT / "configs"
 TARGETS = {"first_view_s": ("<=", 3.0)}
 FIGURE = ".explorer-figure img"
@@ -61,42 +61,17 @@ def make_batch(out: Path, runs: int, workers: int) -> float:
     return time.perf_counter() - start
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def serve(folder: Path, log: Path):
-    """The explorer of ``folder`` on a free port: yields (url, seconds to the first HTTP 200);
-    the server is stopped at the end."""
-    port = _free_port()
-    env = {**os.environ, "AGENTSIM_RESULTS_DIR": str(folder)}
+    """The explorer of ``folder`` on a free port: yields (url, seconds to the first HTTP 200,
+    polled every 0.3 s); the server and whatever it started are stopped at the end."""
+    port = free_port()
     command = [sys.executable, "-m", "solara", "run", "agentsim.explorer", "--host",
                "127.0.0.1", "--port", str(port), "--no-open", "--production"]  # fmt: skip
-    with log.open("w") as sink:
-        start = time.perf_counter()
-        server = subprocess.Popen(command, env=env, cwd=ROOT, stdout=sink, stderr=sink)
-        try:
-            url = f"http://127.0.0.1:{port}/"
-            while True:
-                if server.poll() is not None:
-                    raise SystemExit(f"the explorer did not start:\n{log.read_text()[-2000:]}")
-                try:
-                    with urllib.request.urlopen(url, timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except OSError:
-                    time.sleep(0.1)
-            yield url, time.perf_counter() - start
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+    start = time.perf_counter()
+    env = {"AGENTSIM_RESULTS_DIR": str(folder)}
+    with running_server(command, port, log, env=env) as (url, _):
+        yield url, time.perf_counter() - start
 
 
 def _launch(playwright):
