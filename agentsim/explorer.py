@@ -1055,22 +1055,50 @@ def _fan_columns(results: Results) -> dict[str, str]:
 
 
 @solara.component
+def ChosenFigure(  # noqa: N802
+    kind: str,
+    menu: str,
+    options: Mapping[str, str],
+    empty: str,
+    results: Results,
+    key: Hashable,
+    choice: solara.Reactive,
+    draw: Callable[[str], Figure],
+    title_by_label: bool = False,
+) -> None:
+    """One figure of ``kind`` for the option picked in the menu named ``menu`` (``options``:
+    the label shown -> what ``draw`` draws), drawn once per selection ``key``; ``empty`` is
+    said instead when there is no option. The figure's title names the option's label
+    (``title_by_label``) or what is drawn; its downloads are ``<kind>_<what is drawn>``."""
+    if not options:
+        solara.Info(empty)
+        return
+    chosen = pick(choice, list(options))
+    Choice(menu, list(options), choice)
+    drawn = options[chosen]
+    FigureView(
+        (kind, results.token, key, drawn),
+        lambda: draw(drawn),
+        f"{kind}: {chosen if title_by_label else drawn}",
+        export=f"{kind}_{drawn}",
+    )
+
+
+@solara.component
 def FanView(  # noqa: N802
     results: Results, runs: pd.DataFrame, key: Hashable, choice: solara.Reactive
 ) -> None:
     """The fan chart of the chosen series (one figure drawn)."""
-    columns = _fan_columns(results)
-    if not columns or runs.empty:
-        solara.Info("No run with a time series is selected: no fan chart.")
-        return
-    chosen = pick(choice, list(columns))
-    Choice("Series", list(columns), choice)
-    column = columns[chosen]
-    FigureView(
-        ("fan", results.token, key, column),
-        lambda: fan_figure(results, runs, column),
-        f"fan: {chosen}",
-        export=f"fan_{column}",
+    ChosenFigure(
+        "fan",
+        "Series",
+        {} if runs.empty else _fan_columns(results),
+        "No run with a time series is selected: no fan chart.",
+        results,
+        key,
+        choice,
+        lambda column: fan_figure(results, runs, column),
+        title_by_label=True,
     )
 
 
@@ -1079,18 +1107,16 @@ def DistributionView(  # noqa: N802
     results: Results, runs: pd.DataFrame, key: Hashable, choice: solara.Reactive
 ) -> None:
     """The distribution of the chosen summary outcome (one figure drawn)."""
-    outcomes = {label: column for column, label in distribution_outcomes(runs)}
-    if not outcomes or runs.empty:
-        solara.Info("No summary outcome to draw for the selected runs.")
-        return
-    chosen = pick(choice, list(outcomes))
-    Choice("Outcome", list(outcomes), choice)
-    column = outcomes[chosen]
-    FigureView(
-        ("distribution", results.token, key, column),
-        lambda: distribution_figure(results, runs, column),
-        f"distribution: {chosen}",
-        export=f"distribution_{column}",
+    ChosenFigure(
+        "distribution",
+        "Outcome",
+        {} if runs.empty else {label: c for c, label in distribution_outcomes(runs)},
+        "No summary outcome to draw for the selected runs.",
+        results,
+        key,
+        choice,
+        lambda column: distribution_figure(results, runs, column),
+        title_by_label=True,
     )
 
 
@@ -1101,18 +1127,15 @@ def SurvivalView(  # noqa: N802
     """The Kaplan-Meier curves of the chosen time-to-event outcome."""
     from agentsim.survival import TIME_TO_EVENT
 
-    outcomes = {f"{o}: {TIME_TO_EVENT[o]}": o for o in figures.survival_outcomes(runs)}
-    if not outcomes:
-        solara.Info("No selected run has a time to an event (no event happened): no curves.")
-        return
-    chosen = pick(choice, list(outcomes))
-    Choice("Event", list(outcomes), choice)
-    outcome = outcomes[chosen]
-    FigureView(
-        ("survival", results.token, key, outcome),
-        lambda: survival_figure(results, runs, outcome),
-        f"survival: {outcome}",
-        export=f"survival_{outcome}",
+    ChosenFigure(
+        "survival",
+        "Event",
+        {f"{o}: {TIME_TO_EVENT[o]}": o for o in figures.survival_outcomes(runs)},
+        "No selected run has a time to an event (no event happened): no curves.",
+        results,
+        key,
+        choice,
+        lambda outcome: survival_figure(results, runs, outcome),
     )
 
 
@@ -1121,18 +1144,15 @@ def HeatmapView(  # noqa: N802
     results: Results, runs: pd.DataFrame, key: Hashable, choice: solara.Reactive
 ) -> None:
     """A sweep's heatmap of the chosen outcome."""
-    outcomes = {label: c for c, label in HEATMAP_OUTCOMES.items() if c in runs}
-    if not outcomes or runs.empty:
-        solara.Info("No selected run: no heatmap.")
-        return
-    chosen = pick(choice, list(outcomes))
-    Choice("Outcome", list(outcomes), choice)
-    outcome = outcomes[chosen]
-    FigureView(
-        ("heatmap", results.token, key, outcome),
-        lambda: heatmap_figure(results, runs, outcome),
-        f"heatmap: {outcome}",
-        export=f"heatmap_{outcome}",
+    ChosenFigure(
+        "heatmap",
+        "Outcome",
+        {} if runs.empty else {label: c for c, label in HEATMAP_OUTCOMES.items() if c in runs},
+        "No selected run: no heatmap.",
+        results,
+        key,
+        choice,
+        lambda outcome: heatmap_figure(results, runs, outcome),
     )
 
 
