@@ -29,19 +29,20 @@ import os
 import platform
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from agentsim.model import AIRaceModel
 from agentsim.scenario_io import dump_config, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # the tests' page-server helpers
+from tests.servers import free_port, running_server  # noqa: E402
+
 PLOTTED = """() => Object.fromEntries([...document.querySelectorAll('[data-chart]')].map(
     e => [e.dataset.chart, ((e.__vue__ && e.__vue__.option && e.__vue__.option.series) || [])
         .map(s => (s.data || []).filter(v => v !== null).length)]))"""
@@ -72,13 +73,6 @@ CLICK_UNTIL_SHOWN = """async ([button, months]) => {
   await new Promise(r => requestAnimationFrame(r));
   return performance.now() - start;
 }"""
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def model_step_times(config_a, config_b, steps: int, repeats: int) -> tuple[float, float]:
@@ -157,6 +151,9 @@ def browser_times(
                 time.sleep(0.5)
                 play_times.append(page.evaluate(CLICK_UNTIL_SHOWN, ["▶", horizon + 1]) / 1000)
             results["play_s"] = statistics.median(play_times)
+            field = page.get_by_label("Seeds", exact=True)  # the page's default is 20
+            field.fill(str(seeds))
+            field.press("Enter")
             ensemble = []
             for i in range(repeats + 1):  # the first is cold (the server's first pool)
                 start = time.perf_counter()
@@ -202,22 +199,8 @@ def main() -> None:
         port = free_port()
         command = [sys.executable, "-m", "agentsim.cli", "viz", str(a), str(b)]
         command += ["--port", str(port), "--workers", str(args.workers)]
-        server = subprocess.Popen(
-            command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        try:
-            url = f"http://127.0.0.1:{port}/"
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                try:
-                    with urllib.request.urlopen(url, timeout=2):
-                        break
-                except OSError:
-                    time.sleep(0.3)
+        with running_server(command, port, folder / "server.log") as (url, _):
             app = browser_times(url, args.steps, horizon, args.seeds, args.repeats)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
