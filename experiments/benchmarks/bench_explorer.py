@@ -24,18 +24,17 @@ removed at the end; ``--batch`` is left as it is.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # the tests' page-server helpers
+from _stored_batch import options, report, scratch_batch  # noqa: E402
+
 from tests.servers import free_port, running_server  # noqa: E402
 
 CONFIGS = ROOT / "configs"
@@ -104,22 +103,11 @@ def time_page(playwright, url: str, selectors: list[str]) -> tuple[list[float], 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--batch", type=Path, default=None, help="Reuse (or make) this folder.")
-    parser.add_argument("--json", type=Path, default=None)
-    args = parser.parse_args()
-
+    """Measure, print the figures against their targets and (with --json) write them."""
+    args = options(__doc__.splitlines()[0], runs=1000)
     from playwright.sync_api import sync_playwright
 
-    scratch = Path(tempfile.mkdtemp(prefix="bench_explorer."))
-    try:
-        batch = args.batch or scratch / "mc"
-        if not (batch / "runs.parquet").is_file():
-            seconds = make_batch(batch, args.runs, args.workers)
-            print(f"made {batch} ({args.runs} runs) in {seconds:.1f} s")
+    with scratch_batch(args, "mc", make_batch, "runs") as (scratch, batch):
         not_a_result = scratch / "not_a_result"
         not_a_result.mkdir()
         with sync_playwright() as playwright:
@@ -129,27 +117,16 @@ def main() -> None:
                 baseline = min(
                     time_page(playwright, url, [MESSAGE])[0][0] for _ in range(args.repeats)
                 )
-        results = {
-            "server_start_s": started,
-            "first_view_s": min(max(seen) for seen, _ in runs),
-            "cold_view_s": max(runs[0][0]),
-            "first_figure_s": min(seen[0] for seen, _ in runs),
-            "first_table_s": min(seen[1] for seen, _ in runs),
-            "second_view_s": min(again for _, again in runs),
-            "baseline_s": baseline,
-        }
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    for key, value in results.items():
-        target_rule = TARGETS.get(key)
-        verdict = ""
-        if target_rule is not None:
-            op, bound = target_rule
-            ok = value <= bound if op == "<=" else value >= bound
-            verdict = f"  (target {op} {bound}: {'met' if ok else 'NOT met'})"
-        print(f"{key:>14}: {value:.2f}{verdict}")
-    if args.json is not None:
-        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    results = {
+        "server_start_s": started,
+        "first_view_s": min(max(seen) for seen, _ in runs),
+        "cold_view_s": max(runs[0][0]),
+        "first_figure_s": min(seen[0] for seen, _ in runs),
+        "first_table_s": min(seen[1] for seen, _ in runs),
+        "second_view_s": min(again for _, again in runs),
+        "baseline_s": baseline,
+    }
+    report(results, TARGETS, args.json)
 
 
 if __name__ == "__main__":

@@ -20,14 +20,12 @@ to a temporary file), and a temporary batch is removed at the end.
 
 from __future__ import annotations
 
-import argparse
-import json
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from _stored_batch import options, report, scratch_batch
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs"
@@ -59,20 +57,12 @@ def timed_report(batch: Path, target: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=40)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--batch", type=Path, default=None, help="Reuse (or make) this folder.")
-    parser.add_argument("--json", type=Path, default=None)
-    args = parser.parse_args()
-
-    scratch = Path(tempfile.mkdtemp(prefix="bench_report."))
-    try:
-        batch = args.batch or scratch / "comparison"
-        if not (batch / "runs.parquet").is_file():
-            seconds = make_comparison(batch, args.runs, args.workers)
-            print(f"made {batch} ({args.runs} runs per scenario) in {seconds:.1f} s")
+    """Measure, print the figures against their targets and (with --json) write them."""
+    args = options(__doc__.splitlines()[0], runs=40)
+    with scratch_batch(args, "comparison", make_comparison, "runs per scenario") as (
+        scratch,
+        batch,
+    ):
         target = scratch / "report.html"
         best = min(timed_report(batch, target) for _ in range(args.repeats))
 
@@ -89,18 +79,7 @@ def main() -> None:
             "in_process_s": in_process,
             "report_kib": target.stat().st_size / 1024,
         }
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    for key, value in results.items():
-        target_rule = TARGETS.get(key)
-        verdict = ""
-        if target_rule is not None:
-            op, bound = target_rule
-            ok = value <= bound if op == "<=" else value >= bound
-            verdict = f"  (target {op} {bound}: {'met' if ok else 'NOT met'})"
-        print(f"{key:>14}: {value:.2f}{verdict}")
-    if args.json is not None:
-        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    report(results, TARGETS, args.json)
 
 
 if __name__ == "__main__":
